@@ -1,0 +1,1 @@
+"""Categorising: the operator's category table and the assignment of categories to items."""

@@ -1,0 +1,224 @@
+"""The category table of `config/categories.toml`: names, ASCII slugs, English labels, rules.
+
+The table is the operator's to edit, so every problem in it is reported as `file:line: reason`.
+Categories that digests use but the table lacks still get a stable ASCII slug, because feed URLs
+and Telegram deep links allow only ASCII.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.model import Category
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_CATEGORY_KEYS = {"name", "slug", "label", "keywords", "patterns", "title_weight"}
+_TOP_KEYS = {"category", "title_weight", "min_score"}
+
+
+class CategoryTableError(ValueError):
+    """A problem in the category table, as `file:line: reason`."""
+
+    def __init__(self, source: str | Path, line: int, reason: str) -> None:
+        self.source, self.line, self.reason = str(source), line, reason
+        super().__init__(f"{source}:{line}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRule:
+    """How to recognise one category in an item's text: weighted keywords and regex patterns."""
+
+    category: Category
+    keywords: tuple[tuple[str, float], ...] = ()
+    patterns: tuple[tuple[re.Pattern[str], float], ...] = ()
+
+
+@dataclass(frozen=True)
+class CategoryTable:
+    """Every known category, in table order, with the rules that recognise it."""
+
+    rules: tuple[CategoryRule, ...] = ()
+    title_weight: float = 2.0
+    min_score: float = 1.0
+    source: str = "<default>"
+    _by_key: dict[str, Category] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            category = rule.category
+            for key in (category.name, category.slug, category.label):
+                self._by_key.setdefault(fold(key), category)
+
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        return tuple(rule.category for rule in self.rules)
+
+    def get(self, name: str) -> Category:
+        """The category called `name` (or with that slug or label); an unknown name gets an
+        automatic ASCII slug and is its own label."""
+        found = self._by_key.get(fold(name))
+        return found if found else Category(name=name, slug=auto_slug(name), label=name)
+
+    def known(self, name: str) -> bool:
+        return fold(name) in self._by_key
+
+    def rule_for(self, name: str) -> CategoryRule | None:
+        return next((r for r in self.rules if r.category.name == name), None)
+
+    def resolve(self, query: str, among: tuple[Category, ...] | None = None) -> list[Category]:
+        """Categories a user's word means: exact name, slug or label (case-insensitive), else
+        every category whose name, slug or label contains it. One result means a match."""
+        pool = among if among is not None else self.categories
+        wanted = fold(query)
+        if not wanted:
+            return []
+        exact = [c for c in pool if wanted in (fold(c.name), fold(c.slug), fold(c.label))]
+        if exact:
+            return exact[:1]
+        return [c for c in pool if any(wanted in fold(key) for key in (c.name, c.slug, c.label))]
+
+
+def fold(text: str) -> str:
+    """Case- and width-insensitive form for comparing category words."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\s_]+", " ", text).strip()
+
+
+def auto_slug(name: str) -> str:
+    """An ASCII slug for a category the table does not list: readable when the name is ASCII,
+    a short stable hash otherwise."""
+    ascii_part = re.sub(r"[^a-z0-9]+", "-", fold(name)).strip("-")
+    if ascii_part and ascii_part.isascii() and fold(name).isascii():
+        return ascii_part[:40]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{ascii_part[:30]}-{digest}" if ascii_part else f"c-{digest}"
+
+
+def load_table(path: Path) -> CategoryTable:
+    """Read and check the table; a missing file is an empty table (automatic slugs only)."""
+    if not path.is_file():
+        return CategoryTable(source=str(path))
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise CategoryTableError(path, getattr(error, "lineno", 1) or 1, str(error)) from None
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise CategoryTableError(path, _line_of(text, key), f"unknown key {key!r}")
+    entries = data.get("category", [])
+    if not isinstance(entries, list):
+        raise CategoryTableError(path, _line_of(text, "category"), "use [[category]] tables")
+    rules: list[CategoryRule] = []
+    slugs: dict[str, str] = {}
+    names: set[str] = set()
+    for index, entry in enumerate(entries):
+        line = _line_of_table(text, index)
+        rule = _rule(path, text, line, entry)
+        category = rule.category
+        if category.name in names:
+            raise CategoryTableError(path, line, f"duplicate category {category.name!r}")
+        if category.slug in slugs:
+            raise CategoryTableError(
+                path, line, f"duplicate slug {category.slug!r} (also {slugs[category.slug]!r})"
+            )
+        names.add(category.name)
+        slugs[category.slug] = category.name
+        rules.append(rule)
+    return CategoryTable(
+        rules=tuple(rules),
+        title_weight=_number(path, text, data, "title_weight", 2.0),
+        min_score=_number(path, text, data, "min_score", 1.0),
+        source=str(path),
+    )
+
+
+def _rule(path: Path, text: str, line: int, entry: object) -> CategoryRule:
+    if not isinstance(entry, dict):
+        raise CategoryTableError(path, line, "each [[category]] must be a table")
+    for key in entry:
+        if key not in _CATEGORY_KEYS:
+            raise CategoryTableError(path, _line_after(text, line, key), f"unknown key {key!r}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise CategoryTableError(path, line, "category needs a non-empty name")
+    slug = entry.get("slug", auto_slug(name))
+    if not isinstance(slug, str) or not _SLUG.match(slug):
+        raise CategoryTableError(
+            path, _line_after(text, line, "slug"), f"slug {slug!r} must be lower-case a-z, 0-9, -"
+        )
+    label = entry.get("label", name)
+    if not isinstance(label, str) or not label.strip():
+        raise CategoryTableError(path, _line_after(text, line, "label"), "label must be text")
+    keywords = _weights(path, _line_after(text, line, "keywords"), entry.get("keywords", {}))
+    patterns = []
+    for pattern, weight in _weights(
+        path, _line_after(text, line, "patterns"), entry.get("patterns", {})
+    ):
+        try:
+            patterns.append((re.compile(pattern, re.IGNORECASE), weight))
+        except re.error as error:
+            raise CategoryTableError(
+                path, _line_after(text, line, pattern), f"bad pattern {pattern!r}: {error}"
+            ) from None
+    return CategoryRule(
+        category=Category(name=name.strip(), slug=slug, label=label.strip()),
+        keywords=tuple((fold(k), w) for k, w in keywords),
+        patterns=tuple(patterns),
+    )
+
+
+def _weights(path: Path, line: int, value: object) -> list[tuple[str, float]]:
+    if isinstance(value, list):
+        value = {str(k): 1.0 for k in value}
+    if not isinstance(value, dict):
+        raise CategoryTableError(path, line, "keywords/patterns must be a table of weights")
+    pairs = []
+    for key, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise CategoryTableError(path, line, f"weight of {key!r} must be a number")
+        if not key.strip():
+            raise CategoryTableError(path, line, "empty keyword")
+        pairs.append((key, float(weight)))
+    return pairs
+
+
+def _number(path: Path, text: str, data: dict, key: str, default: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise CategoryTableError(path, _line_of(text, key), f"{key} must be a number >= 0")
+    return float(value)
+
+
+def _line_of(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip().strip("[]")
+        if stripped.startswith(key) or stripped.startswith(f'"{key}"'):
+            return number
+    return 1
+
+
+def _line_of_table(text: str, index: int) -> int:
+    seen = -1
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith("[[category]]"):
+            seen += 1
+            if seen == index:
+                return number
+    return 1
+
+
+def _line_after(text: str, start: int, key: str) -> int:
+    lines = text.splitlines()
+    for number in range(start, len(lines) + 1):
+        line = lines[number - 1].strip()
+        if number > start and line.startswith("[[category]]"):
+            break
+        if line.startswith(key) or line.startswith(f'"{key}"') or f'"{key}"' in line:
+            return number
+    return start

@@ -1,0 +1,216 @@
+"""The command line: `digestbot run | parse | check | build | publish | stats`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from bot import __version__
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_SETTINGS = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_SETTINGS
+    _utf8_output()
+    return int(args.handler(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digestbot",
+        description="Syndicates AI-news digests as feeds and Telegram messages.",
+    )
+    parser.add_argument("--version", action="version", version=f"digestbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="the service: watch, build feeds, serve, bot, deliver")
+    run.set_defaults(handler=cmd_run)
+
+    parse = sub.add_parser("parse", help="print digests as JSON, one object per line")
+    parse.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parse.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
+    parse.set_defaults(handler=cmd_parse)
+
+    check = sub.add_parser("check", help="check the settings, category table and digests")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    check.set_defaults(handler=cmd_check)
+
+    build = sub.add_parser("build", help="ingest the digests folder and write the feeds once")
+    build.set_defaults(handler=cmd_build)
+
+    publish = sub.add_parser("publish", help="ingest one digest and deliver it, then exit")
+    publish.add_argument("file", type=Path, metavar="FILE")
+    publish.set_defaults(handler=cmd_publish)
+
+    stats = sub.add_parser("stats", help="subscribers per category and deliveries by state")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=cmd_stats)
+    return parser
+
+
+def _utf8_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure:
+            reconfigure(encoding="utf-8", errors="replace")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        print(f"digestbot: bad setting: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_SETTINGS) from None
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from bot.categorising.assign import categorise
+    from bot.categorising.table import CategoryTableError, load_table
+    from bot.model import DigestError
+    from bot.parsing import digest_to_dict, parse_file
+
+    settings = _settings()
+    try:
+        table = load_table(settings.categories_file)
+    except CategoryTableError as error:
+        print(error, file=sys.stderr)
+        return EXIT_PROBLEMS
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            digest = categorise(parse_file(path, zone=settings.zone), table)
+        except DigestError as error:
+            print(error, file=sys.stderr)
+            status = EXIT_PROBLEMS
+            continue
+        print(json.dumps(digest_to_dict(digest), ensure_ascii=False, indent=args.indent))
+        sys.stdout.flush()
+    return status
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.categorising.table import CategoryTableError, load_table
+    from bot.ingest import digest_files
+    from bot.model import DigestError
+    from bot.parsing import parse_file
+
+    problems: list[str] = []
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"settings: {error}")
+        return EXIT_PROBLEMS
+    try:
+        table = load_table(settings.categories_file)
+    except CategoryTableError as error:
+        problems.append(str(error))
+        table = None
+    paths = args.paths or [settings.digests_dir]
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(digest_files(path))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(f"{path}:0: no such file or folder")
+    n_items = 0
+    for file in _progress(files, "checking"):
+        try:
+            n_items += len(parse_file(file, zone=settings.zone).items)
+        except DigestError as error:
+            problems.append(str(error))
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    n_categories = len(table.categories) if table else 0
+    print(f"ok: {len(files)} digest(s), {n_items} item(s), {n_categories} categories")
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from bot.categorising.table import CategoryTableError, load_table
+    from bot.feeds import build_feeds
+    from bot.ingest import Ingester, digest_files
+    from bot.storing.archive import Archive
+    from bot.storing.database import open_database
+
+    settings = _settings()
+    try:
+        table = load_table(settings.categories_file)
+    except CategoryTableError as error:
+        print(error, file=sys.stderr)
+        return EXIT_PROBLEMS
+    archive = Archive(open_database(settings.database_url))
+    ingester = Ingester(archive, table, settings.zone)
+    settings.digests_dir.mkdir(parents=True, exist_ok=True)
+    errors = 0
+    for path in _progress(digest_files(settings.digests_dir), "ingesting"):
+        outcome = ingester.ingest(path)
+        if outcome.error:
+            errors += 1
+            print(outcome.error, file=sys.stderr)
+    written = build_feeds(archive, table, settings, bot_username=settings.telegram.username)
+    digests, items = archive.counts()
+    print(
+        f"{digests} digest(s), {items} item(s); {len(written)} feed file(s) written "
+        f"to {settings.feeds_dir}" + (f"; {errors} bad digest(s)" if errors else "")
+    )
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from bot.dispatching.publish import publish
+    from bot.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, secrets=[settings.token])
+    return asyncio.run(publish(settings, args.file))
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from bot.dispatching.publish import format_stats, stats
+
+    settings = _settings()
+    figures = stats(settings)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        print(format_stats(figures))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.scheduling.service import run
+
+    settings = _settings()
+    return run(settings)
+
+
+def _progress(paths: Iterable[Path], label: str) -> Iterator[Path]:
+    """A progress bar on a terminal, nothing otherwise (logs and pipes stay clean)."""
+    paths = list(paths)
+    if not sys.stderr.isatty() or len(paths) < 2:
+        yield from paths
+        return
+    from rich.progress import track
+
+    yield from track(paths, description=label, transient=True, console=_stderr_console())
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,0 +1,118 @@
+"""Ingest: a digest file becomes stored, categorised items, once per content.
+
+A file whose size and mtime are unchanged is not read again; one whose bytes are unchanged is not
+parsed again. So a scan of a large archive costs a `stat` per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.categorising.assign import categorise
+from bot.categorising.table import CategoryTable
+from bot.model import Digest, DigestError
+from bot.parsing import parse_bytes
+from bot.storing.archive import Archive, FileRecord, Ingested, source_key
+
+log = logging.getLogger(__name__)
+
+IGNORED_SUFFIXES = (".tmp", ".part", ".swp", ".swx", ".crdownload", "~")
+DIGEST_SUFFIXES = (".md", ".markdown")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What ingesting one file did."""
+
+    path: Path
+    status: str  # "unchanged", "stored" or "error"
+    digest: Digest | None = None
+    ingested: Ingested | None = None
+    error: DigestError | None = None
+
+
+def is_digest_name(path: Path) -> bool:
+    """Hidden, temporary and editor files are never digests, whatever they hold."""
+    name = path.name
+    if name.startswith((".", "#", "~")) or name.endswith(IGNORED_SUFFIXES):
+        return False
+    return name.lower().endswith(DIGEST_SUFFIXES)
+
+
+def digest_files(folder: Path) -> list[Path]:
+    """Digest files directly in `folder` and below, in name order (the writer's time order)."""
+    if not folder.is_dir():
+        return []
+    found = (
+        path
+        for path in folder.rglob("*")
+        if is_digest_name(path)
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+    return sorted(found, key=lambda p: (p.name, str(p)))
+
+
+class Ingester:
+    """Parses, categorises and stores digest files into the archive."""
+
+    def __init__(self, archive: Archive, table: CategoryTable, zone: ZoneInfo) -> None:
+        self.archive = archive
+        self.table = table
+        self.zone = zone
+
+    def ingest(self, path: Path, *, force: bool = False) -> Outcome:
+        key = source_key(path)
+        try:
+            stat = path.stat()
+        except OSError as error:
+            return Outcome(path, "error", error=DigestError(path, 0, f"cannot read: {error}"))
+        known = self.archive.file_record(key)
+        if (
+            not force
+            and known
+            and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+            and not known.error
+        ):
+            return Outcome(path, "unchanged")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            return Outcome(path, "error", error=DigestError(path, 0, f"cannot read: {error}"))
+        content_hash = hashlib.sha256(data).hexdigest()
+        if not force and known and known.content_hash == content_hash and not known.error:
+            self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, known.digest_id)
+            return Outcome(path, "unchanged")
+        try:
+            digest = categorise(parse_bytes(data, path, zone=self.zone), self.table)
+        except DigestError as error:
+            self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, None, error.reason)
+            return Outcome(path, "error", error=error)
+        ingested = self.archive.store(digest)
+        self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, digest.id)
+        return Outcome(path, "stored", digest=digest, ingested=ingested)
+
+    def ingest_folder(
+        self, folder: Path, progress: Callable[[Path], None] | None = None
+    ) -> Iterator[Outcome]:
+        for path in digest_files(folder):
+            outcome = self.ingest(path)
+            if progress:
+                progress(path)
+            yield outcome
+
+    def _remember(
+        self,
+        key: str,
+        size: int,
+        mtime_ns: int,
+        content_hash: str,
+        digest_id: str | None,
+        error: str | None = None,
+    ) -> None:
+        self.archive.record_file(FileRecord(key, size, mtime_ns, content_hash, digest_id, error))

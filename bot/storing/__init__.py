@@ -1,0 +1,1 @@
+"""Storing: the database behind every stage (digests, items, chats, subscriptions, the outbox)."""

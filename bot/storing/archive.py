@@ -1,0 +1,284 @@
+"""The archive: every digest and item ever ingested, and which files were already read.
+
+Feeds are rendered from here (the newest entries per category), so adding one digest to a large
+archive costs one digest's parse plus one small query, never a re-parse of the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, Row, and_, delete, func, insert, select, update
+
+from bot.model import Digest, Entry, Item
+from bot.storing.tables import digest_items, digests, files, item_categories, items
+
+ALL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """What the archive remembers of a digest file, to skip it when unchanged."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    digest_id: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What storing a digest changed: which items are new to the archive and which were edited."""
+
+    digest_id: str
+    new_digest: bool
+    new_items: tuple[str, ...]
+    edited_items: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.new_digest or bool(self.new_items or self.edited_items)
+
+
+def item_published(digest: Digest, index: int) -> datetime:
+    """Items of one digest are staggered a second apart, first item newest, so readers that sort
+    by date keep the digest's order (and no entry is later than the digest itself)."""
+    return digest.date - timedelta(seconds=index)
+
+
+class Archive:
+    """Digests, items and file records in the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # Files -----------------------------------------------------------------------------------
+
+    def file_record(self, path: str) -> FileRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(files).where(files.c.path == path)).first()
+        return FileRecord(*row[:6]) if row else None
+
+    def record_file(self, record: FileRecord) -> None:
+        values = {
+            "size": record.size,
+            "mtime_ns": record.mtime_ns,
+            "content_hash": record.content_hash,
+            "digest_id": record.digest_id,
+            "error": record.error,
+            "seen_ts": time.time(),
+        }
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(files).where(files.c.path == record.path).values(**values)
+            ).rowcount
+            if not changed:
+                connection.execute(insert(files).values(path=record.path, **values))
+
+    def file_records(self) -> dict[str, FileRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(files)).all()
+        return {row.path: FileRecord(*row[:6]) for row in rows}
+
+    def digest_for_hash(self, content_hash: str) -> str | None:
+        """A digest already stored from identical bytes (a renamed or copied file)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(digests.c.id).where(digests.c.content_hash == content_hash).limit(1)
+            ).scalar()
+
+    # Digests and items ----------------------------------------------------------------------
+
+    def store(self, digest: Digest) -> Ingested:
+        """Insert or update a digest and its items in one transaction."""
+        now = time.time()
+        new_items: list[str] = []
+        edited: list[str] = []
+        with self.engine.begin() as connection:
+            known = connection.execute(
+                select(digests.c.id).where(digests.c.id == digest.id)
+            ).scalar()
+            row = {
+                "title": digest.title,
+                "date": digest.date.isoformat(),
+                "date_ts": digest.date.timestamp(),
+                "categories": _json(digest.categories),
+                "source": str(digest.source),
+                "content_hash": digest.content_hash,
+            }
+            if known:
+                connection.execute(update(digests).where(digests.c.id == digest.id).values(**row))
+            else:
+                connection.execute(insert(digests).values(id=digest.id, ingested_ts=now, **row))
+            existing = {
+                r.id: r
+                for r in connection.execute(
+                    select(items.c.id, items.c.content_hash, items.c.categories).where(
+                        items.c.id.in_([item.id for item in digest.items])
+                    )
+                )
+            }
+            connection.execute(delete(digest_items).where(digest_items.c.digest_id == digest.id))
+            for index, item in enumerate(digest.items):
+                connection.execute(
+                    insert(digest_items).values(
+                        digest_id=digest.id, item_id=item.id, position=item.position
+                    )
+                )
+                stored = existing.get(item.id)
+                if stored is None:
+                    self._insert_item(connection, digest, index, item)
+                    new_items.append(item.id)
+                elif self._update_item(connection, digest, item, stored):
+                    edited.append(item.id)
+        return Ingested(digest.id, not known, tuple(new_items), tuple(edited))
+
+    def _insert_item(self, connection, digest: Digest, index: int, item: Item) -> None:  # type: ignore[no-untyped-def]
+        published = item_published(digest, index)
+        connection.execute(
+            insert(items).values(
+                id=item.id,
+                digest_id=digest.id,
+                **_item_columns(item),
+                published=published.isoformat(),
+                published_ts=published.timestamp(),
+                updated=published.isoformat(),
+                updated_ts=published.timestamp(),
+            )
+        )
+        self._set_categories(connection, item.id, item.categories, published.timestamp())
+
+    def _update_item(self, connection, digest: Digest, item: Item, stored: Row) -> bool:  # type: ignore[no-untyped-def]
+        """Keep `published`; move `updated` only when the text changed. True when it did."""
+        edited = stored.content_hash != _content_hash(item)
+        values = _item_columns(item)
+        if edited:
+            moment = max(datetime.now(digest.date.tzinfo), digest.date)
+            values |= {"updated": moment.isoformat(), "updated_ts": moment.timestamp()}
+        if edited or stored.categories != values["categories"]:
+            connection.execute(update(items).where(items.c.id == item.id).values(**values))
+            published_ts = connection.execute(
+                select(items.c.published_ts).where(items.c.id == item.id)
+            ).scalar_one()
+            self._set_categories(connection, item.id, item.categories, published_ts)
+        return edited
+
+    @staticmethod
+    def _set_categories(connection, item_id: str, names: Sequence[str], ts: float) -> None:  # type: ignore[no-untyped-def]
+        connection.execute(delete(item_categories).where(item_categories.c.item_id == item_id))
+        for name in dict.fromkeys(names):
+            connection.execute(
+                insert(item_categories).values(category=name, item_id=item_id, published_ts=ts)
+            )
+
+    def recent(self, limit: int, category: str | None = None) -> list[Entry]:
+        """The newest `limit` entries, newest first; with a category, only its entries."""
+        query = select(items, digests.c.title.label("digest_title")).join(
+            digests, digests.c.id == items.c.digest_id
+        )
+        if category is not None:
+            query = query.join(
+                item_categories,
+                and_(
+                    item_categories.c.item_id == items.c.id,
+                    item_categories.c.category == category,
+                ),
+            ).order_by(item_categories.c.published_ts.desc(), items.c.id)
+        else:
+            query = query.order_by(items.c.published_ts.desc(), items.c.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.limit(limit)).all()
+        return [_entry(row) for row in rows]
+
+    def categories_in_use(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(item_categories.c.category)
+                    .distinct()
+                    .order_by(item_categories.c.category)
+                ).scalars()
+            )
+
+    def digest_entries(self, digest_id: str) -> list[Entry]:
+        """The entries of one digest in its order (an item first seen earlier keeps its time)."""
+        query = (
+            select(items, digests.c.title.label("digest_title"))
+            .join(digest_items, digest_items.c.item_id == items.c.id)
+            .join(digests, digests.c.id == items.c.digest_id)
+            .where(digest_items.c.digest_id == digest_id)
+            .order_by(digest_items.c.position)
+        )
+        with self.engine.connect() as connection:
+            return [_entry(row) for row in connection.execute(query).all()]
+
+    def latest_digest_id(self) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(digests.c.id).order_by(digests.c.date_ts.desc()).limit(1)
+            ).scalar()
+
+    def counts(self) -> tuple[int, int]:
+        """(digests, items) in the archive."""
+        with self.engine.connect() as connection:
+            n_digests = connection.execute(select(func.count()).select_from(digests)).scalar_one()
+            n_items = connection.execute(select(func.count()).select_from(items)).scalar_one()
+        return n_digests, n_items
+
+
+def _json(values: Sequence[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def _content_hash(item: Item) -> str:
+    return hashlib.sha256(item.content_key.encode("utf-8")).hexdigest()
+
+
+def _item_columns(item: Item) -> dict[str, object]:
+    return {
+        "position": item.position,
+        "title": item.title,
+        "url": item.url,
+        "author": item.author,
+        "summary_md": item.summary_md,
+        "summary_html": item.summary_html,
+        "summary_text": item.summary_text,
+        "categories": _json(item.categories),
+        "category_rule": item.category_rule,
+        "content_hash": _content_hash(item),
+    }
+
+
+def _entry(row: Row) -> Entry:
+    item = Item(
+        id=row.id,
+        position=row.position,
+        title=row.title,
+        url=row.url,
+        author=row.author,
+        summary_md=row.summary_md,
+        summary_html=row.summary_html,
+        summary_text=row.summary_text,
+        categories=tuple(json.loads(row.categories)),
+        category_rule=row.category_rule,
+    )
+    return Entry(
+        item=item,
+        digest_id=row.digest_id,
+        digest_title=row.digest_title,
+        published=datetime.fromisoformat(row.published),
+        updated=datetime.fromisoformat(row.updated),
+    )
+
+
+def source_key(path: Path) -> str:
+    """Files are remembered by their resolved path."""
+    return str(path.resolve())

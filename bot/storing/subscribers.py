@@ -1,0 +1,174 @@
+"""Chats and their subscriptions: who receives which categories, and whether we may still write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from bot.storing.tables import chats, subscriptions
+
+ALL = "*"
+ACTIVE, BLOCKED, GONE = "active", "blocked", "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A private chat, group or channel that talked to the bot."""
+
+    id: str
+    type: str
+    title: str | None
+    language: str | None
+    state: str
+
+
+class Subscribers:
+    """Chats and subscriptions in the database. Categories are stored by name; `ALL` is "*"."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def upsert_chat(
+        self, chat_id: str | int, type_: str, title: str | None = None, language: str | None = None
+    ) -> Chat:
+        """Remember a chat (a chat that writes again is active again)."""
+        now = time.time()
+        key = str(chat_id)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(chats)
+                .where(chats.c.id == key)
+                .values(type=type_, title=title, language=language, state=ACTIVE, updated_ts=now)
+            ).rowcount
+            if not changed:
+                connection.execute(
+                    insert(chats).values(
+                        id=key,
+                        type=type_,
+                        title=title,
+                        language=language,
+                        state=ACTIVE,
+                        created_ts=now,
+                        updated_ts=now,
+                    )
+                )
+        return Chat(key, type_, title, language, ACTIVE)
+
+    def chat(self, chat_id: str | int) -> Chat | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(chats).where(chats.c.id == str(chat_id))).first()
+        return Chat(row.id, row.type, row.title, row.language, row.state) if row else None
+
+    def set_state(self, chat_id: str | int, state: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(chats)
+                .where(chats.c.id == str(chat_id))
+                .values(state=state, updated_ts=time.time())
+            )
+
+    def move_chat(self, old_id: str | int, new_id: str | int) -> None:
+        """Follow a group that became a supergroup: its subscriptions move to the new id."""
+        old, new = str(old_id), str(new_id)
+        with self.engine.begin() as connection:
+            row = connection.execute(select(chats).where(chats.c.id == old)).first()
+            if row and not connection.execute(select(chats.c.id).where(chats.c.id == new)).first():
+                connection.execute(
+                    insert(chats).values(
+                        id=new,
+                        type="supergroup",
+                        title=row.title,
+                        language=row.language,
+                        state=ACTIVE,
+                        created_ts=row.created_ts,
+                        updated_ts=time.time(),
+                    )
+                )
+            for sub in connection.execute(
+                select(subscriptions).where(subscriptions.c.chat_id == old)
+            ).all():
+                exists = connection.execute(
+                    select(subscriptions.c.chat_id).where(
+                        subscriptions.c.chat_id == new, subscriptions.c.category == sub.category
+                    )
+                ).first()
+                if not exists:
+                    connection.execute(
+                        insert(subscriptions).values(
+                            chat_id=new, category=sub.category, created_ts=sub.created_ts
+                        )
+                    )
+            connection.execute(delete(subscriptions).where(subscriptions.c.chat_id == old))
+            connection.execute(
+                update(chats).where(chats.c.id == old).values(state=GONE, updated_ts=time.time())
+            )
+
+    def subscribe(self, chat_id: str | int, categories: Iterable[str]) -> list[str]:
+        """Add subscriptions; returns the ones that are new."""
+        key, added = str(chat_id), []
+        with self.engine.begin() as connection:
+            have = set(
+                connection.execute(
+                    select(subscriptions.c.category).where(subscriptions.c.chat_id == key)
+                ).scalars()
+            )
+            for name in dict.fromkeys(categories):
+                if name not in have:
+                    connection.execute(
+                        insert(subscriptions).values(
+                            chat_id=key, category=name, created_ts=time.time()
+                        )
+                    )
+                    added.append(name)
+        return added
+
+    def unsubscribe(self, chat_id: str | int, categories: Iterable[str] | None = None) -> list[str]:
+        """Remove the given subscriptions (all of them with None); returns those removed."""
+        key = str(chat_id)
+        with self.engine.begin() as connection:
+            query = select(subscriptions.c.category).where(subscriptions.c.chat_id == key)
+            have = list(connection.execute(query).scalars())
+            gone = have if categories is None else [c for c in have if c in set(categories)]
+            if gone:
+                connection.execute(
+                    delete(subscriptions).where(
+                        subscriptions.c.chat_id == key, subscriptions.c.category.in_(gone)
+                    )
+                )
+        return gone
+
+    def subscriptions_of(self, chat_id: str | int) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(subscriptions.c.category)
+                    .where(subscriptions.c.chat_id == str(chat_id))
+                    .order_by(subscriptions.c.created_ts, subscriptions.c.category)
+                ).scalars()
+            )
+
+    def active_subscriptions(self) -> dict[str, set[str]]:
+        """Every active chat's categories (`ALL` included as "*"), for planning deliveries."""
+        query = (
+            select(subscriptions.c.chat_id, subscriptions.c.category)
+            .join(chats, chats.c.id == subscriptions.c.chat_id)
+            .where(chats.c.state == ACTIVE)
+        )
+        result: dict[str, set[str]] = {}
+        with self.engine.connect() as connection:
+            for chat_id, category in connection.execute(query):
+                result.setdefault(chat_id, set()).add(category)
+        return result
+
+    def counts_by_category(self) -> dict[str, int]:
+        query = (
+            select(subscriptions.c.category, func.count())
+            .join(chats, chats.c.id == subscriptions.c.chat_id)
+            .where(chats.c.state == ACTIVE)
+            .group_by(subscriptions.c.category)
+        )
+        with self.engine.connect() as connection:
+            return {category: count for category, count in connection.execute(query)}

@@ -1,0 +1,140 @@
+"""The schema as SQLAlchemy Core tables; migrations under `migrations/` create and upgrade it.
+
+Portable SQL only (SQLite and PostgreSQL). Times are Unix seconds (`*_ts`, floats) for ordering and
+arithmetic, and ISO 8601 text with the digest's own offset where the offset is part of the data.
+Chats are keyed by text (`"123"`, `"-100123"` or `"@channel"`) because configured channels may be
+known only by their @name.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+files = Table(
+    "files",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("digest_id", String(40)),
+    Column("error", Text),
+    Column("seen_ts", Float, nullable=False),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("date", String(40), nullable=False),
+    Column("date_ts", Float, nullable=False),
+    Column("categories", Text, nullable=False),  # JSON list of names
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("ingested_ts", Float, nullable=False),
+)
+Index("ix_digests_date_ts", digests.c.date_ts)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("digest_id", String(40), nullable=False),  # the digest that first carried it
+    Column("position", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("url", Text),
+    Column("author", Text),
+    Column("summary_md", Text, nullable=False),
+    Column("summary_html", Text, nullable=False),
+    Column("summary_text", Text, nullable=False),
+    Column("categories", Text, nullable=False),  # JSON list of names
+    Column("category_rule", String(40), nullable=False, default=""),
+    Column("published", String(40), nullable=False),
+    Column("published_ts", Float, nullable=False),
+    Column("updated", String(40), nullable=False),
+    Column("updated_ts", Float, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+)
+Index("ix_items_published_ts", items.c.published_ts)
+
+item_categories = Table(
+    "item_categories",
+    metadata,
+    Column("category", Text, primary_key=True),
+    Column("item_id", String(40), primary_key=True),
+    Column("published_ts", Float, nullable=False),
+)
+Index("ix_item_categories_recent", item_categories.c.category, item_categories.c.published_ts)
+
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("digest_id", String(40), primary_key=True),
+    Column("item_id", String(40), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("type", String(16), nullable=False),  # private / group / supergroup / channel
+    Column("title", Text),
+    Column("language", String(16)),
+    Column("state", String(16), nullable=False, default="active"),  # active / blocked / gone
+    Column("created_ts", Float, nullable=False),
+    Column("updated_ts", Float, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("chat_id", String(64), primary_key=True),
+    Column("category", Text, primary_key=True),  # a category name, or "*" for all
+    Column("created_ts", Float, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", String(64), nullable=False),
+    Column("digest_id", String(40), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("item_ids", Text, nullable=False),  # JSON list
+    Column("disable_preview", Boolean, nullable=False, default=True),
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before_ts", Float, nullable=False, default=0.0),
+    Column("created_ts", Float, nullable=False),
+    Column("sent_ts", Float),
+    Column("message_id", BigInteger),
+    Column("error", Text),
+    Column("claimed_by", String(64)),
+    UniqueConstraint("chat_id", "digest_id", "part", name="uq_deliveries_chat_digest_part"),
+)
+Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.not_before_ts)
+Index("ix_deliveries_chat_state", deliveries.c.chat_id, deliveries.c.state, deliveries.c.id)
+
+delivered_items = Table(
+    "delivered_items",
+    metadata,
+    Column("chat_id", String(64), primary_key=True),
+    Column("item_id", String(40), primary_key=True),
+    Column("digest_id", String(40), nullable=False),
+)
