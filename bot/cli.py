@@ -74,12 +74,12 @@ def _settings() -> Settings:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    settings = _settings()
     from bot.categorising.assign import categorise
     from bot.categorising.table import CategoryTableError, load_table
     from bot.model import DigestError
     from bot.parsing import digest_to_dict, parse_file
 
-    settings = _settings()
     try:
         table = load_table(settings.categories_file)
     except CategoryTableError as error:
@@ -141,13 +141,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    settings = _settings()
     from bot.categorising.table import CategoryTableError, load_table
     from bot.feeds import build_feeds
     from bot.ingest import Ingester, digest_files
     from bot.storing.archive import Archive
     from bot.storing.database import open_database
 
-    settings = _settings()
     try:
         table = load_table(settings.categories_file)
     except CategoryTableError as error:
@@ -172,18 +172,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    settings = _settings()
     from bot.dispatching.publish import publish
     from bot.logs import configure_logging
 
-    settings = _settings()
     configure_logging(settings.log_level, secrets=[settings.token])
     return asyncio.run(publish(settings, args.file))
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    settings = _settings()
     from bot.dispatching.publish import format_stats, stats
 
-    settings = _settings()
     figures = stats(settings)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
@@ -193,9 +193,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
     from bot.scheduling.service import run
 
-    settings = _settings()
     return run(settings)
 
 

@@ -73,12 +73,8 @@ class Ingester:
         except OSError as error:
             return Outcome(path, "error", error=DigestError(path, 0, f"cannot read: {error}"))
         known = self.archive.file_record(key)
-        if (
-            not force
-            and known
-            and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-            and not known.error
-        ):
+        if not force and known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            # A broken file is reported once, and read again only when it changes.
             return Outcome(path, "unchanged")
         try:
             data = path.read_bytes()

@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SAMPLE = SEEDS / "2025.11.27.12.md"
 
-try:  # the fake Bot API server's fixtures, once it exists
+try:  # noqa: SIM105  (the fake Telegram Bot API server; strict once it lands)
     from fakebot.fixtures import *  # noqa: F403
-except ImportError:  # pragma: no cover
+except ImportError:
     pass
 
 
@@ -24,3 +24,40 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("DIGESTBOT_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("DIGESTBOT_CONFIG", str(ROOT / "config" / "digestbot.toml"))
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("DIGESTBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url():  # type: ignore[no-untyped-def]
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    admin_url = _postgres_admin_url()
+    admin = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    name = f"digestbot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # pragma: no cover - CI always has the server
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {admin_url}: {error}")
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/digestbot.db"
+    return request.getfixturevalue("postgres_url")

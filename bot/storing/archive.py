@@ -129,8 +129,9 @@ class Archive:
             connection.execute(delete(digest_items).where(digest_items.c.digest_id == digest.id))
             for index, item in enumerate(digest.items):
                 connection.execute(
+                    # The order in the file, whatever numbers the writer used.
                     insert(digest_items).values(
-                        digest_id=digest.id, item_id=item.id, position=item.position
+                        digest_id=digest.id, item_id=item.id, position=index
                     )
                 )
                 stored = existing.get(item.id)
@@ -225,6 +226,31 @@ class Archive:
             return connection.execute(
                 select(digests.c.id).order_by(digests.c.date_ts.desc()).limit(1)
             ).scalar()
+
+    def unplanned(self) -> list[str]:
+        """Digests stored but not (or not in their current version) planned for delivery, oldest
+        first: after a crash between storing and planning, these are planned at start-up."""
+        query = (
+            select(digests.c.id)
+            .where(
+                (digests.c.planned_hash.is_(None))
+                | (digests.c.planned_hash != digests.c.content_hash)
+            )
+            .order_by(digests.c.date_ts)
+        )
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def mark_planned(self, digest_id: str, content_hash: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(digests).where(digests.c.id == digest_id).values(planned_hash=content_hash)
+            )
+
+    def digest_row(self, digest_id: str) -> Row | None:
+        """The stored front matter of one digest (title, date, categories, content_hash)."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(digests).where(digests.c.id == digest_id)).first()
 
     def counts(self) -> tuple[int, int]:
         """(digests, items) in the archive."""

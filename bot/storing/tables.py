@@ -45,6 +45,8 @@ digests = Table(
     Column("source", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("ingested_ts", Float, nullable=False),
+    # The content hash last planned for delivery; differs from content_hash until it is planned.
+    Column("planned_hash", String(64)),
 )
 Index("ix_digests_date_ts", digests.c.date_ts)
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("ingested_ts", sa.Float, nullable=False),
+        sa.Column("planned_hash", sa.String(64)),
     )
     op.create_index("ix_digests_date_ts", "digests", ["date_ts"])
     op.create_table(

@@ -1,0 +1,1 @@
+"""Scheduling: the long-running service that watches the digests folder and wires every stage."""

@@ -1,0 +1,269 @@
+"""`digestbot run`: one asyncio process that watches, ingests, renders, serves, polls and delivers.
+
+Every stage is a library; this module only wires them and owns the process's life: start-up
+order, periodic jobs (APScheduler), signals, and a shutdown that keeps in-flight deliveries safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+
+from bot import metrics
+from bot.categorising.table import CategoryTableError, load_table
+from bot.feeds import build_feeds
+from bot.ingest import Ingester
+from bot.logs import configure_logging
+from bot.scheduling.locks import AlreadyRunning, InstanceLock, PollerLock
+from bot.scheduling.watcher import DigestWatcher
+from bot.settings import Settings
+from bot.storing.archive import Archive
+from bot.storing.database import open_database, sqlite_path
+from bot.storing.subscribers import Subscribers
+
+log = logging.getLogger("digestbot")
+
+SHUTDOWN_GRACE = 6.0  # seconds in-flight deliveries get to finish; the process exits within 10
+
+
+def run(settings: Settings) -> int:
+    """The service's entry point: returns the process exit code."""
+    configure_logging(settings.log_level, secrets=[settings.token])
+    try:
+        return asyncio.run(Service(settings).main())
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+class Service:
+    """The running digestbot: state shared by its jobs, and its start and stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop = asyncio.Event()
+        self.started = time.time()
+        self.arrivals: dict[str, float] = {}  # digest id -> when its file was noticed
+        self._lock: InstanceLock | None = None
+        self._poller_lock: PollerLock | None = None
+
+    async def main(self) -> int:
+        settings = self.settings
+        try:
+            table = load_table(settings.categories_file)
+        except CategoryTableError as error:
+            log.error("bad category table: %s", error)
+            return 2
+        for folder in (settings.digests_dir, settings.feeds_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        database = sqlite_path(settings.database_url)
+        if database is not None:
+            self._lock = InstanceLock(database)
+            try:
+                self._lock.acquire()
+            except AlreadyRunning as error:
+                log.error("%s", error)
+                return 1
+        try:
+            return await self._serve(table)
+        finally:
+            if self._lock:
+                self._lock.release()
+
+    async def _serve(self, table) -> int:  # type: ignore[no-untyped-def]
+        from bot.dispatching import Dispatcher, plan_digest
+        from bot.serving import FeedServer, create_app
+        from bot.storing.outbox import Outbox
+
+        settings = self.settings
+        self.engine = engine = await asyncio.to_thread(open_database, settings.database_url)
+        self.table = table
+        self.archive = Archive(engine)
+        self.subscribers = Subscribers(engine)
+        self.outbox = Outbox(engine)
+        self.ingester = Ingester(self.archive, table, settings.zone)
+        self._plan_digest = plan_digest
+        self._install_signal_handlers()
+
+        bot_app, sender, username = await self._start_bot(engine, table)
+        self.username = username
+        self.dispatcher = Dispatcher(sender, self.outbox, settings, subscribers=self.subscribers)
+        self.dispatcher.on_first_send = self._first_send
+
+        server = FeedServer(
+            create_app(settings.feeds_dir, health=self.health, registry=metrics.registry),
+            settings.http.host,
+            settings.http.port,
+        )
+        await server.start()
+        log.info(
+            "serving feeds on http://%s:%s/ (site %s)",
+            settings.http.host, server.port, settings.site_url,
+        )
+
+        self.watcher = DigestWatcher(
+            settings.digests_dir, self._handle_file, settle=settings.settle_seconds
+        )
+        await self.watcher.rescan()
+        await self._render_feeds()
+        await self._plan_unplanned()
+
+        scheduler = AsyncIOScheduler(timezone=settings.zone)
+        scheduler.add_job(
+            self.watcher.rescan, "interval", seconds=settings.scan_interval,
+            max_instances=1, coalesce=True, id="rescan",
+        )
+        scheduler.add_job(
+            self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
+        )
+        scheduler.start()
+
+        tasks = [
+            asyncio.create_task(self.watcher.watch(self.stop), name="watch"),
+            asyncio.create_task(self.dispatcher.run(self.stop), name="dispatch"),
+        ]
+        log.info("digestbot is running (%s)", "bot @" + username if username else "console mode")
+        await self.stop.wait()
+        log.info("stopping")
+
+        scheduler.shutdown(wait=False)
+        await self.watcher.close()
+        done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._stop_bot(bot_app)
+        await server.stop()
+        engine.dispose()
+        log.info("stopped")
+        return 0
+
+    # Bot ----------------------------------------------------------------------------------------
+
+    async def _start_bot(self, engine, table):  # type: ignore[no-untyped-def]
+        """The bot's update polling and the sender of deliveries; console mode without a token."""
+        from bot.dispatching import ConsoleSender, TelegramSender
+
+        settings = self.settings
+        if not settings.token:
+            log.info("no bot token: console mode, messages are logged instead of sent")
+            return None, ConsoleSender(), settings.telegram.username
+        from bot.commands.application import build_application, start_bot
+
+        app = build_application(
+            settings, engine=engine, table=table, archive=self.archive,
+            subscribers=self.subscribers,
+        )
+        poll = True
+        if engine.dialect.name == "postgresql":
+            self._poller_lock = PollerLock(engine)
+            poll = await asyncio.to_thread(self._poller_lock.try_acquire)
+            if not poll:
+                log.info("another instance polls Telegram; this one only delivers")
+        await start_bot(app, poll=poll)
+        username = settings.telegram.username or app.bot.username
+        return app, TelegramSender(settings), username
+
+    async def _stop_bot(self, app) -> None:  # type: ignore[no-untyped-def]
+        if app is None:
+            return
+        from bot.commands.application import stop_bot
+
+        with suppress(Exception):
+            await asyncio.wait_for(stop_bot(app), timeout=3)
+        if self._poller_lock:
+            await asyncio.to_thread(self._poller_lock.release)
+
+    # Digests ------------------------------------------------------------------------------------
+
+    async def _handle_file(self, path: Path, noticed: float) -> None:
+        outcome = await asyncio.to_thread(self.ingester.ingest, path)
+        if outcome.error:
+            metrics.digest_errors.inc()
+            log.warning("skipped bad digest %s", outcome.error)
+            return
+        if outcome.status != "stored" or outcome.ingested is None or outcome.digest is None:
+            return
+        ingested = outcome.ingested
+        if not ingested.changed:
+            log.info("%s: nothing new (digest %s)", path.name, ingested.digest_id)
+            return
+        metrics.digests_ingested.inc()
+        metrics.items_ingested.inc(len(ingested.new_items))
+        log.info(
+            "%s: digest %s, %d new item(s), %d edited",
+            path.name, ingested.digest_id, len(ingested.new_items), len(ingested.edited_items),
+        )
+        self.arrivals[ingested.digest_id] = noticed
+        if hasattr(self, "dispatcher"):  # at start-up, feeds and plans follow the first scan
+            await asyncio.gather(self._plan(ingested.digest_id), self._render_feeds(noticed))
+
+    async def _plan_unplanned(self) -> None:
+        for digest_id in await asyncio.to_thread(self.archive.unplanned):
+            await self._plan(digest_id)
+
+    async def _plan(self, digest_id: str) -> None:
+        row = await asyncio.to_thread(self.archive.digest_row, digest_id)
+        if row is None:
+            return
+        result = await asyncio.to_thread(
+            self._plan_digest, self.engine, digest_id, archive=self.archive,
+            subscribers=self.subscribers, table=self.table, settings=self.settings,
+        )
+        await asyncio.to_thread(self.archive.mark_planned, digest_id, row.content_hash)
+        log.info("digest %s planned: %s", digest_id, result)
+        self.dispatcher.wake()
+
+    async def _render_feeds(self, noticed: float | None = None) -> None:
+        written = await asyncio.to_thread(
+            build_feeds, self.archive, self.table, self.settings, bot_username=self.username
+        )
+        if noticed is not None:
+            metrics.file_to_feed.observe(time.time() - noticed)
+        if written:
+            log.info("feeds: %d file(s) updated", len(written))
+
+    def _first_send(self, digest_id: str) -> None:
+        noticed = self.arrivals.pop(digest_id, None)
+        if noticed is not None:
+            metrics.file_to_first_send.observe(time.time() - noticed)
+
+    # Health -------------------------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """For /healthz: healthy when the database answers and the folder was scanned lately."""
+        database_ok = True
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            database_ok = False
+        last_scan = self.watcher.last_scan if hasattr(self, "watcher") else None
+        scan_ok = last_scan is not None and (
+            time.time() - last_scan < 3 * self.settings.scan_interval + 5
+        )
+        pending = self.outbox.pending_count() if database_ok else None
+        body = {
+            "status": "ok" if database_ok and scan_ok else "unhealthy",
+            "database": "ok" if database_ok else "unreachable",
+            "last_scan": last_scan,
+            "pending_deliveries": pending,
+            "uptime": round(time.time() - self.started, 1),
+            "mode": "telegram" if self.settings.token else "console",
+        }
+        return database_ok and scan_ok, body
+
+    async def _refresh_gauges(self) -> None:
+        with suppress(Exception):
+            metrics.deliveries_pending.set(await asyncio.to_thread(self.outbox.pending_count))
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
