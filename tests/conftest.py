@@ -11,10 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SAMPLE = SEEDS / "2025.11.27.12.md"
 
-try:  # noqa: SIM105  (the fake Telegram Bot API server; strict once it lands)
-    from fakebot.fixtures import *  # noqa: F403
-except ImportError:
-    pass
+from fakebot.fixtures import *  # noqa: F403  (the fake Telegram Bot API server)
 
 
 @pytest.fixture(autouse=True)
