@@ -107,7 +107,10 @@ def load_table(path: Path) -> CategoryTable:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise CategoryTableError(path, getattr(error, "lineno", 1) or 1, str(error)) from None
+        # Python < 3.14 gives the position only in the message: "… (at line 4, column 22)".
+        where = re.search(r"at line (\d+)", str(error))
+        line = getattr(error, "lineno", None) or (int(where[1]) if where else 1)
+        raise CategoryTableError(path, line, str(error)) from None
     for key in data:
         if key not in _TOP_KEYS:
             raise CategoryTableError(path, _line_of(text, key), f"unknown key {key!r}")
@@ -156,6 +159,15 @@ def _rule(path: Path, text: str, line: int, entry: object) -> CategoryRule:
     if not isinstance(label, str) or not label.strip():
         raise CategoryTableError(path, _line_after(text, line, "label"), "label must be text")
     keywords = _weights(path, _line_after(text, line, "keywords"), entry.get("keywords", {}))
+    folded: dict[str, str] = {}
+    for keyword, _weight in keywords:
+        if fold(keyword) in folded:  # "GPU" and "gpu" would count twice
+            raise CategoryTableError(
+                path,
+                _line_after(text, _line_after(text, line, "keywords"), keyword),
+                f"keyword {keyword!r} repeats {folded[fold(keyword)]!r} (case and width ignored)",
+            )
+        folded[fold(keyword)] = keyword
     patterns = []
     for pattern, weight in _weights(
         path, _line_after(text, line, "patterns"), entry.get("patterns", {})
@@ -215,10 +227,18 @@ def _line_of_table(text: str, index: int) -> int:
 
 def _line_after(text: str, start: int, key: str) -> int:
     lines = text.splitlines()
+    # A key as TOML may write it: bare, "basic" (backslashes doubled), 'literal', or the header
+    # of a sub-table ([category.keywords]).
+    basic = key.replace("\\", "\\\\").replace('"', '\\"')
+    quoted = (f'"{key}"', f'"{basic}"', f"'{key}'")
     for number in range(start, len(lines) + 1):
         line = lines[number - 1].strip()
         if number > start and line.startswith("[[category]]"):
             break
-        if line.startswith(key) or line.startswith(f'"{key}"') or f'"{key}"' in line:
+        if (
+            line.startswith(key)
+            or any(form in line for form in quoted)
+            or line.replace(" ", "") == f"[category.{key}]"
+        ):
             return number
     return start
