@@ -50,6 +50,7 @@ class Service:
         self.stop = asyncio.Event()
         self.started = time.time()
         self.arrivals: dict[str, float] = {}  # digest id -> when its file was noticed
+        self.ready = False
         self._lock: InstanceLock | None = None
         self._poller_lock: PollerLock | None = None
 
@@ -104,20 +105,33 @@ class Service:
         await server.start()
         log.info(
             "serving feeds on http://%s:%s/ (site %s)",
-            settings.http.host, server.port, settings.site_url,
+            settings.http.host,
+            server.port,
+            settings.site_url,
         )
 
         self.watcher = DigestWatcher(
             settings.digests_dir, self._handle_file, settle=settings.settle_seconds
         )
+        watching = asyncio.create_task(self.watcher.watch(self.stop), name="watch")
+        # awatch sets up its inotify watches on its first step, before its first await: let it
+        # take that step, so that no file arriving during the first scan goes unnoticed.
+        await asyncio.sleep(0)
         await self.watcher.rescan()
+        # From here each digest is rendered and planned as it comes; the first scan's digests
+        # are rendered once and planned together (planning twice is harmless, missing one not).
+        self.ready = True
         await self._render_feeds()
         await self._plan_unplanned()
 
         scheduler = AsyncIOScheduler(timezone=settings.zone)
         scheduler.add_job(
-            self.watcher.rescan, "interval", seconds=settings.scan_interval,
-            max_instances=1, coalesce=True, id="rescan",
+            self.watcher.rescan,
+            "interval",
+            seconds=settings.scan_interval,
+            max_instances=1,
+            coalesce=True,
+            id="rescan",
         )
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
@@ -125,7 +139,7 @@ class Service:
         scheduler.start()
 
         tasks = [
-            asyncio.create_task(self.watcher.watch(self.stop), name="watch"),
+            watching,
             asyncio.create_task(self.dispatcher.run(self.stop), name="dispatch"),
         ]
         log.info("digestbot is running (%s)", "bot @" + username if username else "console mode")
@@ -157,7 +171,10 @@ class Service:
         from bot.commands.application import build_application, start_bot
 
         app = build_application(
-            settings, engine=engine, table=table, archive=self.archive,
+            settings,
+            engine=engine,
+            table=table,
+            archive=self.archive,
             subscribers=self.subscribers,
         )
         poll = True
@@ -198,11 +215,15 @@ class Service:
         metrics.items_ingested.inc(len(ingested.new_items))
         log.info(
             "%s: digest %s, %d new item(s), %d edited",
-            path.name, ingested.digest_id, len(ingested.new_items), len(ingested.edited_items),
+            path.name,
+            ingested.digest_id,
+            len(ingested.new_items),
+            len(ingested.edited_items),
         )
         self.arrivals[ingested.digest_id] = noticed
-        if hasattr(self, "dispatcher"):  # at start-up, feeds and plans follow the first scan
+        if self.ready:
             await asyncio.gather(self._plan(ingested.digest_id), self._render_feeds(noticed))
+            log.info("%s: digest %s published", path.name, ingested.digest_id)
 
     async def _plan_unplanned(self) -> None:
         for digest_id in await asyncio.to_thread(self.archive.unplanned):
@@ -213,8 +234,13 @@ class Service:
         if row is None:
             return
         result = await asyncio.to_thread(
-            self._plan_digest, self.engine, digest_id, archive=self.archive,
-            subscribers=self.subscribers, table=self.table, settings=self.settings,
+            self._plan_digest,
+            self.engine,
+            digest_id,
+            archive=self.archive,
+            subscribers=self.subscribers,
+            table=self.table,
+            settings=self.settings,
         )
         await asyncio.to_thread(self.archive.mark_planned, digest_id, row.content_hash)
         log.info("digest %s planned: %s", digest_id, result)
