@@ -1,0 +1,224 @@
+"""The one place the Telegram Application is built, and its lifecycle for the service.
+
+    app = build_application(settings, engine=engine, table=table)
+    await start_bot(app)      # initialize, setMyCommands (zh and en), start, poll
+    ...
+    await stop_bot(app)       # the reverse
+
+Neither installs signal handlers nor closes the event loop: the service owns both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Engine
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ExtBot,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.categorising.table import CategoryTable
+from bot.commands import handlers, texts
+from bot.commands.flood import FloodGuard
+from bot.commands.handlers import SERVICES, Services
+from bot.logs import add_secret, redact
+from bot.settings import Settings
+from bot.storing.archive import Archive
+from bot.storing.subscribers import Subscribers
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+_COMMANDS = {
+    "start": handlers.start,
+    "help": handlers.help_command,
+    "categories": handlers.categories,
+    "subscribe": handlers.subscribe,
+    "unsubscribe": handlers.unsubscribe,
+    "mysubs": handlers.mysubs,
+    "latest": handlers.latest,
+    "feeds": handlers.feeds,
+    "stop": handlers.stop,
+    "stats": handlers.stats,
+}
+
+
+def build_application(
+    settings: Settings,
+    *,
+    engine: Engine,
+    table: CategoryTable,
+    archive: Archive | None = None,
+    subscribers: Subscribers | None = None,
+    flood: FloodGuard | None = None,
+) -> Application:
+    """The bot: token and Bot API address from the settings, every command's handler
+    registered, the stores in `bot_data` (`services`, and `settings`, `engine`, `table`,
+    `archive`, `subscribers` for other code)."""
+    token = settings.token
+    if not token:
+        raise ValueError("telegram.token is not set: the bot cannot start without it")
+    add_secret(token)  # before the first request is logged
+    timeout = settings.telegram.request_timeout
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.base_url)
+        .base_file_url(_file_url(settings.telegram.base_url))
+        .connect_timeout(min(10.0, timeout))
+        .read_timeout(timeout)
+        .write_timeout(timeout)
+        .pool_timeout(timeout)
+        .get_updates_connect_timeout(min(10.0, timeout))
+        .get_updates_read_timeout(timeout)  # plus the long-poll timeout, added per request
+        .get_updates_write_timeout(timeout)
+        .get_updates_pool_timeout(timeout)
+        .rate_limiter(_ceiling(settings))
+        .build()
+    )
+    services = Services(
+        settings=settings,
+        engine=engine,
+        table=table,
+        archive=archive or Archive(engine),
+        subscribers=subscribers or Subscribers(engine),
+        flood=flood or FloodGuard(),
+    )
+    app.bot_data.update(
+        {
+            SERVICES: services,
+            "settings": settings,
+            "engine": engine,
+            "table": table,
+            "archive": services.archive,
+            "subscribers": services.subscribers,
+        }
+    )
+    register_handlers(app)
+    return app
+
+
+def _ceiling(settings: Settings) -> AIORateLimiter:
+    """A global ceiling on requests per second (waits are fractions of a second). No per-group
+    limit: updates are handled one at a time, so waiting out one group's minute would stall
+    every user; a reply refused with 429 is logged and dropped instead (never retried)."""
+    return AIORateLimiter(
+        overall_max_rate=settings.telegram.global_per_second,
+        overall_time_period=1,
+        group_max_rate=0,
+        max_retries=0,
+    )
+
+
+def _file_url(base_url: str) -> str:
+    """Telegram serves files under /file/bot<token>: derive it from a base URL ending in /bot."""
+    if base_url.endswith("/bot"):
+        return base_url[: -len("bot")] + "file/bot"
+    return base_url
+
+
+def register_handlers(app: Application) -> None:
+    only_messages = filters.UpdateType.MESSAGE
+    app.add_handler(TypeHandler(Update, handlers.guard), group=-1)
+    for name, callback in _COMMANDS.items():
+        app.add_handler(CommandHandler(name, callback, filters=only_messages))
+    app.add_handler(CallbackQueryHandler(handlers.button))
+    app.add_handler(ChatMemberHandler(handlers.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
+    app.add_handler(
+        MessageHandler(
+            filters.COMMAND & filters.ChatType.PRIVATE & only_messages, handlers.unknown_command
+        )
+    )
+    app.add_error_handler(handlers.on_error)
+
+
+def command_menu(lang: texts.Lang) -> list[BotCommand]:
+    """The command menu in one language (admin-only commands left out)."""
+    return [
+        BotCommand(c.name, c.en if lang == "en" else c.zh) for c in texts.COMMANDS if not c.admin
+    ]
+
+
+async def set_commands(bot: ExtBot) -> None:  # type: ignore[type-arg]
+    """setMyCommands in Chinese (the default) and in English (language_code "en")."""
+    await bot.set_my_commands(command_menu("zh"))
+    await bot.set_my_commands(command_menu("en"), language_code="en")
+
+
+async def on_start(app: Application) -> None:
+    """After initialize(): publish the command menu; a failure is logged, not fatal."""
+    try:
+        await set_commands(app.bot)
+    except TelegramError as error:
+        log.warning("setMyCommands failed: %s", redact(str(error)))
+
+
+async def start_bot(app: Application, *, poll: bool = True) -> None:
+    """initialize, command menu, start, long polling (pending updates kept). With poll=False
+    (another instance polls) the bot is started but takes no updates."""
+    settings: Settings = app.bot_data["settings"]
+    try:
+        await app.initialize()
+    except TelegramError as error:
+        # "The token `…` was rejected by the server." must not carry the token onwards.
+        await stop_bot(app)
+        raise _without_secrets(error) from None
+    try:
+        await on_start(app)
+        await app.start()
+        if poll:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=settings.telegram.poll_timeout,
+                drop_pending_updates=False,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+    except BaseException:
+        await stop_bot(app)
+        raise
+    if poll:
+        log.info("bot @%s is polling for updates", app.bot.username)
+
+
+def _without_secrets(error: TelegramError) -> TelegramError:
+    """The same error, its text redacted (python-telegram-bot puts the token in some)."""
+    text = redact(str(error))
+    if text == str(error):
+        return error
+    try:
+        return type(error)(text)
+    except TypeError:  # an error class whose constructor takes more than a message
+        return TelegramError(text)
+
+
+async def stop_bot(app: Application) -> None:
+    """Stop polling, stop handling, shut down; safe after a partial start and twice."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+@asynccontextmanager
+async def running(app: Application) -> AsyncIterator[Application]:
+    """`async with running(app):` the bot polls inside the block."""
+    await start_bot(app)
+    try:
+        yield app
+    finally:
+        await stop_bot(app)

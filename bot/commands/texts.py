@@ -1,0 +1,499 @@
+"""Every reply of the bot, in Chinese (the default) and English, as Telegram HTML.
+
+Everything a user or a digest supplied is escaped here and nowhere else, so a reply is valid
+Telegram HTML whatever went into it: the only tags used are b, i, code and a; the only entities
+`&lt; &gt; &amp; &quot;`. Plain text is cut before it is escaped, never after.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.model import Category, Entry
+
+Lang = Literal["zh", "en"]
+
+MAX_MESSAGE = 4096  # Telegram's limit on the text after entity parsing
+LATEST_ITEMS = 10  # /latest shows at most this many items
+_TITLE_CHARS = 300  # an item title longer than this is cut (plain text, before escaping)
+_NAME_CHARS = 60  # a category name longer than this is cut where it is shown
+_LIST_BUDGET = 3000  # parsed characters a list of categories may take in one reply
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command of the menu (setMyCommands) and of /help."""
+
+    name: str
+    zh: str
+    en: str
+    admin: bool = False
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "开始使用", "Start"),
+    Command("help", "帮助", "Help"),
+    Command("categories", "查看所有分类", "List the categories"),
+    Command("subscribe", "订阅分类（不带参数则显示按钮）", "Subscribe to categories"),
+    Command("unsubscribe", "取消订阅分类", "Unsubscribe from categories"),
+    Command("mysubs", "我的订阅", "My subscriptions"),
+    Command("latest", "最新一期摘要", "The latest digest"),
+    Command("feeds", "RSS / Atom / JSON 订阅源", "RSS, Atom and JSON feeds"),
+    Command("stop", "取消全部订阅", "Unsubscribe from everything"),
+    Command("stats", "统计（管理员）", "Statistics (admins)", admin=True),
+)
+
+
+def language(code: str | None) -> Lang:
+    """English for users whose Telegram language is English (en, en-US, ...), else Chinese."""
+    return "en" if code and code.lower().startswith("en") else "zh"
+
+
+def esc(text: object) -> str:
+    """Text for Telegram HTML: `<`, `>` and `&` escaped (quotes need no escaping in text)."""
+    return html.escape(str(text), quote=False)
+
+
+def attr(text: str) -> str:
+    """A value for a double-quoted HTML attribute."""
+    return esc(text).replace('"', "&quot;")
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for `<a href>`, else None (javascript:, relative, spaces, ...)."""
+    if not url or len(url) > 2048:
+        return None
+    if not re.fullmatch(r"https?://[^\s<>\"\x00-\x1f\x7f]+", url, flags=re.IGNORECASE):
+        return None
+    return url
+
+
+def cut(text: str, limit: int) -> str:
+    """Plain text shortened to at most `limit` characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def parsed_length(fragment: str) -> int:
+    """Length Telegram counts for our own HTML: tags removed, entities decoded, UTF-16 units."""
+    plain = html.unescape(_TAG.sub("", fragment))
+    return len(plain.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _t(lang: Lang, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+def show(category: Category, lang: Lang) -> str:
+    """A category's name as a user of `lang` reads it (escaped)."""
+    return esc(plain_name(category, lang))
+
+
+def plain_name(category: Category, lang: Lang, limit: int = _NAME_CHARS) -> str:
+    """The same, unescaped and cut to `limit` characters (for buttons and callback answers)."""
+    return cut(category.label if lang == "en" else category.name, limit)
+
+
+def _names(categories: Iterable[Category], lang: Lang) -> str:
+    return _t(lang, "、", ", ").join(show(c, lang) for c in categories)
+
+
+def _bullets(categories: Iterable[Category], lang: Lang, marked: set[str] | None = None) -> str:
+    lines = []
+    for category in categories:
+        mark = " ✅" if marked is not None and category.name in marked else ""
+        lines.append(f"• {show(category, lang)} (<code>{esc(category.slug)}</code>){mark}")
+    return "\n".join(_capped(lines, lang))
+
+
+def _capped(lines: list[str], lang: Lang, budget: int = _LIST_BUDGET) -> list[str]:
+    """As many whole lines as fit in `budget` parsed characters, then a count of the rest."""
+    kept, used = [], 0
+    for index, line in enumerate(lines):
+        used += parsed_length(line) + 1
+        if used > budget:
+            rest = len(lines) - index
+            return [*kept, _t(lang, f"…还有 {rest} 项", f"…and {rest} more")]
+        kept.append(line)
+    return kept
+
+
+# /start, /help ------------------------------------------------------------------------------
+
+
+def welcome(lang: Lang) -> str:
+    return _t(
+        lang,
+        "👋 你好！我每隔几小时推送一期 AI 资讯摘要。\n\n"
+        "用 /subscribe 选择想看的分类，/categories 查看所有分类，/help 查看全部命令。",
+        "👋 Hello! Every few hours I deliver a digest of AI news.\n\n"
+        "Choose the categories you want with /subscribe, see them all with /categories, "
+        "and every command with /help.",
+    )
+
+
+def help_text(lang: Lang, *, admin: bool = False) -> str:
+    lines = [_t(lang, "<b>命令</b>", "<b>Commands</b>")]
+    for command in COMMANDS:
+        if command.admin and not admin:
+            continue
+        lines.append(f"/{command.name} — {esc(command.en if lang == 'en' else command.zh)}")
+    lines.append("")
+    lines.append(
+        _t(
+            lang,
+            "分类可以写中文名、英文名或 slug，也可以只写一部分，例如 "
+            "<code>/subscribe 工具</code>；用 <code>all</code> 表示全部分类。"
+            "在群组里只有管理员可以更改订阅。",
+            "Name a category by its Chinese name, English name or slug, or a unique part of "
+            "one, e.g. <code>/subscribe tools</code>; <code>all</code> means every category. "
+            "In a group only its admins change its subscriptions.",
+        )
+    )
+    return "\n".join(lines)
+
+
+def bad_start_link(lang: Lang) -> str:
+    return _t(
+        lang,
+        "这个订阅链接无法识别。用 /categories 查看分类。",
+        "I don't know that link. See /categories.",
+    )
+
+
+# Categories and subscriptions ----------------------------------------------------------------
+
+
+def categories_list(
+    lang: Lang, categories: Sequence[Category], subscribed: set[str], all_: bool = False
+) -> str:
+    if not categories:
+        return _t(lang, "还没有任何分类。", "There are no categories yet.")
+    head = _t(lang, "<b>分类</b>", "<b>Categories</b>")
+    if all_:
+        head += _t(lang, "（你已订阅全部分类）", " (you are subscribed to all of them)")
+    hint = _t(
+        lang,
+        "订阅：<code>/subscribe 名称</code>，或不带参数发送 /subscribe 使用按钮。",
+        "Subscribe with <code>/subscribe name</code>, or send /subscribe alone for buttons.",
+    )
+    return f"{head}\n{_bullets(categories, lang, subscribed)}\n\n{hint}"
+
+
+def subscribed(lang: Lang, added: Sequence[Category], already: Sequence[Category]) -> str:
+    parts = []
+    if added:
+        parts.append(_t(lang, "✅ 已订阅：", "✅ Subscribed to: ") + _names(added, lang))
+    if already:
+        parts.append(_t(lang, "已经订阅过：", "Already subscribed: ") + _names(already, lang))
+    parts.append(_t(lang, "用 /mysubs 查看你的订阅。", "See your subscriptions with /mysubs."))
+    return "\n".join(parts)
+
+
+def subscribed_all(lang: Lang, already: bool) -> str:
+    if already:
+        return _t(lang, "你已经订阅了全部分类。", "You are already subscribed to every category.")
+    return _t(
+        lang,
+        "✅ 已订阅全部分类，包括以后新增的分类。",
+        "✅ Subscribed to every category, including those added later.",
+    )
+
+
+def unsubscribed(
+    lang: Lang,
+    removed: Sequence[Category],
+    missing: Sequence[Category],
+    expanded_from_all: bool = False,
+) -> str:
+    parts = []
+    if expanded_from_all:
+        parts.append(
+            _t(
+                lang,
+                "你之前订阅了全部分类；现在改为订阅除下列分类以外的所有分类。",
+                "You were subscribed to every category; now you are subscribed to all but these.",
+            )
+        )
+    if removed:
+        parts.append(_t(lang, "☑️ 已取消订阅：", "☑️ Unsubscribed from: ") + _names(removed, lang))
+    if missing:
+        parts.append(
+            _t(lang, "本来就没有订阅：", "Not subscribed anyway: ") + _names(missing, lang)
+        )
+    return "\n".join(parts)
+
+
+def unsubscribed_all(lang: Lang, count: int) -> str:
+    if not count:
+        return _t(lang, "你没有任何订阅。", "You have no subscriptions.")
+    return _t(lang, "☑️ 已取消全部订阅。", "☑️ Unsubscribed from everything.")
+
+
+def stopped(lang: Lang, count: int) -> str:
+    if not count:
+        return _t(
+            lang,
+            "你没有订阅，不会收到推送。随时可以用 /subscribe 订阅。",
+            "You have no subscriptions, so nothing will be sent. /subscribe any time.",
+        )
+    return _t(
+        lang,
+        f"已取消全部订阅（{count} 项），不会再给你推送。随时可以用 /subscribe 重新订阅。",
+        f"Unsubscribed from everything ({count}); nothing more will be sent. "
+        "/subscribe again any time.",
+    )
+
+
+def my_subscriptions(lang: Lang, categories: Sequence[Category], all_: bool) -> str:
+    if all_:
+        return _t(
+            lang,
+            "你订阅了<b>全部分类</b>。用 /unsubscribe 取消。",
+            "You are subscribed to <b>every category</b>. /unsubscribe to change that.",
+        )
+    if not categories:
+        return _t(
+            lang,
+            "你还没有订阅任何分类。用 /subscribe 订阅。",
+            "You have no subscriptions yet. Use /subscribe to choose categories.",
+        )
+    head = _t(lang, "<b>你的订阅</b>", "<b>Your subscriptions</b>")
+    return f"{head}\n{_bullets(categories, lang)}"
+
+
+def choose(lang: Lang) -> str:
+    return _t(
+        lang,
+        "点按分类来订阅或取消订阅（✅ 表示已订阅）：",
+        "Tap a category to subscribe or unsubscribe (✅ = subscribed):",
+    )
+
+
+def all_button(lang: Lang) -> str:
+    return _t(lang, "全部分类", "All categories")
+
+
+def toggled(lang: Lang, category: Category | None, on: bool) -> str:
+    """The short answer to a button press (plain text: callback answers are not HTML)."""
+    name = plain_name(category, lang) if category else all_button(lang)
+    if on:
+        return _t(lang, f"已订阅：{name}", f"Subscribed: {name}")
+    return _t(lang, f"已取消：{name}", f"Unsubscribed: {name}")
+
+
+# Bad input -------------------------------------------------------------------------------------
+
+
+def unknown_categories(lang: Lang, words: Sequence[str], categories: Sequence[Category]) -> str:
+    quoted = _t(lang, "、", ", ").join(f"<b>{esc(cut(w, 40))}</b>" for w in words)
+    head = _t(lang, f"找不到分类：{quoted}", f"Unknown category: {quoted}")
+    if not categories:
+        return head + _t(lang, "\n还没有任何分类。", "\nThere are no categories yet.")
+    return (
+        f"{head}\n\n{_t(lang, '可用的分类：', 'The categories are:')}\n{_bullets(categories, lang)}"
+    )
+
+
+def ambiguous(lang: Lang, word: str, candidates: Sequence[Category]) -> str:
+    return _t(
+        lang,
+        f"“{esc(cut(word, 40))}”可以指多个分类：{_names(candidates, lang)}。请写得更具体一些。",
+        f"“{esc(cut(word, 40))}” matches several categories: {_names(candidates, lang)}. "
+        "Please be more specific.",
+    )
+
+
+def need_categories(lang: Lang, command: str) -> str:
+    return _t(
+        lang,
+        f"请指定分类，例如 <code>/{command} AI工具</code>，或 <code>/{command} all</code>。"
+        "用 /categories 查看所有分类。",
+        f"Name one or more categories, e.g. <code>/{command} ai-tools</code>, or "
+        f"<code>/{command} all</code>. See /categories.",
+    )
+
+
+def too_long(lang: Lang, limit: int) -> str:
+    return _t(
+        lang,
+        f"参数太长了（最多 {limit} 个字符），没有做任何更改。",
+        f"That is too long (at most {limit} characters); nothing was changed.",
+    )
+
+
+def too_many(lang: Lang, limit: int) -> str:
+    return _t(
+        lang,
+        f"一次最多指定 {limit} 个分类，没有做任何更改。",
+        f"Name at most {limit} categories at once; nothing was changed.",
+    )
+
+
+def not_admin(lang: Lang) -> str:
+    return _t(
+        lang,
+        "在群组里只有管理员可以更改订阅。",
+        "In a group only its admins can change its subscriptions.",
+    )
+
+
+def admins_only(lang: Lang) -> str:
+    return _t(
+        lang, "这个命令只供机器人管理员使用。", "This command is for the bot's administrators."
+    )
+
+
+def flooding(lang: Lang, seconds: float) -> str:
+    wait = max(1, round(seconds))
+    return _t(
+        lang,
+        f"你发送命令太快了，请 {wait} 秒后再试。",
+        f"You are sending commands too fast; please try again in {wait} seconds.",
+    )
+
+
+def unknown_command(lang: Lang) -> str:
+    return _t(
+        lang, "我不认识这个命令。用 /help 查看所有命令。", "I don't know that command. See /help."
+    )
+
+
+def failed(lang: Lang) -> str:
+    return _t(
+        lang,
+        "抱歉，出了点问题，请稍后再试。",
+        "Sorry, something went wrong. Please try again later.",
+    )
+
+
+# /latest ---------------------------------------------------------------------------------------
+
+
+def no_digest(lang: Lang) -> str:
+    return _t(lang, "还没有任何摘要。", "There is no digest yet.")
+
+
+def recent_title(lang: Lang) -> str:
+    return _t(lang, "最近的条目", "Recent items")
+
+
+def nothing_in(lang: Lang, categories: Sequence[Category]) -> str:
+    return _t(
+        lang,
+        f"最近的摘要里没有 {_names(categories, lang)} 的内容。",
+        f"The recent digests have nothing in {_names(categories, lang)}.",
+    )
+
+
+def latest(
+    lang: Lang,
+    title: str,
+    entries: Sequence[Entry],
+    categories: Sequence[Category] = (),
+    more_url: str | None = None,
+    limit: int = LATEST_ITEMS,
+    budget: int = MAX_MESSAGE,
+) -> str:
+    """A compact digest: its title, then up to `limit` items as linked titles with authors; the
+    whole at most `budget` characters as Telegram counts them."""
+    head = f"<b>{esc(cut(title, 200))}</b>"
+    if categories:
+        head += f"\n{_t(lang, '分类：', 'Categories: ')}{_names(categories, lang)}"
+    parts = [head, ""]
+    used = parsed_length("\n".join(parts))
+    shown = 0
+    for entry in entries[:limit]:
+        line = f"{shown + 1}. {_item_line(entry)}"
+        cost = parsed_length(line) + 1
+        if used + cost > budget - 200:  # room for the "more" line
+            break
+        parts.append(line)
+        used += cost
+        shown += 1
+    rest = len(entries) - shown
+    if rest > 0:
+        more = _t(lang, f"…还有 {rest} 条", f"…and {rest} more")
+        if more_url:
+            more += f"：{esc(more_url)}" if lang == "zh" else f": {esc(more_url)}"
+        parts.append(more)
+    return "\n".join(parts).rstrip()
+
+
+def _item_line(entry: Entry) -> str:
+    item = entry.item
+    title = esc(cut(item.title, _TITLE_CHARS)) or "…"
+    url = safe_url(item.url)
+    text = f'<a href="{attr(url)}">{title}</a>' if url else title
+    if item.author:
+        text += f" — {esc(cut(item.author, 60))}"
+    return text
+
+
+# /feeds, /stats --------------------------------------------------------------------------------
+
+
+def feeds(lang: Lang, site_url: str, categories: Sequence[Category]) -> str:
+    base = site_url if site_url.endswith("/") else site_url + "/"
+    lines = [
+        _t(lang, "<b>订阅源</b>", "<b>Feeds</b>"),
+        f"RSS: {esc(base)}rss.xml",
+        f"Atom: {esc(base)}atom.xml",
+        f"JSON Feed: {esc(base)}feed.json",
+        f"OPML: {esc(base)}opml.xml",
+    ]
+    if categories:
+        lines += ["", _t(lang, "<b>分类 RSS</b>", "<b>Per category (RSS)</b>")]
+        lines += _capped(
+            [f"• {show(c, lang)}: {esc(base)}c/{esc(c.slug)}/rss.xml" for c in categories], lang
+        )
+    lines += [
+        "",
+        _t(
+            lang,
+            "每个分类也有 atom.xml 和 feed.json。",
+            "Each category also has atom.xml and feed.json.",
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def stats(
+    lang: Lang,
+    subscribers: Mapping[str, int],
+    deliveries: Mapping[str, int],
+    chats: int,
+    digests: int,
+    items: int,
+    names: Mapping[str, Category],
+) -> str:
+    lines = [
+        _t(lang, "<b>统计</b>", "<b>Statistics</b>"),
+        _t(lang, f"活跃聊天：{chats}", f"Active chats: {chats}"),
+        _t(lang, f"摘要：{digests}，条目：{items}", f"Digests: {digests}, items: {items}"),
+        "",
+        _t(lang, "<b>按分类的订阅</b>", "<b>Subscribers per category</b>"),
+    ]
+    if not subscribers:
+        lines.append(_t(lang, "（无）", "(none)"))
+    counted = []
+    for name, count in sorted(subscribers.items(), key=lambda kv: (-kv[1], kv[0])):
+        if name == "*":
+            shown = _t(lang, "全部分类", "all categories")
+        elif name in names:
+            shown = show(names[name], lang)
+        else:
+            shown = esc(cut(name, _NAME_CHARS))
+        counted.append(f"• {shown}: {count}")
+    lines += _capped(counted, lang)
+    lines += ["", _t(lang, "<b>投递</b>", "<b>Deliveries</b>")]
+    if not deliveries:
+        lines.append(_t(lang, "（无）", "(none)"))
+    for state, count in sorted(deliveries.items()):
+        lines.append(f"• {esc(state)}: {count}")
+    return "\n".join(lines)
