@@ -157,7 +157,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     ingester = Ingester(archive, table, settings.zone)
     settings.digests_dir.mkdir(parents=True, exist_ok=True)
     errors = 0
-    for path in _progress(digest_files(settings.digests_dir), "ingesting"):
+    pending = ingester.changed_files(digest_files(settings.digests_dir))
+    for path in _progress(pending, "ingesting"):
         outcome = ingester.ingest(path)
         if outcome.error:
             errors += 1

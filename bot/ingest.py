@@ -71,7 +71,7 @@ class Ingester:
         try:
             stat = path.stat()
         except OSError as error:
-            return Outcome(path, "error", error=DigestError(path, 0, f"cannot read: {error}"))
+            return Outcome(path, "error", error=DigestError(path, 1, f"cannot read: {error}"))
         known = self.archive.file_record(key)
         if not force and known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             # A broken file is reported once, and read again only when it changes.
@@ -79,7 +79,7 @@ class Ingester:
         try:
             data = path.read_bytes()
         except OSError as error:
-            return Outcome(path, "error", error=DigestError(path, 0, f"cannot read: {error}"))
+            return Outcome(path, "error", error=DigestError(path, 1, f"cannot read: {error}"))
         content_hash = hashlib.sha256(data).hexdigest()
         if not force and known and known.content_hash == content_hash and not known.error:
             self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, known.digest_id)
@@ -93,10 +93,28 @@ class Ingester:
         self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, digest.id)
         return Outcome(path, "stored", digest=digest, ingested=ingested)
 
+    def changed_files(self, paths: list[Path]) -> list[Path]:
+        """The paths whose size or mtime differ from what the archive remembers: one query for
+        the whole folder instead of one per file."""
+        known = self.archive.file_records()
+        changed = []
+        for path in paths:
+            record = known.get(source_key(path))
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            if record is None or (record.size, record.mtime_ns) != (
+                stat.st_size,
+                stat.st_mtime_ns,
+            ):
+                changed.append(path)
+        return changed
+
     def ingest_folder(
         self, folder: Path, progress: Callable[[Path], None] | None = None
     ) -> Iterator[Outcome]:
-        for path in digest_files(folder):
+        for path in self.changed_files(digest_files(folder)):
             outcome = self.ingest(path)
             if progress:
                 progress(path)

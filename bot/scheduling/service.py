@@ -111,7 +111,10 @@ class Service:
         )
 
         self.watcher = DigestWatcher(
-            settings.digests_dir, self._handle_file, settle=settings.settle_seconds
+            settings.digests_dir,
+            self._handle_file,
+            settle=settings.settle_seconds,
+            changed=self.ingester.changed_files,
         )
         watching = asyncio.create_task(self.watcher.watch(self.stop), name="watch")
         # awatch sets up its inotify watches on its first step, before its first await: let it
@@ -148,7 +151,7 @@ class Service:
 
         scheduler.shutdown(wait=False)
         await self.watcher.close()
-        done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -36,10 +36,18 @@ class DigestFilter(DefaultFilter):
 class DigestWatcher:
     """Hands each settled digest file to `handle(path, noticed_at)`, one file at a time."""
 
-    def __init__(self, folder: Path, handle: FileHandler, *, settle: float = 0.5) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        handle: FileHandler,
+        *,
+        settle: float = 0.5,
+        changed: Callable[[list[Path]], list[Path]] | None = None,
+    ) -> None:
         self.folder = folder
         self.handle = handle
         self.settle = settle
+        self.changed = changed
         self.last_scan: float | None = None
         self._pending: dict[Path, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -62,7 +70,10 @@ class DigestWatcher:
     async def rescan(self) -> None:
         """Look at every file (the ingester skips those it has already read, by size and mtime)."""
         self.last_scan = time.time()
-        for path in await asyncio.to_thread(digest_files, self.folder):
+        paths = await asyncio.to_thread(digest_files, self.folder)
+        if self.changed is not None:
+            paths = await asyncio.to_thread(self.changed, paths)
+        for path in paths:
             self.notice(path)
         await self.idle()
 

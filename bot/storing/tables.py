@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -80,6 +81,7 @@ item_categories = Table(
     Column("published_ts", Float, nullable=False),
 )
 Index("ix_item_categories_recent", item_categories.c.category, item_categories.c.published_ts)
+Index("ix_item_categories_item", item_categories.c.item_id)
 
 digest_items = Table(
     "digest_items",
@@ -128,10 +130,34 @@ deliveries = Table(
     Column("message_id", BigInteger),
     Column("error", Text),
     Column("claimed_by", String(64)),
+    # 0002: the text may live in delivery_texts (one row per distinct message, shared by every
+    # recipient of it; `text` is then ""); `plain` marks a resend without parse mode.
+    Column("text_hash", String(64)),
+    Column("claimed_ts", Float),
+    Column("plain", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("chat_id", "digest_id", "part", name="uq_deliveries_chat_digest_part"),
 )
 Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.not_before_ts)
 Index("ix_deliveries_chat_state", deliveries.c.chat_id, deliveries.c.state, deliveries.c.id)
+Index("ix_deliveries_state_id", deliveries.c.state, deliveries.c.id)
+Index("ix_deliveries_digest", deliveries.c.digest_id, deliveries.c.chat_id)
+
+# 0002: message texts shared by the deliveries that carry them (keyed by their SHA-256).
+delivery_texts = Table(
+    "delivery_texts",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+)
+
+# 0002: groups that became supergroups (Telegram's migrate_to_chat_id), to follow them.
+chat_moves = Table(
+    "chat_moves",
+    metadata,
+    Column("old_id", String(64), primary_key=True),
+    Column("new_id", String(64), nullable=False),
+    Column("moved_ts", Float, nullable=False),
+)
 
 delivered_items = Table(
     "delivered_items",
@@ -140,3 +166,4 @@ delivered_items = Table(
     Column("item_id", String(40), primary_key=True),
     Column("digest_id", String(40), nullable=False),
 )
+Index("ix_delivered_items_item", delivered_items.c.item_id)

@@ -1,0 +1,593 @@
+"""The outbox: every message to send, durable, claimed by dispatchers one per chat at a time.
+
+A delivery is one part of one digest's message to one chat. Its life:
+
+    pending --claim--> sending --sent--> sent
+       ^                  |------------> failed      (definitively: refused, too many attempts)
+       '------retry-------'  (429, 5xx, timeout: `not_before_ts` says when)
+    pending/sending --chat blocked or gone--> cancelled
+
+Order per chat: only a chat's oldest unfinished delivery (its *head*) may be claimed, and only
+when it is due; so a chat never has two messages in flight and a retried head holds back the rest
+of its chat, not other chats. After a crash `sending` rows go back to `pending`: the message that
+was in flight may be sent again (at most one per chat); nothing marked `sent` is.
+
+Claiming uses `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances share one
+outbox; SQLite ignores the clause (one process per database file), and the conditional
+`UPDATE … WHERE state = 'pending' RETURNING` makes a double claim impossible on both.
+
+Texts are stored once per distinct message in `delivery_texts` (100,000 subscribers of the same
+categories share one row); a delivery resent as plain text carries its own text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from bot.storing.tables import (
+    chat_moves,
+    delivered_items,
+    deliveries,
+    delivery_texts,
+    digests,
+)
+
+PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
+UNFINISHED = (PENDING, SENDING)
+STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED)
+_BATCH = 2000
+_ERROR_MAX = 500
+
+
+# What a dispatcher hands back after trying a delivery --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    id: int
+    chat_id: str
+    message_id: int | None
+    sent_ts: float
+    # the chat's next delivery is not due before this (per-chat pacing, shared by instances)
+    next_not_before: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    id: int
+    not_before_ts: float
+    error: str
+    counts: bool = True  # a 429 is not a failed attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    id: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatClosed:
+    """The chat blocked the bot or no longer exists: this delivery fails, the rest is
+    cancelled."""
+
+    id: int
+    chat_id: str
+    state: str  # "blocked" or "gone"
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMoved:
+    """The group became a supergroup: its unfinished deliveries follow it, this one at once."""
+
+    id: int
+    old_id: str
+    new_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AsPlain:
+    """Telegram refused the HTML: send this text without parse mode instead."""
+
+    id: int
+    text: str
+    error: str
+
+
+Result = Sent | Retry | Failed | ChatClosed | ChatMoved | AsPlain
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery claimed for sending."""
+
+    id: int
+    chat_id: str
+    digest_id: str
+    part: int
+    parts: int
+    text: str
+    plain: bool
+    disable_preview: bool
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    claimed: list[Claimed]
+    next_due: float | None  # earliest not_before_ts of a pending delivery in the future
+    unfinished: int | None  # pending + sending deliveries (when asked for)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPart:
+    """One part of a message to plan."""
+
+    text: str
+    item_ids: tuple[str, ...]
+    disable_preview: bool
+
+
+class PlanWriter:
+    """Writes one digest's deliveries inside the planning transaction (see `Outbox.planning`)."""
+
+    def __init__(self, connection: Connection, digest_id: str) -> None:
+        self.connection = connection
+        self.digest_id = digest_id
+        self.deliveries = 0
+        self.items = 0
+        self.chats = 0
+        self._known_texts: set[str] = set()
+        self._rows: list[dict] = []
+        self._item_rows: list[dict] = []
+        self._last_part: dict[str, int] | None = None
+        self._now = time.time()
+
+    def delivered(self, item_ids: Sequence[str]) -> dict[str, set[str]]:
+        """chat -> which of these items it already has (sent, or planned in an earlier plan)."""
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start : start + 500])
+            query = select(delivered_items.c.chat_id, delivered_items.c.item_id).where(
+                delivered_items.c.item_id.in_(chunk)
+            )
+            for chat_id, item_id in self.connection.execute(query):
+                found.setdefault(chat_id, set()).add(item_id)
+        return found
+
+    def _next_part(self, chat_id: str) -> int:
+        if self._last_part is None:
+            query = (
+                select(deliveries.c.chat_id, func.max(deliveries.c.part))
+                .where(deliveries.c.digest_id == self.digest_id)
+                .group_by(deliveries.c.chat_id)
+            )
+            self._last_part = dict(self.connection.execute(query).all())
+        return self._last_part.get(chat_id, 0) + 1
+
+    def _text_hash(self, text: str) -> str:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if digest not in self._known_texts:
+            exists = self.connection.execute(
+                select(delivery_texts.c.hash).where(delivery_texts.c.hash == digest)
+            ).first()
+            if not exists:
+                self.connection.execute(insert(delivery_texts).values(hash=digest, text=text))
+            self._known_texts.add(digest)
+        return digest
+
+    def add(self, chat_id: str, parts: Sequence[NewPart]) -> None:
+        """One message (its parts, in order) for a chat."""
+        if not parts:
+            return
+        first = self._next_part(chat_id)
+        assert self._last_part is not None
+        self._last_part[chat_id] = first + len(parts) - 1
+        seen: set[str] = set()
+        for offset, part in enumerate(parts):
+            self._rows.append(
+                {
+                    "chat_id": chat_id,
+                    "digest_id": self.digest_id,
+                    "part": first + offset,
+                    "parts": len(parts),
+                    "text": "",
+                    "text_hash": self._text_hash(part.text),
+                    "item_ids": json.dumps(list(part.item_ids)),
+                    "disable_preview": part.disable_preview,
+                    "state": PENDING,
+                    "attempts": 0,
+                    "not_before_ts": 0.0,
+                    "created_ts": self._now,
+                    "plain": False,
+                }
+            )
+            for item_id in part.item_ids:
+                if item_id not in seen:
+                    seen.add(item_id)
+                    self._item_rows.append(
+                        {"chat_id": chat_id, "item_id": item_id, "digest_id": self.digest_id}
+                    )
+        self.chats += 1
+        if len(self._rows) >= _BATCH or len(self._item_rows) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self.connection.execute(insert(deliveries), self._rows)
+            self.deliveries += len(self._rows)
+            self._rows = []
+        if self._item_rows:
+            self.connection.execute(insert(delivered_items), self._item_rows)
+            self.items += len(self._item_rows)
+            self._item_rows = []
+
+
+class Outbox:
+    """Delivery queries; every method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    # Planning ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def planning(self, digest_id: str) -> Iterator[PlanWriter]:
+        """One transaction for a digest's whole plan: either every delivery is written, or none."""
+        with self.engine.begin() as connection:
+            writer = PlanWriter(connection, digest_id)
+            yield writer
+            writer.flush()
+
+    def digest_header(self, digest_id: str) -> tuple[str, datetime] | None:
+        """(title, date) of a stored digest."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(digests.c.title, digests.c.date).where(digests.c.id == digest_id)
+            ).first()
+        return (row.title, datetime.fromisoformat(row.date)) if row else None
+
+    def moves(self) -> dict[str, str]:
+        """Chats that moved (old id -> newest id)."""
+        with self.engine.connect() as connection:
+            query = select(chat_moves.c.old_id, chat_moves.c.new_id)
+            return dict(connection.execute(query).all())
+
+    # Dispatching -------------------------------------------------------------------------------
+
+    def reset_inflight(self, older_than: float | None = None) -> int:
+        """`sending` deliveries back to `pending` (all, or those claimed before `older_than`):
+        a dispatcher that died while sending them will not report back."""
+        query = update(deliveries).where(deliveries.c.state == SENDING)
+        if older_than is not None:
+            query = query.where(
+                (deliveries.c.claimed_ts < older_than) | deliveries.c.claimed_ts.is_(None)
+            )
+        with self.engine.begin() as connection:
+            return connection.execute(
+                query.values(state=PENDING, claimed_by=None, claimed_ts=None)
+            ).rowcount
+
+    def exchange(
+        self,
+        results: Sequence[Result],
+        limit: int,
+        now: float,
+        instance: str,
+        *,
+        want_next_due: bool = False,
+        want_unfinished: bool = False,
+    ) -> Exchange:
+        """Record `results` and claim up to `limit` due chat heads, in one transaction."""
+        with self.engine.begin() as connection:
+            self._settle(connection, results, now)
+            claimed = self._claim(connection, limit, now, instance) if limit > 0 else []
+            next_due = None
+            if want_next_due:
+                next_due = connection.execute(
+                    select(func.min(deliveries.c.not_before_ts)).where(
+                        deliveries.c.state == PENDING, deliveries.c.not_before_ts > now
+                    )
+                ).scalar()
+            unfinished = None
+            if want_unfinished:
+                unfinished = connection.execute(
+                    select(func.count()).where(deliveries.c.state.in_(UNFINISHED))
+                ).scalar_one()
+        return Exchange(claimed, next_due, unfinished)
+
+    def settle(self, results: Sequence[Result], now: float | None = None) -> None:
+        with self.engine.begin() as connection:
+            self._settle(connection, results, time.time() if now is None else now)
+
+    def claim(self, limit: int, now: float | None = None, instance: str = "") -> list[Claimed]:
+        return self.exchange((), limit, time.time() if now is None else now, instance).claimed
+
+    def _claim(
+        self, connection: Connection, limit: int, now: float, instance: str
+    ) -> list[Claimed]:
+        d = deliveries
+        earlier = deliveries.alias("earlier")
+        blocked = (
+            select(earlier.c.id)
+            .where(
+                earlier.c.chat_id == d.c.chat_id,
+                earlier.c.state.in_(UNFINISHED),
+                earlier.c.id < d.c.id,
+            )
+            .exists()
+        )
+        query = (
+            select(d.c.id)
+            .where(d.c.state == PENDING, d.c.not_before_ts <= now, ~blocked)
+            .order_by(d.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=d)  # PostgreSQL; SQLite omits it
+        )
+        ids = list(connection.execute(query).scalars())
+        if not ids:
+            return []
+        taken = list(
+            connection.execute(
+                update(d)
+                .where(d.c.id.in_(ids), d.c.state == PENDING)
+                .values(state=SENDING, claimed_by=instance[:64], claimed_ts=now)
+                .returning(d.c.id)
+            ).scalars()
+        )
+        if not taken:
+            return []
+        rows = connection.execute(
+            select(
+                d.c.id,
+                d.c.chat_id,
+                d.c.digest_id,
+                d.c.part,
+                d.c.parts,
+                func.coalesce(delivery_texts.c.text, d.c.text).label("text"),
+                d.c.plain,
+                d.c.disable_preview,
+                d.c.attempts,
+            )
+            .select_from(d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash))
+            .where(d.c.id.in_(taken))
+            .order_by(d.c.id)
+        ).all()
+        return [
+            Claimed(
+                id=row.id,
+                chat_id=row.chat_id,
+                digest_id=row.digest_id,
+                part=row.part,
+                parts=row.parts,
+                text=row.text,
+                plain=bool(row.plain),
+                disable_preview=bool(row.disable_preview),
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
+
+    def _settle(self, connection: Connection, results: Iterable[Result], now: float) -> None:
+        sent: list[dict] = []
+        paced: list[dict] = []
+        for result in results:
+            if isinstance(result, Sent):
+                sent.append({"b_id": result.id, "b_ts": result.sent_ts, "b_mid": result.message_id})
+                if result.next_not_before > now:
+                    paced.append({"b_chat": result.chat_id, "b_nb": result.next_not_before})
+            elif isinstance(result, Retry):
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == result.id)
+                    .values(
+                        state=PENDING,
+                        not_before_ts=result.not_before_ts,
+                        attempts=deliveries.c.attempts + (1 if result.counts else 0),
+                        error=result.error[:_ERROR_MAX],
+                        claimed_by=None,
+                        claimed_ts=None,
+                    )
+                )
+            elif isinstance(result, Failed):
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == result.id)
+                    .values(
+                        state=FAILED,
+                        attempts=deliveries.c.attempts + 1,
+                        error=result.error[:_ERROR_MAX],
+                        claimed_by=None,
+                    )
+                )
+            elif isinstance(result, ChatClosed):
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == result.id)
+                    .values(
+                        state=FAILED,
+                        attempts=deliveries.c.attempts + 1,
+                        error=result.error[:_ERROR_MAX],
+                        claimed_by=None,
+                    )
+                )
+                self._cancel_chat(connection, result.chat_id, f"chat {result.state}")
+            elif isinstance(result, ChatMoved):
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == result.id)
+                    .values(state=PENDING, not_before_ts=0.0, claimed_by=None, claimed_ts=None)
+                )
+                self._move_chat(connection, result.old_id, result.new_id)
+            elif isinstance(result, AsPlain):
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == result.id)
+                    .values(
+                        state=PENDING,
+                        text=result.text,
+                        text_hash=None,
+                        plain=True,
+                        not_before_ts=0.0,
+                        error=result.error[:_ERROR_MAX],
+                        claimed_by=None,
+                        claimed_ts=None,
+                    )
+                )
+        if sent:
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("b_id"))
+                .values(
+                    state=SENT,
+                    sent_ts=bindparam("b_ts"),
+                    message_id=bindparam("b_mid"),
+                    attempts=deliveries.c.attempts + 1,
+                    error=None,
+                    claimed_by=None,
+                ),
+                sent,
+            )
+        if paced:
+            connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat_id == bindparam("b_chat"),
+                    deliveries.c.state == PENDING,
+                    deliveries.c.not_before_ts < bindparam("b_nb"),
+                )
+                .values(not_before_ts=bindparam("b_nb")),
+                paced,
+            )
+
+    # Chats -------------------------------------------------------------------------------------
+
+    def cancel_chat(self, chat_id: str, reason: str) -> int:
+        """Cancel every pending delivery of a chat (blocked, gone, unsubscribed everything)."""
+        with self.engine.begin() as connection:
+            return self._cancel_chat(connection, str(chat_id), reason)
+
+    def move_chat(self, old_id: str, new_id: str) -> int:
+        """A group became a supergroup: its unfinished deliveries and its history follow it."""
+        with self.engine.begin() as connection:
+            return self._move_chat(connection, str(old_id), str(new_id))
+
+    @staticmethod
+    def _cancel_chat(connection: Connection, chat_id: str, reason: str) -> int:
+        return connection.execute(
+            update(deliveries)
+            .where(deliveries.c.chat_id == chat_id, deliveries.c.state == PENDING)
+            .values(state=CANCELLED, error=reason[:_ERROR_MAX], claimed_by=None)
+        ).rowcount
+
+    @staticmethod
+    def _move_chat(connection: Connection, old: str, new: str) -> int:
+        if old == new:
+            return 0
+        moved = 0
+        rows = connection.execute(
+            select(deliveries.c.id, deliveries.c.digest_id, deliveries.c.part)
+            .where(deliveries.c.chat_id == old, deliveries.c.state.in_(UNFINISHED))
+            .order_by(deliveries.c.id)
+        ).all()
+        taken = {
+            (r.digest_id, r.part)
+            for r in connection.execute(
+                select(deliveries.c.digest_id, deliveries.c.part).where(deliveries.c.chat_id == new)
+            )
+        }
+        for row in rows:
+            if (row.digest_id, row.part) in taken:  # the new chat has it already
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == row.id)
+                    .values(state=CANCELLED, error=f"chat moved to {new}")
+                )
+                continue
+            connection.execute(
+                update(deliveries).where(deliveries.c.id == row.id).values(chat_id=new)
+            )
+            moved += 1
+        have = set(
+            connection.execute(
+                select(delivered_items.c.item_id).where(delivered_items.c.chat_id == new)
+            ).scalars()
+        )
+        history = connection.execute(
+            select(delivered_items).where(delivered_items.c.chat_id == old)
+        ).all()
+        fresh = [
+            {"chat_id": new, "item_id": r.item_id, "digest_id": r.digest_id}
+            for r in history
+            if r.item_id not in have
+        ]
+        if fresh:
+            connection.execute(insert(delivered_items), fresh)
+        connection.execute(delete(delivered_items).where(delivered_items.c.chat_id == old))
+        # remember the move, and keep earlier moves pointing at the newest id
+        connection.execute(update(chat_moves).where(chat_moves.c.new_id == old).values(new_id=new))
+        connection.execute(delete(chat_moves).where(chat_moves.c.old_id == old))
+        connection.execute(insert(chat_moves).values(old_id=old, new_id=new, moved_ts=time.time()))
+        return moved
+
+    # Figures -----------------------------------------------------------------------------------
+
+    def counts(self, digest_id: str | None = None) -> dict[str, int]:
+        """Deliveries per state (every state present, 0 when none)."""
+        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        if digest_id is not None:
+            query = query.where(deliveries.c.digest_id == digest_id)
+        with self.engine.connect() as connection:
+            found = dict(connection.execute(query).all())
+        return {state: int(found.get(state, 0)) for state in STATES}
+
+    def pending_count(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).where(deliveries.c.state.in_(UNFINISHED))
+            ).scalar_one()
+
+    def unfinished(self, digest_id: str | None = None) -> int:
+        query = select(func.count()).where(deliveries.c.state.in_(UNFINISHED))
+        if digest_id is not None:
+            query = query.where(deliveries.c.digest_id == digest_id)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
+    def rows(self, digest_id: str | None = None) -> list[dict]:
+        """Every delivery (text resolved), oldest first: for tests and diagnostics."""
+        d = deliveries
+        query = (
+            select(d, func.coalesce(delivery_texts.c.text, d.c.text).label("body"))
+            .select_from(d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash))
+            .order_by(d.c.id)
+        )
+        if digest_id is not None:
+            query = query.where(d.c.digest_id == digest_id)
+        with self.engine.connect() as connection:
+            out = []
+            for row in connection.execute(query).mappings():
+                record = dict(row)
+                record["text"] = record.pop("body")
+                record["item_ids"] = json.loads(record["item_ids"])
+                out.append(record)
+        return out
