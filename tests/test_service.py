@@ -170,3 +170,29 @@ def test_console_mode_builds_serves_and_logs_messages(tmp_path: Path) -> None:
         assert code == 0
     finally:
         process.kill()
+
+
+def test_webhook_mode_takes_updates_with_the_secret(tmp_path: Path, fake_telegram) -> None:  # type: ignore[no-untyped-def]
+    fake_telegram.reset()
+    process = ServiceProcess(tmp_path)
+    process.env |= {
+        "DIGESTBOT_TELEGRAM__TOKEN": fake_telegram.token,
+        "DIGESTBOT_TELEGRAM__BASE_URL": fake_telegram.base_url,
+        "DIGESTBOT_TELEGRAM__WEBHOOK_URL": f"{process.url}/telegram",
+    }
+    try:
+        process.start()
+        assert fake_telegram.webhook and fake_telegram.webhook["url"] == f"{process.url}/telegram"
+        fake_telegram.push_message(USER, "/subscribe AI工具", user_id=USER)
+        reply = fake_telegram.wait_for_messages(USER, 1, timeout=20)[0]
+        assert "AI工具" in reply.plain
+        forged = httpx.post(
+            f"{process.url}/telegram",
+            json={"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "/stop"}},
+            headers={"X-Telegram-Bot-Api-Secret-Token": "guess"},
+            timeout=5,
+        )
+        assert forged.status_code == 403
+        assert not fake_telegram.requests_for("getUpdates")
+    finally:
+        process.kill()

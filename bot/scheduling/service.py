@@ -97,12 +97,24 @@ class Service:
         self.dispatcher = Dispatcher(sender, self.outbox, settings, subscribers=self.subscribers)
         self.dispatcher.on_first_send = self._first_send
 
+        routes = []
+        if bot_app is not None and settings.telegram.webhook_url:
+            from bot.commands.webhook import set_webhook, webhook_route
+
+            routes.append(webhook_route(bot_app, settings))
         server = FeedServer(
-            create_app(settings.feeds_dir, health=self.health, registry=metrics.registry),
+            create_app(
+                settings.feeds_dir,
+                health=self.health,
+                registry=metrics.registry,
+                extra_routes=routes,
+            ),
             settings.http.host,
             settings.http.port,
         )
         await server.start()
+        if routes:
+            await set_webhook(bot_app, settings)
         log.info(
             "serving feeds on http://%s:%s/ (site %s)",
             settings.http.host,
@@ -180,8 +192,8 @@ class Service:
             archive=self.archive,
             subscribers=self.subscribers,
         )
-        poll = True
-        if engine.dialect.name == "postgresql":
+        poll = not settings.telegram.webhook_url
+        if poll and engine.dialect.name == "postgresql":
             self._poller_lock = PollerLock(engine)
             poll = await asyncio.to_thread(self._poller_lock.try_acquire)
             if not poll:

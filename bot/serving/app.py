@@ -20,7 +20,7 @@ import os
 import stat
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,7 @@ def create_app(
     *,
     health: Health | None = None,
     registry: CollectorRegistry | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The Starlette app serving `feeds_dir`, `/healthz` and `/metrics`.
 
@@ -346,6 +347,7 @@ def create_app(
         return Response("405 method not allowed\n", 405, headers={"Allow": "GET, HEAD"})
 
     routes = [
+        *extra_routes,  # e.g. the Telegram webhook; before the catch-all file routes
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics_page, methods=["GET", "HEAD"]),
         Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
