@@ -1,0 +1,434 @@
+"""The dispatcher: sends the outbox within Telegram's limits, one message in flight per chat.
+
+One loop owns the database (a single worker thread, so SQLite sees one writer): each turn it
+records the outcomes of finished sends and claims the next due chat heads in one transaction,
+then starts a task per claimed delivery. Tasks wait for their chat's and the overall pacing,
+send, and hand their outcome back; the loop wakes on an outcome, on `wake()` (new deliveries
+planned), on stop, or when the earliest delayed delivery falls due. Nothing polls.
+
+Outcomes (see `senders`): sent; 429 -> that chat waits `retry_after`; 5xx/timeout -> retried
+with exponential backoff and jitter up to `max_attempts`; 403 or "chat not found" -> the chat is
+marked blocked/gone and its pending deliveries cancelled; migrated -> the chat's deliveries and
+subscriptions move to the new id and the message goes there; refused HTML -> sent as plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.dispatching.pacing import Limits, Pacer, is_private
+from bot.dispatching.senders import (
+    ChatBlocked,
+    ChatGone,
+    ChatMovedTo,
+    EntityError,
+    FloodWait,
+    Sender,
+    SendError,
+    SenderUnusable,
+    Transient,
+)
+from bot.formatting.messages import plain_text
+from bot.settings import Settings
+from bot.storing.outbox import (
+    AsPlain,
+    ChatClosed,
+    ChatMoved,
+    Claimed,
+    Failed,
+    Outbox,
+    Result,
+    Retry,
+    Sent,
+)
+from bot.storing.subscribers import BLOCKED, GONE, Subscribers
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DispatchStats", "Dispatcher"]
+
+_FROM_SETTINGS: Any = object()
+LOOKAHEAD = 0.25  # seconds of sends claimed ahead of the overall pace
+RETRY_DB = 1.0  # seconds before trying the database again after an error
+# PostgreSQL: other instances plan and release work without telling this one, so an instance
+# with nothing to do looks at the shared outbox again after this many seconds.
+SHARED_IDLE = 2.0
+
+
+@dataclass
+class DispatchStats:
+    """What this dispatcher did since it was made."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0  # 5xx, timeouts, network
+    flood: int = 0  # 429s
+    plain: int = 0  # resent without HTML
+    closed_chats: int = 0  # blocked or gone
+    moved_chats: int = 0
+
+
+class Dispatcher:
+    """Sends pending deliveries of `outbox` through `sender`; see the module docstring.
+
+    `limits`: Telegram pacing; by default from the settings for a real sender and none for the
+    console. `concurrency`: sends in flight at once (different chats).
+    """
+
+    def __init__(
+        self,
+        sender: Sender,
+        outbox: Outbox,
+        settings: Settings,
+        *,
+        subscribers: Subscribers | None = None,
+        limits: Limits | None = _FROM_SETTINGS,
+        concurrency: int | None = None,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        lease: float | None = None,
+        grace: float = 5.0,
+        instance: str | None = None,
+        progress: Callable[[Result, Claimed], None] | None = None,
+    ) -> None:
+        self.sender = sender
+        self.outbox = outbox
+        self.settings = settings
+        self.subscribers = subscribers
+        if limits is _FROM_SETTINGS:
+            paced = getattr(sender, "paced", True)
+            limits = Limits.from_settings(settings.telegram) if paced else None
+        self.pacer = Pacer(limits)
+        self.concurrency = max(1, concurrency or getattr(sender, "concurrency", 16))
+        self.max_attempts = settings.telegram.max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        # a `sending` delivery older than this belongs to a dead instance (PostgreSQL)
+        self.lease = lease or max(60.0, 3 * settings.telegram.request_timeout)
+        self.grace = grace
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.progress = progress
+        self.on_first_send: Callable[[str], None] | None = None
+        self.stats = DispatchStats()
+        self.fatal: SenderUnusable | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._held: set[asyncio.Task] = set()  # claimed, still waiting for their pace
+        self._results: list[tuple[Result, Claimed]] = []
+        self._waiting = 0  # claimed, not yet sending (waiting for pacing)
+        self._first_seen: set[str] = set()
+        self._executor: ThreadPoolExecutor | None = None
+        self._active = False
+
+    # Public ------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New deliveries were planned: look at the outbox now. Safe from any thread."""
+        loop, event = self._loop, self._wakeup
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set (the service). A refused token ends it early, logged."""
+        await self._main(stop, until_empty=False)
+        if self.fatal:
+            log.error("deliveries stopped: %s", self.fatal)
+
+    async def drain(self, stop: asyncio.Event | None = None) -> DispatchStats:
+        """Deliver until every delivery is sent or has definitively failed (or `stop`).
+        Raises `SenderUnusable` when nothing can be sent."""
+        await self._main(stop, until_empty=True)
+        if self.fatal:
+            raise self.fatal
+        return self.stats
+
+    # The loop ----------------------------------------------------------------------------------
+
+    async def _main(self, stop: asyncio.Event | None, *, until_empty: bool) -> None:
+        if self._active:
+            raise RuntimeError("this dispatcher is already running")
+        self._active = True
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
+        watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
+        try:
+            await self._recover(first=True)
+            await self._turns(stop, until_empty)
+        finally:
+            if watcher:
+                watcher.cancel()
+            await self._finish()
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            self._wakeup = None
+            self._active = False
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wake()
+
+    async def _recover(self, *, first: bool) -> None:
+        """Deliveries left `sending` by a dead process go back to `pending`. With SQLite there is
+        one process per database, so at start every one of them is; with PostgreSQL only those
+        older than the lease (another live instance may be sending the others)."""
+        cutoff = None if (first and not self.outbox.postgres) else time.time() - self.lease
+        reset = await self._db(self.outbox.reset_inflight, cutoff)
+        if reset:
+            log.info("%d delivery(ies) interrupted earlier will be sent again", reset)
+
+    async def _turns(self, stop: asyncio.Event | None, until_empty: bool) -> None:
+        assert self._wakeup is not None
+        last_recovery = time.monotonic()
+        timeout: float | None = None
+        while True:
+            stopping = stop is not None and stop.is_set()
+            if stopping or self.fatal:
+                return
+            self._wakeup.clear()
+            free = self.concurrency - len(self._tasks)
+            ahead = self.pacer.lookahead(LOOKAHEAD)
+            want = free if ahead is None else max(0, min(free, ahead - self._waiting))
+            idle = not self._tasks
+            if not self._results and want == 0:
+                # nothing to record and no room to send: wait for a send to finish
+                await self._sleep(LOOKAHEAD / 2 if free > 0 else None)
+                continue
+            results, self._results = self._results, []
+            try:
+                exchange = await self._db(
+                    self.outbox.exchange,
+                    [result for result, _ in results],
+                    want,
+                    time.time(),
+                    self.instance,
+                    want_next_due=want > 0,
+                    want_unfinished=until_empty and idle,
+                )
+            except SQLAlchemyError as error:
+                log.warning("outbox unavailable, retrying: %s", error)
+                self._results = results + self._results
+                await self._sleep(RETRY_DB)
+                continue
+            await self._settled(results)
+            for claimed in exchange.claimed:
+                self._start(claimed)
+
+            if (
+                until_empty
+                and idle
+                and not exchange.claimed
+                and exchange.unfinished == 0
+                and not self._results
+            ):
+                return
+            if self.outbox.postgres and time.monotonic() - last_recovery > self.lease / 2:
+                last_recovery = time.monotonic()
+                await self._recover(first=False)
+            if want and len(exchange.claimed) == want:
+                await asyncio.sleep(0)  # more may be due: claim again once tasks started
+                continue
+            if want > 0:  # claimed all that is due: sleep until the next one falls due
+                timeout = None
+                if exchange.next_due is not None:
+                    timeout = max(0.0, exchange.next_due - time.time())
+                if self.outbox.postgres:
+                    timeout = SHARED_IDLE if timeout is None else min(timeout, SHARED_IDLE)
+            await self._sleep(timeout)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        assert self._wakeup is not None
+        if self._results:
+            return
+        if timeout is not None and timeout <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _finish(self) -> None:
+        """Give back what is not being sent yet, let sends in flight finish (up to `grace`),
+        then record every outcome. A send cut off after that stays `sending`: it may have
+        reached Telegram, and is retried at the next start (the one allowed repeat)."""
+        for task in list(self._held):
+            task.cancel()
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=self.grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.info("%d send(s) interrupted; retried at the next start", len(pending))
+        results, self._results = self._results, []
+        if results and self._executor is not None:
+            try:
+                await self._db(self.outbox.settle, [result for result, _ in results])
+                await self._settled(results)
+            except SQLAlchemyError as error:
+                log.warning("could not record %d outcome(s): %s", len(results), error)
+
+    async def _db(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs)
+        )
+
+    # One delivery ------------------------------------------------------------------------------
+
+    def _start(self, claimed: Claimed) -> None:
+        self._waiting += 1
+        task = asyncio.create_task(self._deliver(claimed), name=f"deliver-{claimed.id}")
+        self._tasks.add(task)
+
+    async def _deliver(self, claimed: Claimed) -> None:
+        result: Result | None = None
+        waiting = True
+        task = asyncio.current_task()
+        if task is not None:
+            self._held.add(task)
+        try:
+            try:
+                await self.pacer.before_send(claimed.chat_id)
+            except asyncio.CancelledError:  # stopping: not sent, so give it back at once
+                result = Retry(claimed.id, time.time(), "interrupted before sending", False)
+                raise
+            self._waiting -= 1
+            waiting = False
+            self._held.discard(task)  # type: ignore[arg-type]
+            try:
+                message_id = await self.sender.send(
+                    claimed.chat_id,
+                    claimed.text,
+                    html=not claimed.plain,
+                    disable_preview=claimed.disable_preview,
+                )
+            except SendError as error:
+                result = self._outcome(claimed, error)
+            except Exception as error:  # a bug or an unexpected library error: retry later
+                log.exception("sending delivery %d failed unexpectedly", claimed.id)
+                result = self._outcome(claimed, Transient(f"{type(error).__name__}: {error}"))
+            else:
+                wait = self.pacer.after_send(claimed.chat_id)
+                now = time.time()
+                result = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait)
+        finally:
+            if waiting:
+                self._waiting -= 1
+            if task is not None:
+                self._held.discard(task)
+                self._tasks.discard(task)
+            if result is not None:
+                self._results.append((result, claimed))
+                if self._wakeup is not None:
+                    self._wakeup.set()
+
+    def _outcome(self, claimed: Claimed, error: SendError) -> Result:
+        now = time.time()
+        reason = str(error) or type(error).__name__
+        if isinstance(error, FloodWait):
+            self.pacer.hold(claimed.chat_id, error.retry_after)
+            return Retry(claimed.id, now + error.retry_after, reason, counts=False)
+        if isinstance(error, ChatMovedTo):
+            return ChatMoved(claimed.id, claimed.chat_id, error.new_chat_id)
+        if isinstance(error, ChatBlocked):
+            return ChatClosed(claimed.id, claimed.chat_id, BLOCKED, reason)
+        if isinstance(error, ChatGone):
+            return ChatClosed(claimed.id, claimed.chat_id, GONE, reason)
+        if isinstance(error, EntityError) and not claimed.plain:
+            return AsPlain(claimed.id, plain_text(claimed.text), reason)
+        if isinstance(error, SenderUnusable):
+            self.fatal = error
+            if self._wakeup is not None:
+                self._wakeup.set()
+            return Retry(claimed.id, now, reason, counts=False)
+        if isinstance(error, Transient):
+            attempts = claimed.attempts + 1
+            if attempts >= self.max_attempts:
+                return Failed(claimed.id, f"gave up after {attempts} attempts: {reason}")
+            delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
+            delay *= random.uniform(0.5, 1.5)
+            self.pacer.hold(claimed.chat_id, delay)
+            return Retry(claimed.id, now + delay, reason)
+        return Failed(claimed.id, reason)
+
+    async def _settled(self, results: list[tuple[Result, Claimed]]) -> None:
+        """After outcomes are recorded: chat states, figures, progress, first-send hook."""
+        for result, claimed in results:
+            if isinstance(result, Sent):
+                self.stats.sent += 1
+                if claimed.digest_id not in self._first_seen:
+                    if len(self._first_seen) > 10_000:
+                        self._first_seen.clear()
+                    self._first_seen.add(claimed.digest_id)
+                    if self.on_first_send is not None:
+                        try:
+                            self.on_first_send(claimed.digest_id)
+                        except Exception:
+                            log.exception("on_first_send failed")
+            elif isinstance(result, Failed):
+                self.stats.failed += 1
+                log.warning(
+                    "delivery %d to %s failed: %s", result.id, claimed.chat_id, result.error
+                )
+            elif isinstance(result, Retry):
+                if result.counts:
+                    self.stats.retried += 1
+                else:
+                    self.stats.flood += 1
+            elif isinstance(result, AsPlain):
+                self.stats.plain += 1
+                log.warning(
+                    "Telegram refused the HTML of delivery %d (%s); sending it as plain text",
+                    result.id,
+                    result.error,
+                )
+            elif isinstance(result, ChatClosed):
+                self.stats.closed_chats += 1
+                log.info(
+                    "chat %s is %s (%s): its deliveries are cancelled",
+                    result.chat_id,
+                    result.state,
+                    result.error,
+                )
+                if self.subscribers is not None:
+                    await self._db(_close_chat, self.subscribers, result.chat_id, result.state)
+            elif isinstance(result, ChatMoved):
+                self.stats.moved_chats += 1
+                log.info("chat %s moved to %s", result.old_id, result.new_id)
+                if self.subscribers is not None:
+                    await self._db(self.subscribers.move_chat, result.old_id, result.new_id)
+            if self.progress is not None:
+                try:
+                    self.progress(result, claimed)
+                except Exception:
+                    log.exception("progress callback failed")
+
+
+def _close_chat(subscribers: Subscribers, chat_id: str, state: str) -> None:
+    if subscribers.chat(chat_id) is None:  # a configured channel the bot never heard from
+        kind = "private" if is_private(chat_id) else "channel"
+        subscribers.upsert_chat(chat_id, kind)
+    subscribers.set_state(chat_id, state)

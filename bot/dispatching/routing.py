@@ -1,0 +1,111 @@
+"""Who gets which items of a digest: pure functions, no I/O.
+
+Recipients are the configured channels (each with its category filter, empty = everything) and
+the subscribers (their categories, `*` = everything). A recipient selects an item when the item
+has one of its categories. An item a chat already received (in an earlier digest, or in an
+earlier plan of this one) is not selected again; a recipient left with nothing gets no message.
+
+Category names are compared in their canonical form (`CategoryTable.get(name).name`), so a channel
+configured with a slug or an English label matches items tagged with the Chinese name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.categorising.table import CategoryTable
+from bot.model import Item
+
+ALL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A chat and the categories it selects (`ALL` in them: every item)."""
+
+    chat_id: str
+    categories: frozenset[str]
+    channel: bool = False
+
+    @property
+    def everything(self) -> bool:
+        return ALL in self.categories
+
+
+def canonical(names: Iterable[str], table: CategoryTable) -> frozenset[str]:
+    return frozenset(name if name == ALL else table.get(name).name for name in names)
+
+
+def selects(recipient: Recipient, item_categories: frozenset[str]) -> bool:
+    return recipient.everything or not recipient.categories.isdisjoint(item_categories)
+
+
+def recipients(
+    channels: Sequence[tuple[str, Sequence[str]]],
+    subscriptions: Mapping[str, Iterable[str]],
+    table: CategoryTable,
+    *,
+    moves: Mapping[str, str] | None = None,
+    inactive: Iterable[str] = (),
+) -> list[Recipient]:
+    """Channels (chat, filter; an empty filter is everything) and subscribers (chat ->
+    categories), one recipient per chat: a chat both configured and subscribed selects the union.
+    Configured chats that moved (group -> supergroup) are followed; inactive chats are left out.
+    """
+    moves = moves or {}
+    skip = set(inactive)
+    # 100,000 subscribers have a few dozen distinct category sets: share one frozenset for each
+    shared: dict[frozenset[str], frozenset[str]] = {}
+
+    def interned(names: Iterable[str]) -> frozenset[str]:
+        key = canonical(names, table)
+        return shared.setdefault(key, key)
+
+    configured: dict[str, frozenset[str]] = {}
+    for chat, names in channels:
+        chat_id = moves.get(str(chat), str(chat))
+        if chat_id not in skip:
+            wanted = interned(names) if names else frozenset({ALL})
+            configured[chat_id] = configured.get(chat_id, frozenset()) | wanted
+    out: list[Recipient] = []
+    for chat, names in subscriptions.items():
+        chat_id = str(chat)
+        if chat_id in skip:
+            continue
+        wanted = interned(names)
+        if chat_id in configured:
+            wanted = interned(wanted | configured.pop(chat_id))
+            out.append(Recipient(chat_id, wanted, True))
+        elif wanted:
+            out.append(Recipient(chat_id, wanted, False))
+    out.extend(Recipient(chat_id, names, True) for chat_id, names in configured.items())
+    return out
+
+
+def route(
+    items: Sequence[Item],
+    targets: Iterable[Recipient],
+    table: CategoryTable,
+    delivered: Mapping[str, set[str]] | None = None,
+) -> dict[str, tuple[Item, ...]]:
+    """chat -> the items (in digest order) it selects and has not received; chats with nothing
+    are left out. Recipients selecting the same items share one tuple."""
+    delivered = delivered or {}
+    item_categories = [canonical(item.categories, table) for item in items]
+    shared: dict[tuple[int, ...], tuple[Item, ...]] = {}
+    out: dict[str, tuple[Item, ...]] = {}
+    for recipient in targets:
+        had = delivered.get(recipient.chat_id, ())
+        key = tuple(
+            index
+            for index, item in enumerate(items)
+            if item.id not in had and selects(recipient, item_categories[index])
+        )
+        if not key:
+            continue
+        chosen = shared.get(key)
+        if chosen is None:
+            chosen = shared[key] = tuple(items[index] for index in key)
+        out[recipient.chat_id] = chosen
+    return out

@@ -1,0 +1,217 @@
+"""Senders: what actually sends a message. Telegram (python-telegram-bot) or the console.
+
+A sender turns every outcome into either a message id or one of the `SendError`s below, so the
+dispatcher decides on meanings (flood, blocked, gone, migrated, bad HTML, transient, refused)
+and never on library exception types or error wording.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from typing import Protocol
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.formatting.messages import plain_text
+from bot.logs import add_secret, redact
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ChatBlocked",
+    "ChatGone",
+    "ChatMovedTo",
+    "ConsoleSender",
+    "EntityError",
+    "FloodWait",
+    "Refused",
+    "SendError",
+    "Sender",
+    "SenderUnusable",
+    "TelegramSender",
+    "Transient",
+    "classify",
+]
+
+
+class SendError(Exception):
+    """A send that did not (certainly) succeed; str() is the reason."""
+
+
+class FloodWait(SendError):
+    """429: wait `retry_after` seconds before sending to this chat again."""
+
+    def __init__(self, retry_after: float, reason: str = "") -> None:
+        super().__init__(reason or f"flood control: retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class ChatBlocked(SendError):
+    """403: the user blocked the bot, or it was removed from the group or channel."""
+
+
+class ChatGone(SendError):
+    """The chat does not exist (any more): deleted account, wrong id."""
+
+
+class ChatMovedTo(SendError):
+    """The group became a supergroup with another id."""
+
+    def __init__(self, new_chat_id: str) -> None:
+        super().__init__(f"group moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class EntityError(SendError):
+    """Telegram refused the HTML."""
+
+
+class Transient(SendError):
+    """5xx, a timeout, the network: try again later (a timeout may have delivered it)."""
+
+
+class Refused(SendError):
+    """Any other refusal: sending the same again would fail the same way."""
+
+
+class SenderUnusable(SendError):
+    """Nothing can be sent (the token was refused): stop dispatching."""
+
+
+class Sender(Protocol):
+    async def send(
+        self, chat_id: str, text: str, *, html: bool, disable_preview: bool
+    ) -> int | None: ...
+
+    async def close(self) -> None: ...
+
+
+_GONE = ("chat not found", "peer_id_invalid", "user not found", "chat_id is empty")
+_BLOCKED = (
+    "bot was blocked",
+    "bot was kicked",
+    "not a member",
+    "user is deactivated",
+    "have no rights to send",
+    "not enough rights",
+    "chat_write_forbidden",
+    "chat_restricted",
+)
+
+
+def classify(error: BaseException) -> SendError:
+    """The meaning of a python-telegram-bot exception (texts compared case-insensitively:
+    python-telegram-bot rewrites Telegram's descriptions)."""
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, RetryAfter):
+        wait = getattr(error, "_retry_after", None)
+        seconds = wait.total_seconds() if wait is not None else float(error.retry_after)  # type: ignore[union-attr,arg-type]
+        return FloodWait(max(seconds, 0.0), text)
+    if isinstance(error, ChatMigrated):
+        return ChatMovedTo(str(error.new_chat_id))
+    if isinstance(error, Forbidden):
+        return ChatBlocked(text)
+    if isinstance(error, InvalidToken):
+        return SenderUnusable("the bot token was refused by the Bot API")
+    if isinstance(error, BadRequest):
+        if "parse entities" in lowered or "can't find end" in lowered:
+            return EntityError(text)
+        if any(marker in lowered for marker in _GONE):
+            return ChatGone(text)
+        if any(marker in lowered for marker in _BLOCKED):
+            return ChatBlocked(text)
+        return Refused(text)
+    if isinstance(error, TimedOut):
+        return Transient(f"timed out: {text}")
+    if isinstance(error, NetworkError | TelegramError):
+        return Transient(text)
+    return Transient(f"{type(error).__name__}: {text}")
+
+
+def chat_ref(chat_id: str) -> int | str:
+    """A chat id as the Bot API takes it: a number, or "@channelname"."""
+    text = str(chat_id).strip()
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+class TelegramSender:
+    """Sends with python-telegram-bot's `Bot` (no rate limiter: the dispatcher paces)."""
+
+    paced = True
+
+    def __init__(self, settings: Settings, *, pool_size: int = 16) -> None:
+        token = settings.token
+        if not token:
+            raise ValueError("TelegramSender needs a bot token")
+        add_secret(token)  # error texts and logged tracebacks may quote request URLs
+        timeout = settings.telegram.request_timeout
+        self.concurrency = pool_size
+        request = HTTPXRequest(
+            connection_pool_size=pool_size,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=min(timeout, 10.0),
+            pool_timeout=timeout,
+        )
+        self.bot = Bot(token, base_url=settings.telegram.base_url, request=request)
+        self._no_preview = LinkPreviewOptions(is_disabled=True)
+
+    async def send(self, chat_id: str, text: str, *, html: bool, disable_preview: bool) -> int:
+        try:
+            message = await self.bot.send_message(
+                chat_ref(chat_id),
+                text,
+                parse_mode=ParseMode.HTML if html else None,
+                link_preview_options=self._no_preview if disable_preview else None,
+            )
+        except Exception as error:
+            mapped = classify(error)
+            mapped.args = (redact(str(mapped)),)
+            raise mapped from error
+        return message.message_id
+
+    async def close(self) -> None:
+        try:
+            await self.bot.shutdown()
+        except Exception as error:  # closing must never fail a run that delivered everything
+            log.debug("closing the bot: %s", error)
+
+
+class ConsoleSender:
+    """Console mode (no token): logs each message it would send, and counts it as sent."""
+
+    paced = False
+    concurrency = 16
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger("digestbot.console")
+        self._ids = itertools.count(1)
+        self.sent: deque[tuple[str, str]] = deque(maxlen=1000)  # the latest, for tests
+
+    async def send(self, chat_id: str, text: str, *, html: bool, disable_preview: bool) -> int:
+        shown = plain_text(text) if html else text
+        self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
+        self.sent.append((chat_id, text))
+        return next(self._ids)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Formatting: digests as Telegram HTML messages (escaped, split within Telegram's limits)."""

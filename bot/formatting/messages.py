@@ -1,0 +1,352 @@
+"""A digest as Telegram messages: header, numbered items, footer; split only between items.
+
+Every item is laid out as a self-contained block of `Run`s; blocks are packed into parts while the
+parsed text of a part stays within `limit` UTF-16 units (Telegram counts code points, which are
+never more). An item too large for one part is split between sentences (else between words, else
+between characters) and its pieces are packed like items. HTML is rendered from the runs last, so
+a tag is never cut.
+
+Layout of a message (the recipient's selection of one digest):
+
+    <b>digest title</b>
+    2025-11-27 12:00 (UTC+08:00)
+
+    <b>1.</b> <a href="…"><b>item title</b></a> — author
+    summary with <b>bold</b> kept
+
+    #AI工具 #AI应用
+    RSS: <a href="…">…</a>
+
+Continuation parts start with `<b>digest title</b> (2/3)`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from html.parser import HTMLParser
+
+from bot.categorising.table import CategoryTable
+from bot.formatting.telegram_html import (
+    Run,
+    clean_text,
+    join_runs,
+    parse_inline,
+    plain_of,
+    render,
+    safe_url,
+    utf16_len,
+)
+from bot.model import Item
+
+__all__ = ["LIMIT", "Part", "format_digest", "hashtag", "layout_digest", "plain_text"]
+
+LIMIT = 4096
+SEPARATOR = "\n\n"
+MAX_TITLE = 200  # digest title in the header, in characters
+MAX_ITEM_TITLE = 1000
+MAX_AUTHOR = 100
+MAX_HASHTAGS = 12
+MAX_HASHTAG = 40
+_BOLD = (("b", ""),)
+# A sentence ends after 。！？!?；; or … (closing quotes/brackets stay with it), after ". ",
+# or at a line break.
+_SENTENCE_END = re.compile(r"(?:[。！？!?；;…]+[”’\"'）)\]】」』》]*|\.(?=\s)|\n)[ \t\u3000]*\n*")
+_SPACE_END = re.compile(r"\s+")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One message to send: Telegram HTML, its parsed length in UTF-16 units, the items in it."""
+
+    html: str
+    length: int
+    item_ids: tuple[str, ...]
+    disable_preview: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    runs: tuple[Run, ...]
+    length: int
+    item_id: str | None
+
+
+def format_digest(
+    digest_title: str,
+    digest_date: datetime,
+    items: Sequence[Item],
+    *,
+    zone: tzinfo,
+    feed_url: str,
+    table: CategoryTable,
+    limit: int = LIMIT,
+) -> list[str]:
+    """The HTML of each part of one message holding `items` (empty when there are none)."""
+    parts = layout_digest(
+        digest_title, digest_date, items, zone=zone, feed_url=feed_url, table=table, limit=limit
+    )
+    return [part.html for part in parts]
+
+
+def layout_digest(
+    digest_title: str,
+    digest_date: datetime,
+    items: Sequence[Item],
+    *,
+    zone: tzinfo,
+    feed_url: str,
+    table: CategoryTable,
+    limit: int = LIMIT,
+) -> list[Part]:
+    """`format_digest` with what the outbox needs to know of each part."""
+    if not items:
+        return []
+    title = _truncate(clean_text(digest_title).strip().replace("\n", " "), MAX_TITLE) or "digest"
+    head = _block([Run(title, _BOLD), Run("\n" + _local_time(digest_date, zone))])
+    cont_reserve = utf16_len(title) + len(" (999/999)")
+    foot = _block(_footer(items, feed_url, table))
+    overhead = max(head.length, cont_reserve) + 2 * len(SEPARATOR) + foot.length
+    room = limit - overhead
+    if room < 64:
+        raise ValueError(f"limit {limit} leaves no room for items after header and footer")
+
+    chunks: list[_Block] = []
+    for number, item in enumerate(items, 1):
+        block = _item_block(number, item)
+        if block.length <= room:
+            chunks.append(block)
+        else:
+            chunks.extend(
+                _block(piece, block.item_id) for piece in split_runs(list(block.runs), room)
+            )
+
+    packed: list[list[_Block]] = []
+    current: list[_Block] = []
+    used = head.length
+    for index, chunk in enumerate(chunks):
+        need = len(SEPARATOR) + chunk.length
+        if index == len(chunks) - 1:
+            need += len(SEPARATOR) + foot.length
+        if current and used + need > limit:
+            packed.append(current)
+            current, used = [], cont_reserve
+        current.append(chunk)
+        used += len(SEPARATOR) + chunk.length
+    packed.append(current)
+
+    distinct_items = {item.id for item in items}
+    single_link = len(distinct_items) == 1 and safe_url(items[0].url) is not None
+    parts: list[Part] = []
+    for index, blocks in enumerate(packed):
+        first = (
+            head
+            if index == 0
+            else _block([Run(title, _BOLD), Run(f" ({index + 1}/{len(packed)})")])
+        )
+        sequence = [first, *blocks]
+        if index == len(packed) - 1:
+            sequence.append(foot)
+        runs: list[Run] = []
+        for position, block in enumerate(sequence):
+            if position:
+                runs.append(Run(SEPARATOR))
+            runs.extend(block.runs)
+        runs = join_runs(runs)
+        length = utf16_len(plain_of(runs))
+        if length > limit:  # by construction impossible; never send what Telegram refuses
+            raise AssertionError(f"part of {length} units exceeds {limit}")
+        ids = tuple(dict.fromkeys(b.item_id for b in blocks if b.item_id is not None))
+        parts.append(Part(render(runs), length, ids, not single_link))
+    return parts
+
+
+def hashtag(name: str) -> str | None:
+    """`#name` with everything that ends a Telegram hashtag turned into `_` (None if nothing
+    is left)."""
+    body = re.sub(r"\W+", "_", clean_text(name)).strip("_")[:MAX_HASHTAG].strip("_")
+    if not body:
+        return None
+    if body.isdigit():  # Telegram does not link an all-digit hashtag
+        body = "_" + body
+    return "#" + body
+
+
+def _local_time(moment: datetime, zone: tzinfo) -> str:
+    local = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    offset = local.strftime("%z") or "+0000"
+    return f"{local:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _block(runs: Sequence[Run], item_id: str | None = None) -> _Block:
+    runs = tuple(join_runs(runs))
+    return _Block(runs, utf16_len(plain_of(runs)), item_id)
+
+
+def _item_block(number: int, item: Item) -> _Block:
+    title = _truncate(clean_text(item.title).strip().replace("\n", " "), MAX_ITEM_TITLE)
+    url = safe_url(item.url)
+    if not title:
+        title = url or "…"
+    runs = [Run(f"{number}. ", _BOLD)]
+    runs.append(Run(title, (("a", url), ("b", "")) if url else _BOLD))
+    author = _truncate(clean_text(item.author or "").strip().replace("\n", " "), MAX_AUTHOR)
+    if author:
+        runs.append(Run(f" — {author}"))
+    summary = _summary_runs(item)
+    if summary:
+        runs.append(Run("\n"))
+        runs.extend(summary)
+    return _block(runs, item.id)
+
+
+def _summary_runs(item: Item) -> list[Run]:
+    if item.summary_html.strip():
+        runs = parse_inline(item.summary_html)
+    else:
+        runs = [Run(clean_text(item.summary_text or item.summary_md))]
+    runs = [Run(_MANY_NEWLINES.sub("\n\n", run.text), run.marks) for run in runs]
+    return _strip_runs(join_runs(runs))
+
+
+def _strip_runs(runs: list[Run]) -> list[Run]:
+    """Leading and trailing white space removed (a run that becomes empty goes)."""
+    while runs and not runs[0].text.strip():
+        runs.pop(0)
+    while runs and not runs[-1].text.strip():
+        runs.pop()
+    if runs:
+        runs[0] = Run(runs[0].text.lstrip(), runs[0].marks)
+        runs[-1] = Run(runs[-1].text.rstrip(), runs[-1].marks)
+    return runs
+
+
+def _footer(items: Sequence[Item], feed_url: str, table: CategoryTable) -> list[Run]:
+    order = {category.name: index for index, category in enumerate(table.categories)}
+    names: dict[str, None] = {}
+    for item in items:
+        for name in item.categories:
+            names.setdefault(table.get(name).name)
+    ranked = sorted(names, key=lambda n: order.get(n, len(order)))
+    tags = list(dict.fromkeys(t for t in map(hashtag, ranked) if t))[:MAX_HASHTAGS]
+    runs: list[Run] = []
+    if tags:
+        runs.append(Run(" ".join(tags)))
+    url = safe_url(feed_url)
+    if url and len(url) <= 512:
+        if runs:
+            runs.append(Run("\n"))
+        runs.extend([Run("RSS: "), Run(url, (("a", url),))])
+    return runs
+
+
+# Splitting -----------------------------------------------------------------------------------
+
+
+def split_runs(runs: list[Run], room: int) -> list[list[Run]]:
+    """Pieces of at most `room` UTF-16 units, cut between sentences where possible, else between
+    words, else between characters (never inside a surrogate pair or a combining sequence)."""
+    plain = plain_of(runs)
+    offsets = [0]
+    for char in plain:
+        offsets.append(offsets[-1] + (2 if ord(char) > 0xFFFF else 1))
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(plain)]
+    space_ends = [m.end() for m in _SPACE_END.finditer(plain)]
+    cuts: list[tuple[int, int]] = []
+    start = 0
+    while start < len(plain):
+        if offsets[-1] - offsets[start] <= room:
+            cuts.append((start, len(plain)))
+            break
+        # the furthest index whose prefix from `start` fits
+        reach = bisect.bisect_right(offsets, offsets[start] + room) - 1
+        end = _last_before(sentence_ends, start, reach) or _last_before(space_ends, start, reach)
+        if not end:
+            end = reach
+            while end > start + 1 and (_joins_previous(plain[end]) or plain[end - 1] == "\u200d"):
+                end -= 1
+        cuts.append((start, end))
+        start = end
+        while start < len(plain) and plain[start].isspace():
+            start += 1
+    return [_strip_runs(_slice(runs, a, b)) for a, b in cuts if plain[a:b].strip()]
+
+
+def _last_before(ends: list[int], start: int, reach: int) -> int | None:
+    index = bisect.bisect_right(ends, reach) - 1
+    return ends[index] if index >= 0 and ends[index] > start else None
+
+
+def _joins_previous(char: str) -> bool:
+    """Characters that belong to the one before: combining marks, ZWJ, variation selectors,
+    emoji modifiers."""
+    code = ord(char)
+    return (
+        unicodedata.combining(char) != 0
+        or code == 0x200D
+        or 0xFE00 <= code <= 0xFE0F
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+    )
+
+
+def _slice(runs: list[Run], start: int, end: int) -> list[Run]:
+    out: list[Run] = []
+    position = 0
+    for run in runs:
+        a, b = position, position + len(run.text)
+        position = b
+        if b <= start or a >= end:
+            continue
+        out.append(Run(run.text[max(start, a) - a : min(end, b) - a], run.marks))
+    return out
+
+
+# Plain-text fallback -------------------------------------------------------------------------
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.bare: list[str] = []
+        self.linked: list[str] = []
+        self.links: list[tuple[str | None, int]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links.append((dict(attrs).get("href"), len(self.bare)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href, since = self.links.pop()
+            shown = "".join(self.bare[since:])
+            if href and href.strip() != shown.strip():
+                self.linked.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        self.bare.append(data)
+        self.linked.append(data)
+
+
+def plain_text(html: str, limit: int = LIMIT) -> str:
+    """What a message says without markup, for resending when Telegram refuses the HTML.
+    Link targets follow their text in parentheses when that still fits in `limit`."""
+    parser = _TextParser()
+    parser.feed(html)
+    parser.close()
+    linked = clean_text("".join(parser.linked)).strip()
+    if utf16_len(linked) <= limit:
+        return linked
+    bare = clean_text("".join(parser.bare)).strip()
+    if utf16_len(bare) <= limit:
+        return bare
+    return split_runs([Run(bare)], limit)[0][0].text
