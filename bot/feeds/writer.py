@@ -17,9 +17,12 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     The new bytes go to a hidden temporary file in the same folder (the server never serves
     dot-files), are flushed to disk, then renamed over the old file in one step.
     """
+    previous_second: int | None = None
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        info = path.stat()
+        if info.st_size == len(data) and path.read_bytes() == data:
             return False
+        previous_second = int(info.st_mtime)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,9 +33,24 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, FILE_MODE)
+        _later_second(temporary, previous_second)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
     return True
+
+
+def _later_second(path: str, previous_second: int | None) -> None:
+    """Give a changed file a Last-Modified second later than the old one's.
+
+    HTTP dates have whole seconds, and readers built on libcurl (newsboat among them) ignore a
+    200 answer whose Last-Modified is not newer than their If-Modified-Since: a feed rewritten
+    twice in one second would look unchanged to them, and its new items would be lost.
+    """
+    if previous_second is None:
+        return
+    if int(os.stat(path).st_mtime) <= previous_second:
+        moment = previous_second + 1
+        os.utime(path, (moment, moment))
