@@ -115,6 +115,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except CategoryTableError as error:
         problems.append(str(error))
         table = None
+    if table is not None:
+        problems.extend(_channel_problems(settings, table))
     paths = args.paths or [settings.digests_dir]
     files: list[Path] = []
     for path in paths:
@@ -138,6 +140,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     n_categories = len(table.categories) if table else 0
     print(f"ok: {len(files)} digest(s), {n_items} item(s), {n_categories} categories")
     return EXIT_OK
+
+
+def _channel_problems(settings: Settings, table) -> list[str]:  # type: ignore[no-untyped-def]
+    """A channel filter naming no known category would silently match nothing."""
+    import os
+
+    from bot.settings import config_path
+
+    known = ", ".join(c.name for c in table.categories)
+    if "DIGESTBOT_TELEGRAM__CHANNELS" in os.environ:
+        where = "DIGESTBOT_TELEGRAM__CHANNELS:0"
+        lines: list[str] = []
+    else:
+        path = config_path()
+        lines = path.read_text("utf-8").splitlines() if path.is_file() else []
+        where = f"{path}:{{line}}"
+    problems = []
+    for channel in settings.telegram.channels:
+        for name in channel.categories:
+            if table.known(name):
+                continue
+            line = next((n for n, text in enumerate(lines, 1) if name in text), 1)
+            problems.append(
+                f"{where.format(line=line)}: channel {channel.chat}: unknown category "
+                f"{name!r} (known: {known})"
+            )
+    return problems
 
 
 def cmd_build(args: argparse.Namespace) -> int:

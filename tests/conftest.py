@@ -6,12 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from fakebot.fixtures import *  # noqa: F403  (the fake Telegram Bot API server)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SAMPLE = SEEDS / "2025.11.27.12.md"
-
-from fakebot.fixtures import *  # noqa: F403  (the fake Telegram Bot API server)
 
 
 @pytest.fixture(autouse=True)

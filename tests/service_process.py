@@ -44,7 +44,6 @@ class ServiceProcess:
             "DIGESTBOT_DATABASE_URL": f"sqlite:///{workdir}/state/digestbot.db",
             "DIGESTBOT_HTTP__PORT": str(self.port),
             "DIGESTBOT_SITE_URL": f"http://127.0.0.1:{self.port}/",
-            "DIGESTBOT_SETTLE_SECONDS": "0.2",
             "DIGESTBOT_LOG_LEVEL": "INFO",
             **(env or {}),
         }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -150,6 +152,16 @@ def test_second_instance_on_same_state_refuses(service, fake_telegram) -> None: 
     assert twin.process is not None
     assert twin.process.wait(timeout=30) == 1
     assert "another digestbot run" in twin.output()
+    publish = subprocess.run(
+        [sys.executable, "-m", "bot", "publish", str(SAMPLE)],
+        cwd=service.workdir,
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert publish.returncode == 2
+    assert "another digestbot run" in publish.stderr
 
 
 def test_console_mode_builds_serves_and_logs_messages(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_unknown_key_and_bad_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     config = tmp_path / "c.toml"
     config.write_text("digest_dir = 'typo'\n", "utf-8")
     monkeypatch.setenv("DIGESTBOT_CONFIG", str(config))
-    with pytest.raises(SettingsError, match="digest_dir .*not a known setting"):
+    with pytest.raises(SettingsError, match=r"digest_dir .*not a known setting"):
         load_settings()
     config.write_text("[http\nport = 1\n", "utf-8")
     with pytest.raises(SettingsError, match=r"c\.toml"):

@@ -25,7 +25,8 @@ from bot.ingest import Ingester
 from bot.logs import add_secret
 from bot.settings import Settings
 from bot.storing.archive import Archive, source_key
-from bot.storing.database import open_database
+from bot.storing.database import open_database, sqlite_path
+from bot.storing.locks import AlreadyRunning, InstanceLock
 from bot.storing.outbox import STATES, Outbox, Result, Sent
 from bot.storing.subscribers import ALL, Subscribers
 from bot.storing.tables import chats
@@ -55,6 +56,14 @@ async def publish(
     try:
         table = load_table(settings.categories_file)
     except CategoryTableError as error:
+        _say(str(error))
+        return EXIT_UNUSABLE
+    database = sqlite_path(settings.database_url)
+    lock = InstanceLock(database) if database is not None else None
+    try:
+        if lock:
+            lock.acquire()  # `run` or another `publish` on this file would share in-flight rows
+    except AlreadyRunning as error:
         _say(str(error))
         return EXIT_UNUSABLE
     engine = await asyncio.to_thread(open_database, settings.database_url)
@@ -109,6 +118,8 @@ async def publish(
         if owned_sender and sender is not None:
             await sender.close()
         engine.dispose()
+        if lock:
+            lock.release()
 
 
 @contextlib.contextmanager

@@ -21,11 +21,11 @@ from bot.categorising.table import CategoryTableError, load_table
 from bot.feeds import build_feeds
 from bot.ingest import Ingester
 from bot.logs import configure_logging
-from bot.scheduling.locks import AlreadyRunning, InstanceLock, PollerLock
 from bot.scheduling.watcher import DigestWatcher
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
+from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
 from bot.storing.subscribers import Subscribers
 
 log = logging.getLogger("digestbot")

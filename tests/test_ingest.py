@@ -1,0 +1,109 @@
+"""Ingest: each digest file is parsed once per content; renames, touches and broken files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.categorising.table import load_table
+from bot.ingest import Ingester, digest_files, is_digest_name
+from bot.storing.archive import Archive
+from bot.storing.database import open_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
+
+
+@pytest.fixture
+def ingester(tmp_path: Path) -> Ingester:
+    archive = Archive(open_database(f"sqlite:///{tmp_path}/db.sqlite"))
+    return Ingester(archive, load_table(ROOT / "config" / "categories.toml"), ZoneInfo("UTC"))
+
+
+@pytest.mark.parametrize(
+    ("name", "taken"),
+    [
+        ("2025.11.27.12.md", True),
+        ("digest.markdown", True),
+        (".2025.11.27.12.md", False),
+        ("2025.11.27.12.md~", False),
+        ("2025.11.27.12.md.tmp", False),
+        ("2025.11.27.12.md.part", False),
+        (".2025.11.27.12.md.swp", False),
+        ("#2025.11.27.12.md#", False),
+        ("notes.txt", False),
+    ],
+)
+def test_only_digest_names_are_taken(name: str, taken: bool) -> None:
+    assert is_digest_name(Path(name)) is taken
+
+
+def test_first_ingest_stores_then_unchanged_and_touch_change_nothing(
+    ingester: Ingester, tmp_path: Path
+) -> None:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    path = folder / SAMPLE.name
+    shutil.copy(SAMPLE, path)
+    first = ingester.ingest(path)
+    assert first.status == "stored" and first.ingested and first.ingested.new_digest
+    assert len(first.ingested.new_items) == 11
+    assert ingester.ingest(path).status == "unchanged"
+    os.utime(path)  # touched: new mtime, same bytes
+    assert ingester.changed_files([path]) == [path]
+    assert ingester.ingest(path).status == "unchanged"
+    assert ingester.changed_files([path]) == []
+
+
+def test_renamed_digest_adds_nothing(ingester: Ingester, tmp_path: Path) -> None:
+    path = tmp_path / SAMPLE.name
+    shutil.copy(SAMPLE, path)
+    ingester.ingest(path)
+    renamed = path.rename(tmp_path / "renamed-2025.11.27.12.md")
+    outcome = ingester.ingest(renamed)
+    assert outcome.ingested is not None and not outcome.ingested.changed
+
+
+def test_edited_digest_reports_only_what_changed(ingester: Ingester, tmp_path: Path) -> None:
+    path = tmp_path / SAMPLE.name
+    text = SAMPLE.read_text("utf-8")
+    path.write_text(text, "utf-8")
+    ingester.ingest(path)
+    extra = (
+        "\n12. [新条目](https://example.com/new-story) - 作者\n    一个新的 **AI 工具** 发布。\n"
+    )
+    edited = text.replace("4000 万美元融资**", "4000 万美元（约 2.9 亿元）融资**") + extra
+    path.write_text(edited, "utf-8")
+    outcome = ingester.ingest(path)
+    assert outcome.ingested is not None and not outcome.ingested.new_digest
+    assert len(outcome.ingested.new_items) == 1
+    assert len(outcome.ingested.edited_items) == 1
+
+
+def test_broken_digest_is_reported_once_and_retried_when_it_changes(
+    ingester: Ingester, tmp_path: Path
+) -> None:
+    path = tmp_path / "2025.11.27.12.md"
+    path.write_text("---\ntitle: [broken\n---\n", "utf-8")
+    broken = ingester.ingest(path)
+    assert broken.status == "error" and broken.error is not None
+    assert str(broken.error).startswith(f"{path}:")
+    assert ingester.ingest(path).status == "unchanged"  # not re-reported on every scan
+    shutil.copy(SAMPLE, path)
+    assert ingester.ingest(path).status == "stored"
+
+
+def test_digest_files_skip_hidden_folders_and_temporaries(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.md").write_text("x")
+    (tmp_path / "2025").mkdir()
+    for name in ("2025/b.md", "a.md", "a.md.tmp", ".c.md"):
+        (tmp_path / name).write_text("x")
+    assert [p.relative_to(tmp_path).as_posix() for p in digest_files(tmp_path)] == [
+        "a.md",
+        "2025/b.md",
+    ]
