@@ -208,3 +208,26 @@ def test_webhook_mode_takes_updates_with_the_secret(tmp_path: Path, fake_telegra
         assert not fake_telegram.requests_for("getUpdates")
     finally:
         process.kill()
+
+
+def test_refused_token_stops_start_up_with_one_line_and_no_token(
+    tmp_path: Path,
+    fake_telegram,  # type: ignore[no-untyped-def]
+) -> None:
+    wrong = "987654:WRONG-token-for-this-test-000000000"
+    process = ServiceProcess(
+        tmp_path,
+        {
+            "DIGESTBOT_TELEGRAM__TOKEN": wrong,
+            "DIGESTBOT_TELEGRAM__BASE_URL": fake_telegram.base_url,
+            "DIGESTBOT_LOG_LEVEL": "DEBUG",
+        },
+    )
+    process.start(wait_for="")
+    try:
+        assert process.process is not None and process.process.wait(timeout=60) == 2
+        output = process.output()
+        assert "telegram.token (DIGESTBOT_TELEGRAM__TOKEN)" in output
+        assert wrong not in output and wrong.split(":")[1] not in output
+    finally:
+        process.kill()

@@ -14,23 +14,32 @@ from contextlib import suppress
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
 
 from bot import metrics
-from bot.categorising.table import CategoryTableError, load_table
+from bot.categorising.table import CategoryTable, CategoryTableError, load_table
+from bot.commands.application import build_application, start_bot, stop_bot
+from bot.commands.webhook import set_webhook, webhook_route
+from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
 from bot.feeds import build_feeds
 from bot.ingest import Ingester
 from bot.logs import configure_logging
 from bot.scheduling.watcher import DigestWatcher
+from bot.serving import FeedServer, create_app
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
 from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
+from bot.storing.outbox import Outbox
 from bot.storing.subscribers import Subscribers
 
 log = logging.getLogger("digestbot")
 
-SHUTDOWN_GRACE = 6.0  # seconds in-flight deliveries get to finish; the process exits within 10
+# Seconds in-flight deliveries get to finish. With the bot's 2 s and the HTTP server's 2 s,
+# the process exits within the 10 s a supervisor gives it.
+SHUTDOWN_GRACE = 5.0
 
 
 def run(settings: Settings) -> int:
@@ -77,11 +86,7 @@ class Service:
             if self._lock:
                 self._lock.release()
 
-    async def _serve(self, table) -> int:  # type: ignore[no-untyped-def]
-        from bot.dispatching import Dispatcher, plan_digest
-        from bot.serving import FeedServer, create_app
-        from bot.storing.outbox import Outbox
-
+    async def _serve(self, table: CategoryTable) -> int:
         settings = self.settings
         self.engine = engine = await asyncio.to_thread(open_database, settings.database_url)
         self.table = table
@@ -89,18 +94,22 @@ class Service:
         self.subscribers = Subscribers(engine)
         self.outbox = Outbox(engine)
         self.ingester = Ingester(self.archive, table, settings.zone)
-        self._plan_digest = plan_digest
         self._install_signal_handlers()
 
-        bot_app, sender, username = await self._start_bot(engine, table)
+        try:
+            bot_app, sender, username = await self._start_bot(engine, table)
+        except InvalidToken as error:
+            log.error("telegram.token (DIGESTBOT_TELEGRAM__TOKEN): %s", error)
+            return 2
+        except TelegramError as error:
+            log.error("cannot start the bot: %s; is %s reachable?", error, _host(settings))
+            return 1
         self.username = username
         self.dispatcher = Dispatcher(sender, self.outbox, settings, subscribers=self.subscribers)
         self.dispatcher.on_first_send = self._first_send
 
         routes = []
         if bot_app is not None and settings.telegram.webhook_url:
-            from bot.commands.webhook import set_webhook, webhook_route
-
             routes.append(webhook_route(bot_app, settings))
         server = FeedServer(
             create_app(
@@ -111,6 +120,7 @@ class Service:
             ),
             settings.http.host,
             settings.http.port,
+            graceful_seconds=2.0,
         )
         await server.start()
         if routes:
@@ -175,16 +185,14 @@ class Service:
 
     # Bot ----------------------------------------------------------------------------------------
 
-    async def _start_bot(self, engine, table):  # type: ignore[no-untyped-def]
+    async def _start_bot(
+        self, engine: Engine, table: CategoryTable
+    ) -> tuple[Application | None, Sender, str | None]:
         """The bot's update polling and the sender of deliveries; console mode without a token."""
-        from bot.dispatching import ConsoleSender, TelegramSender
-
         settings = self.settings
         if not settings.token:
             log.info("no bot token: console mode, messages are logged instead of sent")
             return None, ConsoleSender(), settings.telegram.username
-        from bot.commands.application import build_application, start_bot
-
         app = build_application(
             settings,
             engine=engine,
@@ -202,13 +210,11 @@ class Service:
         username = settings.telegram.username or app.bot.username
         return app, TelegramSender(settings), username
 
-    async def _stop_bot(self, app) -> None:  # type: ignore[no-untyped-def]
+    async def _stop_bot(self, app: Application | None) -> None:
         if app is None:
             return
-        from bot.commands.application import stop_bot
-
         with suppress(Exception):
-            await asyncio.wait_for(stop_bot(app), timeout=3)
+            await asyncio.wait_for(stop_bot(app), timeout=2)
         if self._poller_lock:
             await asyncio.to_thread(self._poller_lock.release)
 
@@ -249,7 +255,7 @@ class Service:
         if row is None:
             return
         result = await asyncio.to_thread(
-            self._plan_digest,
+            plan_digest,
             self.engine,
             digest_id,
             archive=self.archive,
@@ -308,3 +314,9 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
+
+
+def _host(settings: Settings) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.telegram.base_url).netloc or settings.telegram.base_url
