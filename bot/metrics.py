@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 
 registry = CollectorRegistry(auto_describe=True)
 
@@ -12,20 +16,6 @@ digests_ingested = Counter(
 items_ingested = Counter("digestbot_items_ingested", "Items new to the archive.", registry=registry)
 digest_errors = Counter(
     "digestbot_digest_errors", "Digest files that could not be parsed.", registry=registry
-)
-deliveries_sent = Counter(
-    "digestbot_deliveries_sent", "Messages accepted by Telegram.", registry=registry
-)
-deliveries_failed = Counter(
-    "digestbot_deliveries_failed",
-    "Messages given up on (blocked, gone, too many attempts).",
-    registry=registry,
-)
-deliveries_retried = Counter(
-    "digestbot_deliveries_retried", "Send attempts that will be retried.", registry=registry
-)
-flood_waits = Counter(
-    "digestbot_flood_waits", "429 Too Many Requests answers from Telegram.", registry=registry
 )
 deliveries_pending = Gauge(
     "digestbot_deliveries_pending", "Deliveries waiting to be sent.", registry=registry
@@ -42,3 +32,37 @@ file_to_feed = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
     registry=registry,
 )
+
+
+class _DeliveryCounters:
+    """Deliveries sent / failed / retried and 429s, read from the running dispatcher's own
+    counts at scrape time (one source of truth, no second set of counters to keep in step)."""
+
+    FIELDS = (
+        ("sent", "digestbot_deliveries_sent", "Messages accepted by Telegram."),
+        (
+            "failed",
+            "digestbot_deliveries_failed",
+            "Messages given up on (blocked, gone, attempts).",
+        ),
+        ("retried", "digestbot_deliveries_retried", "Send attempts retried after 5xx or timeouts."),
+        ("flood", "digestbot_flood_waits", "429 Too Many Requests answers from Telegram."),
+        ("plain", "digestbot_deliveries_plain", "Messages resent as plain text after HTML errors."),
+    )
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Any] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.source() if self.source else None
+        for field, name, documentation in self.FIELDS:
+            yield CounterMetricFamily(name, documentation, value=getattr(stats, field, 0))
+
+
+delivery_counters = _DeliveryCounters()
+registry.register(delivery_counters)
+
+
+def count_deliveries_of(source: Callable[[], Any]) -> None:
+    """Report the counts of the dispatcher that `source` returns (its `stats`)."""
+    delivery_counters.source = source

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from service_process import ServiceProcess
 
 from bot.categorising.assign import categorise
@@ -110,6 +111,18 @@ def test_digest_reaches_subscriber_channel_and_feeds(service, fake_telegram) -> 
     assert all(url in per_category for url in tools)
     outside = [i.url for i in digest.items if i.url not in tools]
     assert not any(url in per_category for url in outside)
+
+    metrics = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(httpx.get(f"{service.url}/metrics").text)
+        for sample in family.samples
+    }
+    sent = len(fake_telegram.messages(CHANNEL)) + len(fake_telegram.messages(USER)[before:])
+    assert metrics["digestbot_deliveries_sent_total"] == sent
+    assert metrics["digestbot_digests_ingested_total"] >= 1
+    assert metrics["digestbot_items_ingested_total"] == len(digest.items)
+    assert metrics["digestbot_file_to_first_send_seconds_count"] == 1
+    assert metrics["digestbot_flood_waits_total"] == 0
 
 
 def test_bad_digest_is_skipped_and_service_goes_on(service, fake_telegram) -> None:  # type: ignore[no-untyped-def]

@@ -107,6 +107,7 @@ class Service:
         self.username = username
         self.dispatcher = Dispatcher(sender, self.outbox, settings, subscribers=self.subscribers)
         self.dispatcher.on_first_send = self._first_send
+        metrics.count_deliveries_of(lambda: self.dispatcher.stats)
 
         routes = []
         if bot_app is not None and settings.telegram.webhook_url:
