@@ -408,7 +408,7 @@ class Outbox:
                         claimed_ts=None,
                     )
                 )
-            elif isinstance(result, Failed):
+            elif isinstance(result, Failed | ChatClosed):
                 connection.execute(
                     update(deliveries)
                     .where(deliveries.c.id == result.id)
@@ -419,18 +419,8 @@ class Outbox:
                         claimed_by=None,
                     )
                 )
-            elif isinstance(result, ChatClosed):
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == result.id)
-                    .values(
-                        state=FAILED,
-                        attempts=deliveries.c.attempts + 1,
-                        error=result.error[:_ERROR_MAX],
-                        claimed_by=None,
-                    )
-                )
-                self._cancel_chat(connection, result.chat_id, f"chat {result.state}")
+                if isinstance(result, ChatClosed):  # and nothing more goes to that chat
+                    self._cancel_chat(connection, result.chat_id, f"chat {result.state}")
             elif isinstance(result, ChatMoved):
                 connection.execute(
                     update(deliveries)
