@@ -70,5 +70,5 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str | None] = ()) -
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL at INFO; even redacted, one line per Bot API call is noise.
-    for name in ("httpx", "httpcore", "apscheduler", "uvicorn.access"):
+    for name in ("httpx", "httpcore", "apscheduler", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -244,3 +244,19 @@ def test_refused_token_stops_start_up_with_one_line_and_no_token(
         assert wrong not in output and wrong.split(":")[1] not in output
     finally:
         process.kill()
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = ServiceProcess(tmp_path, {"DIGESTBOT_HTTP__PORT": str(taken.getsockname()[1])})
+        process.start(wait_for="")
+        try:
+            assert process.process is not None and process.process.wait(timeout=60) == 1
+            assert "cannot serve on 127.0.0.1" in process.output()
+            assert "Traceback" not in process.output()
+        finally:
+            process.kill()

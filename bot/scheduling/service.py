@@ -123,16 +123,20 @@ class Service:
             settings.http.port,
             graceful_seconds=2.0,
         )
-        await server.start()
+        try:
+            await server.start()
+        except OSError as error:
+            log.error(
+                "http (DIGESTBOT_HTTP__HOST/PORT): cannot serve on %s:%s: %s",
+                settings.http.host,
+                settings.http.port,
+                error.strerror or error,
+            )
+            await self._stop_bot(bot_app)
+            engine.dispose()
+            return 1
         if routes:
             await set_webhook(bot_app, settings)
-        log.info(
-            "serving feeds on http://%s:%s/ (site %s)",
-            settings.http.host,
-            server.port,
-            settings.site_url,
-        )
-
         self.watcher = DigestWatcher(
             settings.digests_dir,
             self._handle_file,
