@@ -39,9 +39,10 @@ class ServiceProcess:
             "PYTHONUNBUFFERED": "1",
             "DIGESTBOT_CONFIG": str(ROOT / "config" / "digestbot.toml"),
             "DIGESTBOT_CATEGORIES_FILE": str(ROOT / "config" / "categories.toml"),
-            "DIGESTBOT_DIGESTS_DIR": str(self.digests),
-            "DIGESTBOT_FEEDS_DIR": str(self.feeds),
-            "DIGESTBOT_DATABASE_URL": f"sqlite:///{workdir}/state/digestbot.db",
+            # Relative, as in the shipped settings: resolved against the working directory.
+            "DIGESTBOT_DIGESTS_DIR": "seeds",
+            "DIGESTBOT_FEEDS_DIR": "feeds",
+            "DIGESTBOT_DATABASE_URL": "sqlite:///state/digestbot.db",
             "DIGESTBOT_HTTP__PORT": str(self.port),
             "DIGESTBOT_SITE_URL": f"http://127.0.0.1:{self.port}/",
             "DIGESTBOT_LOG_LEVEL": "INFO",

@@ -78,7 +78,7 @@ class DigestWatcher:
         await self.idle()
 
     def notice(self, path: Path) -> None:
-        path = path.resolve() if path.is_absolute() else (self.folder / path).resolve()
+        path = path.resolve()  # one key per file, however it was named
         if path in self._pending:
             return
         self._pending[path] = time.time()
