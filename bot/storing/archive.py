@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, Row, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.model import Digest, Entry, Item
 from bot.storing.tables import digest_items, digests, files, item_categories, items
@@ -68,6 +69,12 @@ class Archive:
         return FileRecord(*row[:6]) if row else None
 
     def record_file(self, record: FileRecord) -> None:
+        try:
+            self._record_file(record)
+        except IntegrityError:  # another instance recorded it first: update theirs
+            self._record_file(record)
+
+    def _record_file(self, record: FileRecord) -> None:
         values = {
             "size": record.size,
             "mtime_ns": record.mtime_ns,
@@ -98,7 +105,17 @@ class Archive:
     # Digests and items ----------------------------------------------------------------------
 
     def store(self, digest: Digest) -> Ingested:
-        """Insert or update a digest and its items in one transaction."""
+        """Insert or update a digest and its items in one transaction.
+
+        Several instances on one PostgreSQL may ingest the same new file at once: the loser of
+        that race gets a unique violation, and its second try finds the rows and updates them.
+        """
+        try:
+            return self._store(digest)
+        except IntegrityError:
+            return self._store(digest)
+
+    def _store(self, digest: Digest) -> Ingested:
         now = time.time()
         edited: list[str] = []
         with self.engine.begin() as connection:
