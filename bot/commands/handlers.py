@@ -216,6 +216,18 @@ async def help_command(update: Update, context: Context) -> None:
     await send(update, context, texts.help_text(lang_of(update), admin=admin))
 
 
+async def permitted_selection(
+    update: Update, context: Context, raw: str, pool: tuple[Category, ...], command: str
+) -> Selection | None:
+    """The categories `raw` names, if the sender may change this chat's subscriptions; None
+    after replying why not (a bad argument, or not an admin of the group)."""
+    chosen = await selection(update, context, raw, pool, command)
+    if chosen is not None and not await may_change(update, context):
+        await send(update, context, texts.not_admin(lang_of(update)))
+        return None
+    return chosen
+
+
 async def categories(update: Update, context: Context) -> None:
     s, lang = services(context), lang_of(update)
     pool = await known(context)
@@ -238,11 +250,8 @@ async def subscribe(update: Update, context: Context) -> None:
         markup = buttons.keyboard(pool, set(have.names), have.all, lang)
         await send(update, context, texts.choose(lang), markup)
         return
-    chosen = await selection(update, context, raw, pool, "subscribe")
+    chosen = await permitted_selection(update, context, raw, pool, "subscribe")
     if chosen is None:
-        return
-    if not await may_change(update, context):
-        await send(update, context, texts.not_admin(lang))
         return
     if chosen.all:
         change = await db(actions.subscribe_all, s.subscribers, chat)
@@ -270,11 +279,8 @@ async def unsubscribe(update: Update, context: Context) -> None:
         await refuse_arguments(update, context, error)
         return
     pool = await known(context)
-    chosen = await selection(update, context, raw, pool, "unsubscribe")
+    chosen = await permitted_selection(update, context, raw, pool, "unsubscribe")
     if chosen is None:
-        return
-    if not await may_change(update, context):
-        await send(update, context, texts.not_admin(lang))
         return
     if chosen.all:
         change = await db(actions.unsubscribe_all, s.subscribers, chat)
