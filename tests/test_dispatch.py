@@ -379,3 +379,81 @@ async def test_stop_gives_back_unsent_work_and_a_restart_resumes(tmp_path, teleg
     await world.drain()  # a new dispatcher (as after a restart) sends the rest, once each
     for chat in (9301, 9302):
         assert received(telegram, chat) == [["g0"], ["g1"], ["g2"]]
+
+
+async def test_migration_seen_by_the_bot_first_is_followed_for_configured_groups(
+    tmp_path, telegram
+) -> None:  # type: ignore[no-untyped-def]
+    """The bot is in the group, so it sees the migrate_to_chat_id service message (the handler
+    calls `Subscribers.move_chat`) before any send fails: the configured group must still get
+    every later digest, at its new id, without items it already received."""
+    telegram.limits = None
+    world = World(tmp_path, telegram, channels=[{"chat": -700, "categories": []}])
+    world.subscribers.upsert_chat(-700, "group")  # the bot was added to the group
+    world.subscribe(-701, [ALL])
+    first = make_digest(27, [make_item("h1", ("AI工具",))])
+    world.plan(first)
+    await world.drain()
+    assert received(telegram, -700) == [["h1"]]
+
+    telegram.migrate(-700, -1000700)
+    telegram.migrate(-701, -1000701)
+    world.subscribers.move_chat(-700, -1000700)  # what the handler of the service message does
+    world.subscribers.move_chat(-701, -1000701)
+    world.plan(make_digest(28, [make_item("h2", ("AI工具",))]))
+    edited = make_digest(27, [*first.items, make_item("h3", ("AI工具",))])  # edited later
+    world.plan(edited)
+    await world.drain()
+    for new in (-1000700, -1000701):
+        assert received(telegram, new) == [["h2"], ["h3"]], new
+
+
+async def test_a_database_hiccup_does_not_stop_deliveries(tmp_path, telegram) -> None:  # type: ignore[no-untyped-def]
+    """The outbox or the chats table failing once (locked SQLite, a PostgreSQL restart) is
+    retried; it must not end the dispatcher (the service would deliver nothing until a restart)."""
+    from sqlalchemy.exc import OperationalError
+
+    telegram.limits = None
+    world = World(tmp_path, telegram, private_per_second=100)
+    for chat in (211, 212):
+        world.subscribe(chat, [ALL])
+    telegram.block(211)
+    for n in range(3):
+        world.plan(make_digest(20 + n, [make_item(f"k{n}", ("AI工具",))]))
+
+    failures = {"reset_inflight": 1, "set_state": 1}
+
+    def flaky(name, function):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if failures[name]:
+                failures[name] -= 1
+                raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+            return function(*args, **kwargs)
+
+        return call
+
+    world.outbox.reset_inflight = flaky("reset_inflight", world.outbox.reset_inflight)  # type: ignore[method-assign]
+    world.subscribers.set_state = flaky("set_state", world.subscribers.set_state)  # type: ignore[method-assign]
+    await world.drain()
+    assert failures == {"reset_inflight": 0, "set_state": 0}
+    assert received(telegram, 212) == [["k0"], ["k1"], ["k2"]]
+
+
+@pytest.mark.parametrize(
+    ("error", "meaning"),
+    [
+        ("Bad Request: chat not found", "ChatGone"),
+        ("Bad Request: PEER_ID_INVALID", "ChatGone"),
+        ("Bad Request: have no rights to send a message", "ChatBlocked"),
+        # a channel whose admins took the bot's right to post: as good as blocked
+        ("Bad Request: need administrator rights in the channel chat", "ChatBlocked"),
+        ("Bad Request: can't parse entities: Unsupported start tag", "EntityError"),
+        ("Bad Request: message is too long", "Refused"),
+    ],
+)
+def test_bad_requests_are_classified_by_their_text(error: str, meaning: str) -> None:
+    from telegram.error import BadRequest
+
+    from bot.dispatching.senders import classify
+
+    assert type(classify(BadRequest(error))).__name__ == meaning  # texts as PTB rewrites them

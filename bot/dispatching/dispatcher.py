@@ -177,7 +177,10 @@ class Dispatcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
         try:
-            await self._recover(first=True)
+            while not await self._recover(first=True):
+                if (stop is not None and stop.is_set()) or self.fatal:
+                    return
+                await asyncio.sleep(RETRY_DB)
             await self._turns(stop, until_empty)
         finally:
             if watcher:
@@ -192,14 +195,20 @@ class Dispatcher:
         await stop.wait()
         self.wake()
 
-    async def _recover(self, *, first: bool) -> None:
+    async def _recover(self, *, first: bool) -> bool:
         """Deliveries left `sending` by a dead process go back to `pending`. With SQLite there is
         one process per database, so at start every one of them is; with PostgreSQL only those
-        older than the lease (another live instance may be sending the others)."""
+        older than the lease (another live instance may be sending the others). False when the
+        database could not be reached (try again later)."""
         cutoff = None if (first and not self.outbox.postgres) else time.time() - self.lease
-        reset = await self._db(self.outbox.reset_inflight, cutoff)
+        try:
+            reset = await self._db(self.outbox.reset_inflight, cutoff)
+        except SQLAlchemyError as error:
+            log.warning("outbox unavailable, retrying: %s", error)
+            return False
         if reset:
             log.info("%d delivery(ies) interrupted earlier will be sent again", reset)
+        return True
 
     async def _turns(self, stop: asyncio.Event | None, until_empty: bool) -> None:
         assert self._wakeup is not None
@@ -368,7 +377,7 @@ class Dispatcher:
             attempts = claimed.attempts + 1
             if attempts >= self.max_attempts:
                 return Failed(claimed.id, f"gave up after {attempts} attempts: {reason}")
-            delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
+            delay = min(self.backoff_cap, self.backoff_base * 2 ** min(attempts - 1, 30))
             delay *= random.uniform(0.5, 1.5)
             self.pacer.hold(claimed.chat_id, delay)
             return Retry(claimed.id, now + delay, reason)
@@ -414,17 +423,30 @@ class Dispatcher:
                     result.error,
                 )
                 if self.subscribers is not None:
-                    await self._db(_close_chat, self.subscribers, result.chat_id, result.state)
+                    await self._chat_change(_close_chat, result.chat_id, result.state)
             elif isinstance(result, ChatMoved):
                 self.stats.moved_chats += 1
                 log.info("chat %s moved to %s", result.old_id, result.new_id)
                 if self.subscribers is not None:
-                    await self._db(self.subscribers.move_chat, result.old_id, result.new_id)
+                    await self._chat_change(_move_subscriptions, result.old_id, result.new_id)
             if self.progress is not None:
                 try:
                     self.progress(result, claimed)
                 except Exception:
                     log.exception("progress callback failed")
+
+    async def _chat_change(self, function: Callable[..., None], *args: str) -> None:
+        """A chat's new state or id in the chats table. The outbox has recorded the outcome
+        already, so a database error here is logged, never fatal: the chat's next delivery
+        meets the same answer from Telegram and tries again."""
+        try:
+            await self._db(function, self.subscribers, *args)
+        except SQLAlchemyError as error:
+            log.warning("could not record the change of chat %s: %s", args[0], error)
+
+
+def _move_subscriptions(subscribers: Subscribers, old_id: str, new_id: str) -> None:
+    subscribers.move_chat(old_id, new_id)
 
 
 def _close_chat(subscribers: Subscribers, chat_id: str, state: str) -> None:

@@ -109,6 +109,7 @@ _BLOCKED = (
     "user is deactivated",
     "have no rights to send",
     "not enough rights",
+    "need administrator rights",
     "chat_write_forbidden",
     "chat_restricted",
 )

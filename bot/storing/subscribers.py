@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
+from bot.storing.outbox import Outbox
 from bot.storing.tables import chats, subscriptions
 
 ALL = "*"
@@ -71,9 +72,14 @@ class Subscribers:
             )
 
     def move_chat(self, old_id: str | int, new_id: str | int) -> None:
-        """Follow a group that became a supergroup: its subscriptions move to the new id."""
+        """Follow a group that became a supergroup: its subscriptions move to the new id, and so
+        do its unfinished deliveries and its history, and the move is remembered (a configured
+        group is followed to the new id; the bot may see the migration before any send fails)."""
         old, new = str(old_id), str(new_id)
+        if old == new:
+            return
         with self.engine.begin() as connection:
+            Outbox._move_chat(connection, old, new)
             row = connection.execute(select(chats).where(chats.c.id == old)).first()
             if row and not connection.execute(select(chats.c.id).where(chats.c.id == new)).first():
                 connection.execute(
