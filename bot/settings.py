@@ -69,7 +69,7 @@ class TelegramSettings(BaseModel):
     global_per_second: float = Field(30.0, gt=0)
     private_per_second: float = Field(1.0, gt=0)
     group_per_minute: float = Field(20.0, gt=0)
-    max_attempts: int = Field(12, ge=1)
+    max_attempts: int = Field(300, ge=1)  # about a day of retries, 5 minutes apart at most
     request_timeout: float = Field(20.0, gt=0)
     poll_timeout: int = Field(30, ge=0, le=60)
 

@@ -260,3 +260,20 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
             assert "Traceback" not in process.output()
         finally:
             process.kill()
+
+
+def test_channel_that_refused_is_tried_again_after_restart(service, fake_telegram) -> None:  # type: ignore[no-untyped-def]
+    fake_telegram.block(CHANNEL, "Forbidden: bot is not a member of the channel chat")
+    service.start()
+    shutil.copy(SAMPLE, service.digests / SAMPLE.name)
+    service.wait_for_line(r"digest \w+ published")
+    fake_telegram.wait_for(lambda f: any(r.status == 403 for r in f.requests_for("sendMessage")))
+    service.terminate()
+
+    fake_telegram.unblock(CHANNEL)  # the operator made the bot an admin
+    service.start()
+    assert any("trying it again" in line for line in service.lines)
+    later = second_digest(service.digests)
+    expected = [i.url for i in categorised(later).items]
+    fake_telegram.wait_for(lambda f: len(urls_in(f.messages(CHANNEL))) >= len(expected))
+    assert urls_in(fake_telegram.messages(CHANNEL)) == expected

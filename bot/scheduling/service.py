@@ -33,7 +33,7 @@ from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
 from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
 from bot.storing.outbox import Outbox
-from bot.storing.subscribers import Subscribers
+from bot.storing.subscribers import ACTIVE, Subscribers
 
 log = logging.getLogger("digestbot")
 
@@ -94,6 +94,7 @@ class Service:
         self.subscribers = Subscribers(engine)
         self.outbox = Outbox(engine)
         self.ingester = Ingester(self.archive, table, settings.zone)
+        await asyncio.to_thread(self._reopen_channels)
         self._install_signal_handlers()
 
         try:
@@ -222,6 +223,16 @@ class Service:
             await asyncio.wait_for(stop_bot(app), timeout=2)
         if self._poller_lock:
             await asyncio.to_thread(self._poller_lock.release)
+
+    def _reopen_channels(self) -> None:
+        """A configured channel that once refused the bot (403: not yet an admin, say) is tried
+        again at each start: the operator's configuration says it should receive, and Telegram
+        tells us nothing when a channel's rights change."""
+        for channel in self.settings.telegram.channels:
+            chat = self.subscribers.chat(channel.chat)
+            if chat is not None and chat.state != ACTIVE:
+                self.subscribers.set_state(channel.chat, ACTIVE)
+                log.info("channel %s was %s; trying it again", channel.chat, chat.state)
 
     # Digests ------------------------------------------------------------------------------------
 
