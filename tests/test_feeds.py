@@ -419,3 +419,24 @@ def test_settings_site_url_feeds(tmp_path: Path) -> None:
     guids = [g.text for g in rss.iter("guid")]
     assert len(guids) == 11
     assert all(g.startswith("tag:news.example.com,2025:item/") for g in guids)
+
+
+def test_summary_line_breaks_survive_in_html_readers(tmp_path: Path) -> None:
+    """Summaries keep paragraphs and list items as line breaks (what Telegram shows); in feed
+    HTML and on the index page a bare newline is a space, so they must become `<br>`."""
+    settings = make_settings(tmp_path, "https://news.example.com/")
+    archive = Archive(open_database(settings.database_url))
+    text = "第一段。\n\n第二段：\n• 甲\n• 乙"
+    item = make_item(0, 0, summary_md=text, summary_html=text, summary_text=text)
+    archive.store(make_digest(0, [item]))
+    files = render_all(archive, load_test_table(), settings)
+    wanted = "第一段。<br />\n<br />\n第二段：<br />\n• 甲<br />\n• 乙"
+    for name in ("rss.xml", "atom.xml"):
+        feed = feedparser.parse(files[name])
+        assert feed.bozo == 0
+        assert wanted in feed.entries[0].summary.replace("<br/>", "<br />"), name
+    content = json.loads(files["feed.json"])["items"][0]["content_html"]
+    assert content.replace("<br/>", "<br />") == wanted
+    assert json.loads(files["feed.json"])["items"][0]["summary"] == text  # plain text as is
+    page = files["index.html"].decode()
+    assert wanted in page.replace("<br/>", "<br />")

@@ -123,3 +123,95 @@ def test_subscriptions_survive_reopen_and_follow_migration(database_url: str) ->
     assert "42" not in reopened.active_subscriptions()
     assert reopened.unsubscribe(42, ["AI产业"]) == ["AI产业"]
     assert reopened.unsubscribe(42) == ["AI工具"]
+
+
+def test_future_dated_digest_is_published_at_ingest_time_and_staggered(database_url: str) -> None:
+    """A digest dated ahead (a writer's skewed clock) gets its times once, when stored: they must
+    not follow the clock of each later feed build, and its items keep their order."""
+    archive = Archive(open_database(database_url))
+    ahead = replace(
+        make_digest(27, (make_item(1), make_item(2), make_item(3))),
+        date=datetime.now(CST) + timedelta(days=2),
+    )
+    before = datetime.now(CST)
+    archive.store(ahead)
+    after = datetime.now(CST)
+    entries = archive.recent(10)
+    assert [e.item.id for e in entries] == ["item0001", "item0002", "item0003"]
+    first = entries[0].published
+    assert before <= first <= after
+    assert [e.published for e in entries] == [first - timedelta(seconds=i) for i in range(3)]
+    assert all(e.updated == e.published for e in entries)
+    archive.store(ahead)  # stored again (a rescan): nothing moves
+    assert [(e.published, e.updated) for e in archive.recent(10)] == [
+        (e.published, e.updated) for e in entries
+    ]
+
+
+def test_a_story_repeated_with_new_text_is_updated_at_the_later_digests_time(
+    database_url: str,
+) -> None:
+    """`updated` comes from the data, not the clock: a rebuild of the same digests into a fresh
+    database gives the same times (and so byte-identical feeds)."""
+    results = []
+    for _ in range(2):
+        archive = Archive(open_database(database_url))
+        archive.store(make_digest(27, (make_item(1), make_item(2))))
+        retold = replace(make_item(1), title="标题 1（更新）", summary_md="新的摘要")
+        later = make_digest(28, (make_item(3), retold))
+        result = archive.store(later)
+        assert result.edited_items == ("item0001",)
+        entry = next(e for e in archive.recent(10) if e.item.id == "item0001")
+        assert entry.published == make_digest(27, ()).date
+        assert entry.updated == later.date - timedelta(seconds=1)
+        assert entry.item.title == "标题 1（更新）"
+        results.append([(e.item.id, e.published, e.updated) for e in archive.recent(10)])
+        archive.engine.dispose()
+        _drop_all(database_url)
+    assert results[0] == results[1]
+
+
+def test_an_older_digest_stored_again_does_not_take_back_a_newer_text(database_url: str) -> None:
+    archive = Archive(open_database(database_url))
+    first = make_digest(27, (make_item(1), make_item(2)))
+    archive.store(first)
+    retold = replace(make_item(1), summary_md="新的摘要", categories=("AI产业",))
+    archive.store(make_digest(28, (retold,)))
+    entry = next(e for e in archive.recent(10) if e.item.id == "item0001")
+    # the older digest edited (another item fixed) and stored again
+    fixed = replace(make_item(2), summary_md="改过的摘要")
+    result = archive.store(replace(first, items=(make_item(1), fixed), content_hash="h2"))
+    assert result.edited_items == ("item0002",)
+    again = next(e for e in archive.recent(10) if e.item.id == "item0001")
+    assert again.item.summary_md == "新的摘要" and again.item.categories == ("AI产业",)
+    assert (again.published, again.updated) == (entry.published, entry.updated)
+    assert [e.item.id for e in archive.recent(10, "AI产业")] == ["item0001"]
+
+
+def test_items_dropped_from_an_edited_digest_leave_the_archive(database_url: str) -> None:
+    """A link corrected in a digest gives the item a new id: the old entry (wrong link) must not
+    stay in the feeds beside the corrected one. An item another digest still carries stays."""
+    archive = Archive(open_database(database_url))
+    first = make_digest(27, (make_item(1), make_item(2, categories=("AI产业",)), make_item(4)))
+    archive.store(first)
+    archive.store(make_digest(28, (make_item(4),)))
+    corrected = make_item(3, url="https://example.com/fixed")
+    archive.store(replace(first, items=(make_item(1), corrected), content_hash="h2"))
+    # item 4 keeps its first time (third of digest 27); the corrected item takes the second place
+    assert [e.item.id for e in archive.recent(10)] == ["item0001", "item0003", "item0004"]
+    assert archive.recent(10, "AI产业") == []
+    assert archive.categories_in_use() == ["AI工具"]
+    assert archive.counts() == (2, 3)
+    assert [e.item.id for e in archive.digest_entries("digest27")] == ["item0001", "item0003"]
+
+
+def _drop_all(database_url: str) -> None:
+    from bot.storing.tables import metadata
+
+    engine = open_database(database_url)
+    metadata.drop_all(engine)
+    with engine.begin() as connection:
+        from sqlalchemy import text
+
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()

@@ -37,6 +37,15 @@ def clean(text: str | None) -> str:
     return _CONTROL.sub("", text)
 
 
+def html_content(item: Item) -> str:
+    """An item's summary as HTML for feed readers and the index page.
+
+    The summary HTML is shared with Telegram, where a newline is a line break; in HTML it is a
+    space, so paragraphs and list items would run together: each newline becomes `<br />`.
+    """
+    return clean(item.summary_html).replace("\n", "<br />\n")
+
+
 def site_host(site_url: str) -> str:
     """The authority of tag URIs: the site's host name, lower-cased, without port."""
     return (urlsplit(site_url).hostname or "localhost").lower()

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from bot.feeds.common import ATOM, JSON, OPML, RSS, FeedEntry, FeedSpec, clean
+from bot.feeds.common import ATOM, JSON, OPML, RSS, FeedEntry, FeedSpec, clean, html_content
 
 RECENT_ITEMS = 50
 
@@ -102,7 +102,7 @@ def _item(entry: FeedEntry, slugs: dict[str, str]) -> str:
     return (
         f'<li id="item-{_attr(item.id)}"><div class="title">{title}</div>'
         f'<div class="muted">{_when(entry.published)}{author}</div>'
-        f'<div class="summary">{clean(item.summary_html)}</div>'
+        f'<div class="summary">{html_content(item)}</div>'
         + (f'<div class="tags">{tags}</div>' if tags else "")
         + "</li>"
     )

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.feeds.common import JSON, FeedEntry, FeedSpec, clean
+from bot.feeds.common import JSON, FeedEntry, FeedSpec, clean, html_content
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -25,7 +25,7 @@ def _item(entry: FeedEntry, language: str) -> dict[str, Any]:
     if item.url:
         data["url"] = clean(item.url)
     data["title"] = clean(item.title) or clean(item.url) or entry.id
-    data["content_html"] = clean(item.summary_html) or clean(item.title) or " "
+    data["content_html"] = html_content(item) or clean(item.title) or " "
     if item.summary_text:
         data["summary"] = clean(item.summary_text)
     data["date_published"] = _time(entry.published)

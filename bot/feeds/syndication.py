@@ -19,7 +19,7 @@ import threading
 
 from feedgen.feed import FeedGenerator
 
-from bot.feeds.common import ATOM, RSS, FeedSpec, clean
+from bot.feeds.common import ATOM, RSS, FeedSpec, clean, html_content
 
 GENERATOR = "digestbot"
 TTL_MINUTES = 60
@@ -50,7 +50,7 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
         if item.author:
             fe.author({"name": clean(item.author)})
             fe.dc.dc_creator(clean(item.author))
-        fe.content(clean(item.summary_html) or clean(item.title) or " ", type="html")
+        fe.content(html_content(item) or clean(item.title) or " ", type="html")
         for category in entry.categories:
             fe.category(term=clean(category.name))
         fe.published(entry.published)

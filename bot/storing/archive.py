@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, Row, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.model import Digest, Entry, Item
@@ -43,16 +43,21 @@ class Ingested:
     new_digest: bool
     new_items: tuple[str, ...]
     edited_items: tuple[str, ...]
+    removed_items: tuple[str, ...] = ()  # dropped from the digest and carried by no other one
 
     @property
     def changed(self) -> bool:
-        return self.new_digest or bool(self.new_items or self.edited_items)
+        return self.new_digest or bool(self.new_items or self.edited_items or self.removed_items)
 
 
-def item_published(digest: Digest, index: int) -> datetime:
+def item_published(digest: Digest, index: int, now: datetime | None = None) -> datetime:
     """Items of one digest are staggered a second apart, first item newest, so readers that sort
-    by date keep the digest's order (and no entry is later than the digest itself)."""
-    return digest.date - timedelta(seconds=index)
+    by date keep the digest's order (and no entry is later than the digest itself).
+
+    A digest dated after `now` (a writer's skewed clock) counts from `now` instead: its times
+    are fixed once, when it is stored, rather than following the clock of every feed build."""
+    start = digest.date if now is None else min(digest.date, now.astimezone(digest.date.tzinfo))
+    return start - timedelta(seconds=index)
 
 
 class Archive:
@@ -117,6 +122,7 @@ class Archive:
 
     def _store(self, digest: Digest) -> Ingested:
         now = time.time()
+        moment = datetime.fromtimestamp(now, digest.date.tzinfo)
         edited: list[str] = []
         with self.engine.begin() as connection:
             known = connection.execute(
@@ -134,14 +140,30 @@ class Archive:
                 connection.execute(update(digests).where(digests.c.id == digest.id).values(**row))
             else:
                 connection.execute(insert(digests).values(id=digest.id, ingested_ts=now, **row))
+            ids = [item.id for item in digest.items]
             existing = {
                 r.id: r
                 for r in connection.execute(
-                    select(items.c.id, items.c.content_hash, items.c.categories).where(
-                        items.c.id.in_([item.id for item in digest.items])
-                    )
+                    select(
+                        items.c.id, items.c.content_hash, items.c.categories, items.c.updated_ts
+                    ).where(items.c.id.in_(ids))
                 )
             }
+            # The newest other digest carrying each known item: an older digest stored again
+            # (edited, or read late) does not take back the text a newer one gave the item.
+            newest_elsewhere = dict(
+                connection.execute(
+                    select(digest_items.c.item_id, func.max(digests.c.date_ts))
+                    .join(digests, digests.c.id == digest_items.c.digest_id)
+                    .where(digest_items.c.item_id.in_(ids), digest_items.c.digest_id != digest.id)
+                    .group_by(digest_items.c.item_id)
+                ).all()
+            )
+            previous = set(
+                connection.execute(
+                    select(digest_items.c.item_id).where(digest_items.c.digest_id == digest.id)
+                ).scalars()
+            )
             connection.execute(delete(digest_items).where(digest_items.c.digest_id == digest.id))
             connection.execute(
                 insert(digest_items),
@@ -156,21 +178,47 @@ class Archive:
                 stored = existing.get(item.id)
                 if stored is None:
                     fresh.append((index, item))
-                elif self._update_item(connection, digest, item, stored):
+                elif newest_elsewhere.get(item.id, float("-inf")) > digest.date.timestamp():
+                    continue
+                elif self._update_item(
+                    connection, item, stored, item_published(digest, index, moment), moment
+                ):
                     edited.append(item.id)
-            self._insert_items(connection, digest, fresh)
+            self._insert_items(connection, digest, fresh, moment)
             new_items = [item.id for _, item in fresh]
-        return Ingested(digest.id, not known, tuple(new_items), tuple(edited))
+            removed = self._remove_orphans(connection, previous - set(ids))
+        return Ingested(digest.id, not known, tuple(new_items), tuple(edited), removed)
 
     @staticmethod
-    def _insert_items(connection, digest: Digest, fresh: list[tuple[int, Item]]) -> None:  # type: ignore[no-untyped-def]
+    def _remove_orphans(connection: Connection, candidates: set[str]) -> tuple[str, ...]:
+        """Items dropped from an edited digest (a corrected link gives an item a new id) that no
+        other digest carries: they leave the archive, so the feeds do not keep a stale entry."""
+        if not candidates:
+            return ()
+        carried = set(
+            connection.execute(
+                select(digest_items.c.item_id).where(digest_items.c.item_id.in_(candidates))
+            ).scalars()
+        )
+        orphans = sorted(candidates - carried)
+        if orphans:
+            connection.execute(
+                delete(item_categories).where(item_categories.c.item_id.in_(orphans))
+            )
+            connection.execute(delete(items).where(items.c.id.in_(orphans)))
+        return tuple(orphans)
+
+    @staticmethod
+    def _insert_items(
+        connection: Connection, digest: Digest, fresh: list[tuple[int, Item]], now: datetime
+    ) -> None:
         """New items in two batched statements (one per table): a cold build of a large
         archive is dominated by per-row statement overhead otherwise."""
         if not fresh:
             return
         rows, tags = [], []
         for index, item in fresh:
-            published = item_published(digest, index)
+            published = item_published(digest, index, now)
             stamp = published.isoformat()
             rows.append(
                 {
@@ -191,12 +239,19 @@ class Archive:
         if tags:
             connection.execute(insert(item_categories), tags)
 
-    def _update_item(self, connection, digest: Digest, item: Item, stored: Row) -> bool:  # type: ignore[no-untyped-def]
-        """Keep `published`; move `updated` only when the text changed. True when it did."""
+    def _update_item(
+        self, connection: Connection, item: Item, stored: Row, told: datetime, now: datetime
+    ) -> bool:
+        """Keep `published`; move `updated` only when the text changed. True when it did.
+
+        `told` is the item's time in the digest being stored. A later digest retelling the story
+        dates the change (the same digests always give the same times, so a rebuild into a fresh
+        database gives the same feeds); an edit of the digest that last told it is dated `now`.
+        """
         edited = stored.content_hash != _content_hash(item)
         values = _item_columns(item)
         if edited:
-            moment = max(datetime.now(digest.date.tzinfo), digest.date)
+            moment = told if told.timestamp() > stored.updated_ts else now
             values |= {"updated": moment.isoformat(), "updated_ts": moment.timestamp()}
         if edited or stored.categories != values["categories"]:
             connection.execute(update(items).where(items.c.id == item.id).values(**values))
