@@ -91,6 +91,8 @@ class Ingester:
             return Outcome(path, "error", error=error)
         ingested = self.archive.store(digest)
         self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, digest.id)
+        if known and known.digest_id and known.digest_id != digest.id:
+            self._forget(known.digest_id)
         return Outcome(path, "stored", digest=digest, ingested=ingested)
 
     def changed_files(self, paths: list[Path]) -> list[Path]:
@@ -119,6 +121,15 @@ class Ingester:
             if progress:
                 progress(path)
             yield outcome
+
+    def _forget(self, digest_id: str) -> None:
+        """The file now holds another digest (its title or date changed): drop the old one,
+        unless another file still holds it."""
+        if not any(r.digest_id == digest_id for r in self.archive.file_records().values()):
+            removed = self.archive.remove_digest(digest_id)
+            log.info(
+                "digest %s replaced by its edited file; %d item(s) left", digest_id, len(removed)
+            )
 
     def _remember(
         self,

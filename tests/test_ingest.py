@@ -107,3 +107,19 @@ def test_digest_files_skip_hidden_folders_and_temporaries(tmp_path: Path) -> Non
         "a.md",
         "2025/b.md",
     ]
+
+
+def test_edited_title_replaces_the_digest_instead_of_adding_one(
+    ingester: Ingester, tmp_path: Path
+) -> None:
+    path = tmp_path / SAMPLE.name
+    text = SAMPLE.read_text("utf-8") + "\n12. 没有链接的条目 - 作者\n    摘要。\n"
+    path.write_text(text, "utf-8")
+    first = ingester.ingest(path)
+    path.write_text(text.replace("过去4小时全球AI发生了什么？", "过去 4 小时 AI 要闻"), "utf-8")
+    second = ingester.ingest(path)
+    assert first.digest and second.digest and first.digest.id != second.digest.id
+    archive = ingester.archive
+    assert archive.counts() == (1, 12)  # one digest; the linkless item is not kept twice
+    assert archive.latest_digest_id() == second.digest.id
+    assert len(archive.recent(100)) == 12

@@ -317,6 +317,30 @@ class Archive:
                 select(digests.c.id).order_by(digests.c.date_ts.desc()).limit(1)
             ).scalar()
 
+    def remove_digest(self, digest_id: str) -> tuple[str, ...]:
+        """Forget a digest that its file no longer holds (its title or date was edited, which
+        gives it a new id): its items that no other digest carries leave the feeds too."""
+        with self.engine.begin() as connection:
+            carried = set(
+                connection.execute(
+                    select(digest_items.c.item_id).where(digest_items.c.digest_id == digest_id)
+                ).scalars()
+            )
+            connection.execute(delete(digest_items).where(digest_items.c.digest_id == digest_id))
+            connection.execute(delete(digests).where(digests.c.id == digest_id))
+            # Items that first appeared in it now belong to the digest that carries them on.
+            for item_id in carried:
+                other = connection.execute(
+                    select(digest_items.c.digest_id).where(digest_items.c.item_id == item_id)
+                ).first()
+                if other is not None:
+                    connection.execute(
+                        update(items)
+                        .where(items.c.id == item_id, items.c.digest_id == digest_id)
+                        .values(digest_id=other.digest_id)
+                    )
+            return self._remove_orphans(connection, carried)
+
     def unplanned(self) -> list[str]:
         """Digests stored but not (or not in their current version) planned for delivery, oldest
         first: after a crash between storing and planning, these are planned at start-up."""
