@@ -87,6 +87,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     status = EXIT_OK
     for path in args.files:
+        if not path.is_file():  # a FIFO or device would block the read; a folder is a typo
+            print(f"{path}:1: not a regular file", file=sys.stderr)
+            status = EXIT_PROBLEMS
+            continue
         try:
             digest = categorise(parse_file(path, zone=settings.zone), table)
         except DigestError as error:

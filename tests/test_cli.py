@@ -91,3 +91,14 @@ def test_build_then_stats(tmp_path: Path) -> None:
     stats = digestbot("stats", "--json", cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
     assert isinstance(json.loads(stats.stdout), dict)
+
+
+def test_parse_refuses_what_is_not_a_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)
+    result = digestbot("parse", str(fifo), str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{fifo}:1: not a regular file",
+        f"{tmp_path}:1: not a regular file",
+    ]
