@@ -188,6 +188,33 @@ def test_no_link() -> None:
     ]
 
 
+def test_no_space_after_the_number_when_a_link_or_bold_follows() -> None:
+    digest = parse("ok/numbering_no_space.md")
+    assert [(i.position, i.title, i.url, i.author) for i in digest.items] == [
+        (1, "一", "https://example.com/ns/1", "甲"),
+        (2, "二", "https://example.com/ns/2", "乙"),
+        (3, "三", None, "丙"),
+        (4, "四", "https://example.com/ns/4", "丁"),
+    ]
+    assert digest.items[0].summary_text == "摘要一。"
+    assert digest.items[-1].summary_text == "1.5 亿美元不是条目。"
+
+
+def test_a_link_that_is_not_the_first_thing_on_the_title_line() -> None:
+    digest = parse("ok/link_after_text.md")
+    assert [(i.position, i.title, i.url, i.author) for i in digest.items] == [
+        (1, "[OpenAI] GPT-5 发布", "https://openai.com/index/gpt-5/", "OpenAI"),
+        (2, "华纳与 Suno 和解：原文", "https://example.com/lat/2", "小互"),
+        (3, "空格隔开", "https://example.com/lat/3", "作者三"),
+        (4, "作者有主页", None, "作者四"),
+        (5, "[来源] 加粗前缀", "https://example.com/lat/5", None),
+        (6, "[视频] (重制版) 不是链接", None, None),
+    ]
+    for item in digest.items:  # a linked item's id comes from its link, as for any other
+        if item.url is not None:
+            assert item.id == short_hash(normalise_link(item.url))
+
+
 def test_title_line_as_heading() -> None:
     assert items_of("ok/heading_items.md") == [
         (1, "Heading item", "https://example.com/h/1", "Author One"),
@@ -314,6 +341,35 @@ def test_a_date_without_offset_is_read_in_the_configured_zone() -> None:
 )
 def test_categories(name: str, categories: tuple[str, ...]) -> None:
     assert parse(name).categories == categories
+
+
+def test_front_matter_text_is_kept_as_written() -> None:
+    digest = parse("ok/scalar_text.md")
+    # YAML 1.1 would make these True, 1.1, 31, 80 and a datetime
+    assert digest.title == "1.10"
+    assert digest.categories == ("yes", "1.10", "0x1F", "1:20", "2025-11-27T12:00:00Z", "AI工具")
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "expected"),
+    [
+        ("title", "yes", "yes"),
+        ("title", "on", "on"),
+        ("title", "1.10", "1.10"),
+        ("title", "017", "017"),
+        ("title", "1_000", "1_000"),
+        ("title", "2025-11-27T12:00:00Z", "2025-11-27T12:00:00Z"),
+        ("title", ".inf", ".inf"),
+        ("tags", "[no, 3.0]", ("no", "3.0")),
+        ("categories", "yes, 1.10", ("yes", "1.10")),
+    ],
+)
+def test_front_matter_scalars_are_not_type_guessed(
+    field: str, written: str, expected: str | tuple[str, ...]
+) -> None:
+    data = f"---\n{field}: {written}\ndate: 2025-01-01\n---\n# h\n1. t\n".encode()
+    digest = parse_bytes(data, "scalars.md", zone=SHANGHAI)
+    assert (digest.title if field == "title" else digest.categories) == expected
 
 
 def test_explicit_tags_on_items() -> None:
@@ -457,6 +513,8 @@ def test_unreadable_file_is_a_digest_error(tmp_path: Path) -> None:
         (b"---\ntitle: t\ndate: 2025-01-01\n---\n1. [t](https://a.b/(x)\n", 5, "unclosed"),
         (b"---\ntitle: t\ndate: 2025-01-01\ncategories: &a [*a]\n---\n1. t\n", 4, "list of"),
         (b"---\n&a [*a]\n---\n1. t\n", 1, "front matter is not a mapping"),
+        (b"---\ntitle: t\ndate: 2025-01-01\n---\n1. t [u](https://a.b/x\n", 5, "unclosed"),
+        (b"---\ntitle: t\ndate: 2025-01-01\n---\n1. [t] (https://a.b/x\n", 5, "unclosed"),
     ],
 )
 def test_small_errors(data: bytes, line: int, reason: str) -> None:

@@ -104,6 +104,10 @@ def test_date_from_filename(name: str, expected: datetime | None) -> None:
         ("not a url", "not a url"),
         ("https://[::1]:8000/x", "https://[::1]:8000/x"),
         ("https://example.com:99999/", "https://example.com:99999/"),
+        ("https://例子.com/a", "https://xn--fsqu00a.com/a"),
+        ("https://www.Straße.例子。com/", "https://xn--strae-oqa.xn--fsqu00a.com/"),
+        ("https://xn--fsqu00a.com/a", "https://xn--fsqu00a.com/a"),
+        ("https://x.com/a/status/1?lang=en&s=20&t=abc&x=1", "https://x.com/i/status/1"),
     ],
 )  # fmt: skip
 def test_normalise_link(url: str, normal: str) -> None:
@@ -122,6 +126,12 @@ def test_item_ids() -> None:
     assert item_id(None, "t", digest_id=did) != item_id(None, "t", digest_id="other")
     assert item_id(None, "Ｔ  t", digest_id=did) == item_id(None, "t t", digest_id=did)
     assert len(item_id(None, "t", digest_id=did)) == 16
+    # one site whether its host is written in Unicode or in punycode
+    assert item_id("https://例子.com/a", "t", digest_id=did) == item_id(
+        "https://XN--FSQU00A.com/a", "t", digest_id=did
+    )
+    # a post is its number, however it was shared
+    assert item_id(link + "?lang=en", "t", digest_id=did) == item_id(link, "t", digest_id=did)
 
 
 def test_assign_item_ids() -> None:

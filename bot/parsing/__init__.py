@@ -9,6 +9,14 @@ Decisions beyond SPEC §2:
 - No `title` in the front matter: the first Markdown heading before the first item, else an error.
 - An item's title and author are plain text (Markdown and HTML in them reduced to text); its
   `url` is kept only if it is an absolute http(s) link (`www.…` gets `https://`).
+- `N.` needs a space after it unless `[` or `*` follows (`5.[t](u)` is an item, `1.5 亿` text).
+- The item's link need not come first on its title line: without one first, the url is that of
+  the first web link before the author separator, and the title is the text of all of it,
+  link labels included (`[OpenAI] [标题](u)` → `[OpenAI] 标题`, `标题：[原文](u)` → `标题：原文`);
+  a link after the separator is the author's (`标题 - [作者](u)` has no url).  `[t] (u)` is a
+  link when `u` is a web address.  The id then comes from the url, as for any linked item.
+- Front-matter text (`title`, `categories`, `tags`) is read as written, without YAML 1.1 type
+  guessing (`title: yes` is "yes", `1.10` is "1.10"); only `date` is typed.
 - A summary is every line under an item up to the next item, a heading or a `---` rule; once
   indented, an unindented line after a blank line ends it (a closing remark is no summary).
   `summary_md` is those lines with their common indentation removed and the tag line dropped.

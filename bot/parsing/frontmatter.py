@@ -33,6 +33,22 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> object:
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
+
+class _TextLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe YAML whose scalars are the text as written, except that null stays None.
+
+    YAML 1.1 guesses types: `title: yes` would be True, `1.10` would be 1.1 and `1:20` would be
+    80.  The title and the category names are text, so they are read with this loader.
+    """
+
+
+def _as_written(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("bool", "int", "float", "timestamp"):
+    _TextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _as_written)
+
 _NAME_SPLIT_RE = re.compile(r"[,，、]")
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 
@@ -77,29 +93,32 @@ def read_front_matter(lines: list[str], zone: ZoneInfo) -> FrontMatter:
             start + 1,
             f"front matter too large: {size} characters, at most {MAX_FRONT_MATTER_CHARS}",
         )
-    data = _load(block, first_line=start + 2)
+    data = _load(block, start + 2, _Loader)
     fields = {key.strip().lower(): value for key, value in data.items() if isinstance(key, str)}
+    # Loaded a second time (it is small) so that only `date` has its type guessed.
+    text = _load(block, start + 2, _TextLoader)
+    texts = {key.strip().lower(): value for key, value in text.items() if isinstance(key, str)}
     locate = _KeyLines(block, start + 2, start + 1)
     date = fields.get("date")
     try:
         when = None if date is None or date == "" else to_datetime(date, zone)
     except ValueError as exc:
         raise ParseFailure(locate("date"), str(exc)) from None
-    categories = fields.get("categories")
+    categories = texts.get("categories")
     key = "categories" if categories is not None else "tags"
     return FrontMatter(
-        title=_title(fields.get("title"), locate("title")),
+        title=_title(texts.get("title"), locate("title")),
         date=when,
-        categories=names(categories if categories is not None else fields.get("tags"), key,
+        categories=names(categories if categories is not None else texts.get("tags"), key,
                          locate(key)),
         open_line=start + 1,
         body_index=end + 1,
     )  # fmt: skip
 
 
-def _load(block: list[str], first_line: int) -> dict[object, object]:
+def _load(block: list[str], first_line: int, loader: type[_BaseLoader]) -> dict[object, object]:
     try:
-        data = yaml.load("\n".join(block), Loader=_Loader)  # _Loader is a safe loader
+        data = yaml.load("\n".join(block), Loader=loader)  # both loaders are safe loaders
     except yaml.YAMLError as exc:
         raise ParseFailure(*_yaml_problem(exc, first_line)) from None
     except (ValueError, OverflowError, TypeError, RecursionError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -32,6 +33,8 @@ _X_HOSTS = frozenset(
     {"x.com", "twitter.com", "mobile.twitter.com", "m.twitter.com", "mobile.x.com", "m.x.com"}
 )
 _X_TRACKING = frozenset({"s", "t"})
+# Browsers read these as the dot between the labels of a host name.
+_IDEOGRAPHIC_DOTS_RE = re.compile("[\u3002\uff0e\uff61]")
 # `/<user>/status/<id>/photo/1`, `/i/web/status/<id>`: one post, however it is addressed.
 _X_STATUS_RE = re.compile(r"/(?:[^/]+|i/web)/status(?:es)?/(\d+)(?:/.*)?", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -54,8 +57,9 @@ def digest_id(date: datetime, title: str) -> str:
 def normalise_link(url: str) -> str:
     """The form of a link used for identity (not for display).
 
-    Scheme and host lower-cased, `www.` dropped, twitter.com = x.com (and a post's URL reduced to
-    its number), default port, tracking parameters and fragment dropped, query parameters
+    Scheme and host lower-cased, an international host in its `xn--` form, `www.` dropped,
+    twitter.com = x.com (and a post's URL reduced to its number, without any query), default
+    port, tracking parameters and fragment dropped, query parameters
     sorted, percent-escapes made canonical, trailing slash removed.  Anything that is not an
     absolute URL comes back stripped but otherwise unchanged.
     """
@@ -66,7 +70,7 @@ def normalise_link(url: str) -> str:
     except ValueError:
         return raw
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    host = _ascii_host(parts.hostname or "").rstrip(".")
     if not scheme or not host:
         return raw
     while host.startswith("www."):
@@ -78,12 +82,35 @@ def normalise_link(url: str) -> str:
         host = f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
-    return urlunsplit((scheme, host, _path(parts.path, is_x), _query(parts.query, is_x), ""))
+    if is_x and (status := _X_STATUS_RE.fullmatch(parts.path)):
+        # A post is its number; `?lang=en`, `?s=20`, `?t=…` only say how it was shared.
+        return urlunsplit((scheme, host, f"/i/status/{status[1]}", "", ""))
+    return urlunsplit((scheme, host, _path(parts.path), _query(parts.query, is_x), ""))
 
 
-def _path(path: str, is_x: bool) -> str:
-    if is_x and (m := _X_STATUS_RE.fullmatch(path)):
-        return f"/i/status/{m[1]}"
+def _ascii_host(host: str) -> str:
+    """The host with each non-ASCII label in its punycode `xn--` form (NFC, lower-cased).
+
+    `例子.com` and `xn--fsqu00a.com` are one site.  Labels are converted one by one with plain
+    punycode rather than Python's IDNA 2003 codec, which would make `straße` `strasse`, a
+    different domain.  A label that is not valid punycode is kept as it is.
+    """
+    if host.isascii() and "xn--" not in host:
+        return host
+    labels = []
+    for label in _IDEOGRAPHIC_DOTS_RE.sub(".", host).split("."):
+        text = label
+        if label.startswith("xn--"):
+            try:
+                text = label[4:].encode("ascii").decode("punycode")
+            except ValueError:  # UnicodeError: not valid punycode
+                text = label
+        text = unicodedata.normalize("NFC", text.lower())
+        labels.append(text if text.isascii() else "xn--" + text.encode("punycode").decode("ascii"))
+    return ".".join(labels)
+
+
+def _path(path: str) -> str:
     path = _PERCENT_RE.sub(_canonical_escape, quote(path, safe=_PATH_SAFE, errors="surrogatepass"))
     return path.rstrip("/") or "/"
 

@@ -85,8 +85,10 @@ def parse_item_line(line: str, flat: str, number: int) -> ItemDraft | None:
     if m is None:
         return None
     rest_flat = flat[m.end() :]
-    if m["sep"] == "." and rest_flat and rest_flat[0] not in " \t*_":
-        return None  # `1.5 亿` or `2025.11` at the start of a line is text, not an item
+    if m["sep"] == "." and rest_flat and rest_flat[0] not in " \t*_[":
+        # `1.5 亿` or `2025.11` at the start of a line is text, not an item; `5.[t](u)` and
+        # `5.**t**` are items, since no sentence goes on from a number like that
+        return None
     start = m.end() + len(rest_flat) - len(rest_flat.lstrip(" \t"))
     body, body_flat = line[start:], flat[start:]
     if m["hashes"]:
@@ -120,29 +122,62 @@ def _title_url_author(
         if close >= 0:
             author = _author(body[close + 2 :], flat[close + 2 :])
             if author is not None:
-                return inline_text(body[:close]).strip(), None, author or None
+                title, url = _text_and_url(body[:close], flat[:close], number)
+                return title, url, author or None
             if not body[close + 2 :].strip():  # `**1. title - author**`
-                return _plain(body[:close], flat[:close])
+                return _plain(body[:close], flat[:close], number)
             # `1. **重点** 其余`: the bold is only part of the title; render the whole as text
             body, flat = marker + body, marker + flat
-    return _plain(body, flat)
+    return _plain(body, flat, number)
 
 
-def _plain(body: str, flat: str) -> tuple[str, str | None, str | None]:
-    """Title and author of a title line without a link: split at the last spaced dash."""
+def _plain(body: str, flat: str, number: int) -> tuple[str, str | None, str | None]:
+    """Title, url and author of a title line not starting with a link: split at the last
+    spaced dash (a link after it is the author's, not the item's)."""
     last = None
     for last in _SPACED_SEPARATOR_RE.finditer(flat):  # noqa: B007 - we want the last match
         pass
     if last is None:
-        return inline_text(body).strip(), None, None
+        return *_text_and_url(body, flat, number), None
     author = inline_text(body[last.end() :]).strip()
-    return inline_text(body[: last.start()]).strip(), None, author or None
+    return *_text_and_url(body[: last.start()], flat[: last.start()], number), author or None
+
+
+def _text_and_url(body: str, flat: str, number: int) -> tuple[str, str | None]:
+    """The text of a title that does not start with a link, and the url of its first link.
+
+    `[OpenAI] [标题](url)` and `标题：[原文](url)`: the link is the item's, and its label stays
+    part of the title, as written.  Only web links count (`[注](见下文)` is text), and a
+    `[` without `]` is text too (`区间 [0, 1)`), but a link left open is an error as ever.
+    """
+    opened: list[int] = []
+    i, n = 0, len(body)
+    while i < n:
+        char = body[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            opened.append(i)
+        elif char == "]" and opened:
+            start = opened.pop()
+            if body.startswith("(", i + 1) and _is_web(flat, _skip_spaces(flat, i + 2)):
+                link = _parse_link(body[start:], flat[start:], number)
+                return inline_text(body).strip(), link[1] if link else None
+        i += 1
+    return inline_text(body).strip(), None
+
+
+def _is_web(flat: str, i: int) -> bool:
+    """Whether a web address (`http://`, `https://`, `www.`) starts at `flat[i]`."""
+    return flat[i : i + 8].lower().startswith(("http://", "https://", "www."))
 
 
 def _parse_link(body: str, flat: str, number: int) -> tuple[str, str | None, int] | None:
     """`[label](destination "title")` at the start of `body`: (label, url, end) or None.
 
-    None when the brackets are not followed by `(` (`[视频] 标题` is a plain title).  A link
+    None when the brackets are not followed by `(` (`[视频] 标题` is a plain title), or only by
+    spaces and `(` without a web address (`[视频] (重制版)`).  A link
     that is opened but not closed is an error: it is what a file still being written looks like.
     """
     depth, i, n = 0, 0, len(body)
@@ -160,7 +195,7 @@ def _parse_link(body: str, flat: str, number: int) -> tuple[str, str | None, int
         i += 1
     else:
         raise ParseFailure(number, _unclosed("'[' without ']'"))
-    label, i = body[1:i], i + 1
+    label, i = body[1:i], _paren_after(body, flat, i + 1)
     if i >= n or body[i] != "(":
         return None
     i = _skip_spaces(flat, i + 1)
@@ -181,6 +216,17 @@ def _parse_link(body: str, flat: str, number: int) -> tuple[str, str | None, int
             number, "malformed link: the address holds a space (write it as %20) or stray text"
         )
     return label, _web_url(destination), i + 1
+
+
+def _paren_after(body: str, flat: str, i: int) -> int:
+    """Where the `(` after a link's `]` is: at `i`, or past spaces if a web address follows.
+
+    `[t] (https://…)` is a link written with a stray space; `[视频] (重制版)` is text.
+    """
+    after = _skip_spaces(flat, i)
+    if after > i and body.startswith("(", after) and _is_web(flat, _skip_spaces(flat, after + 1)):
+        return after
+    return i
 
 
 def _unclosed(what: str) -> str:
