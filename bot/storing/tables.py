@@ -90,6 +90,8 @@ digest_items = Table(
     Column("item_id", String(40), primary_key=True),
     Column("position", Integer, nullable=False),
 )
+# Which digests carry an item: asked for every item of every digest stored.
+Index("ix_digest_items_item", digest_items.c.item_id)
 
 chats = Table(
     "chats",

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(40), primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
     )
+    op.create_index("ix_digest_items_item", "digest_items", ["item_id"])
     op.create_table(
         "chats",
         sa.Column("id", sa.String(64), primary_key=True),
