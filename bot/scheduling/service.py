@@ -60,6 +60,7 @@ class Service:
         self.started = time.time()
         self.arrivals: dict[str, float] = {}  # digest id -> when its file was noticed
         self.ready = False
+        self.jobs: dict[str, asyncio.Task[None]] = {}
         self._lock: InstanceLock | None = None
         self._poller_lock: PollerLock | None = None
 
@@ -173,6 +174,8 @@ class Service:
             watching,
             asyncio.create_task(self.dispatcher.run(self.stop), name="dispatch"),
         ]
+        for task in tasks:
+            self._watch_task(task)
         log.info("digestbot is running (%s)", "bot @" + username if username else "console mode")
         await self.stop.wait()
         log.info("stopping")
@@ -299,8 +302,22 @@ class Service:
 
     # Health -------------------------------------------------------------------------------------
 
+    def _watch_task(self, task: asyncio.Task[None]) -> None:
+        """A long-running job that ends before shutdown is a failure /healthz reports (so a
+        supervisor restarts the service) and the log explains."""
+        self.jobs[task.get_name()] = task
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if self.stop.is_set() or done.cancelled():
+                return
+            error = done.exception()
+            log.error("the %s job stopped: %r", done.get_name(), error, exc_info=error)
+
+        task.add_done_callback(ended)
+
     def health(self) -> tuple[bool, dict[str, object]]:
-        """For /healthz: healthy when the database answers and the folder was scanned lately."""
+        """For /healthz: healthy when the database answers, the folder was scanned lately and
+        the watch and dispatch jobs are running."""
         database_ok = True
         try:
             with self.engine.connect() as connection:
@@ -312,15 +329,18 @@ class Service:
             time.time() - last_scan < 3 * self.settings.scan_interval + 5
         )
         pending = self.outbox.pending_count() if database_ok else None
+        stopped = sorted(name for name, job in self.jobs.items() if job.done())
+        healthy = database_ok and scan_ok and not stopped
         body = {
-            "status": "ok" if database_ok and scan_ok else "unhealthy",
+            "status": "ok" if healthy else "unhealthy",
             "database": "ok" if database_ok else "unreachable",
             "last_scan": last_scan,
             "pending_deliveries": pending,
             "uptime": round(time.time() - self.started, 1),
             "mode": "telegram" if self.settings.token else "console",
+            "stopped_jobs": stopped,
         }
-        return database_ok and scan_ok, body
+        return healthy, body
 
     async def _refresh_gauges(self) -> None:
         with suppress(Exception):
