@@ -8,6 +8,7 @@ and only when their bytes change.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -138,6 +139,24 @@ def write_feeds(feeds_dir: Path, files: dict[str, bytes]) -> list[Path]:
     return changed
 
 
+def remove_stale_categories(feeds_dir: Path, files: dict[str, bytes]) -> list[Path]:
+    """Delete the feeds of categories that neither the table nor any item has any more, so
+    that no reader keeps polling a feed that silently stopped."""
+    rendered = {Path(relative).parts[1] for relative in files if relative.startswith("c/")}
+    folder = feeds_dir / "c"
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for stale in sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in rendered):
+        for path in sorted(stale.iterdir()):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+        with contextlib.suppress(OSError):  # not empty: something of the operator's is there
+            stale.rmdir()
+    return removed
+
+
 def build(
     archive: Archive,
     table: CategoryTable,
@@ -149,6 +168,7 @@ def build(
     feeds_dir = Path(settings.feeds_dir)
     files = render_all(archive, table, settings, bot_username=bot_username)
     changed = write_feeds(feeds_dir, files)
+    changed += remove_stale_categories(feeds_dir, files)
     seconds = time.perf_counter() - started
     log.debug("feeds: %d files, %d changed, %.0f ms", len(files), len(changed), seconds * 1000)
     return BuildResult(tuple(feeds_dir / r for r in files), tuple(changed), seconds)
