@@ -457,3 +457,19 @@ def test_bad_requests_are_classified_by_their_text(error: str, meaning: str) -> 
     from bot.dispatching.senders import classify
 
     assert type(classify(BadRequest(error))).__name__ == meaning  # texts as PTB rewrites them
+
+
+async def test_items_of_a_message_given_up_on_are_offered_again(tmp_path, telegram) -> None:  # type: ignore[no-untyped-def]
+    telegram.limits = None
+    world = World(tmp_path, telegram, max_attempts=2)
+    world.subscribe(7100, [ALL])
+    first = [make_item("lost-a", ("AI工具",)), make_item("lost-b", ("AI产业",))]
+    world.plan(make_digest(21, first))
+    telegram.fail_next("sendMessage", 502, count=2)  # both attempts fail: given up
+    stats = await world.drain()
+    assert stats.failed == 1 and received(telegram, 7100) == []
+
+    # A later digest retells one of those stories with a new one: both reach the chat now.
+    world.plan(make_digest(22, [first[0], make_item("new-c", ("AI工具",))]))
+    await world.drain()
+    assert received(telegram, 7100) == [["lost-a", "new-c"]]

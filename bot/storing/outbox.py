@@ -387,6 +387,26 @@ class Outbox:
             for row in rows
         ]
 
+    @staticmethod
+    def _offer_again(connection: Connection, delivery_id: int) -> None:
+        """A message given up on did not reach its chat: its items no longer count as received,
+        so a later digest that carries them again offers them to that chat."""
+        row = connection.execute(
+            select(deliveries.c.chat_id, deliveries.c.item_ids).where(
+                deliveries.c.id == delivery_id
+            )
+        ).first()
+        if row is None:
+            return
+        item_ids = json.loads(row.item_ids)
+        if item_ids:
+            connection.execute(
+                delete(delivered_items).where(
+                    delivered_items.c.chat_id == row.chat_id,
+                    delivered_items.c.item_id.in_(item_ids),
+                )
+            )
+
     def _settle(self, connection: Connection, results: Iterable[Result], now: float) -> None:
         sent: list[dict] = []
         paced: list[dict] = []
@@ -421,6 +441,8 @@ class Outbox:
                 )
                 if isinstance(result, ChatClosed):  # and nothing more goes to that chat
                     self._cancel_chat(connection, result.chat_id, f"chat {result.state}")
+                else:
+                    self._offer_again(connection, result.id)
             elif isinstance(result, ChatMoved):
                 connection.execute(
                     update(deliveries)
