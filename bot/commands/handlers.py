@@ -153,6 +153,7 @@ async def selection(
     """The categories `raw` names; None after replying with what is wrong with it."""
     lang = lang_of(update)
     try:
+        check_length(raw)
         chosen = parse_categories(raw, services(context).table, pool)
     except ArgumentError as error:
         await refuse_arguments(update, context, error)
@@ -239,11 +240,6 @@ async def subscribe(update: Update, context: Context) -> None:
     """/subscribe <category...>|all; without arguments, a keyboard of toggles."""
     s, lang, chat = services(context), lang_of(update), chat_info(update)
     raw = command_text(update)
-    try:
-        check_length(raw)
-    except ArgumentError as error:
-        await refuse_arguments(update, context, error)
-        return
     pool = await known(context)
     if not raw:
         have = await db(actions.current, s.subscribers, chat.id)
@@ -272,11 +268,6 @@ async def unsubscribe(update: Update, context: Context) -> None:
     raw = command_text(update)
     if not raw:
         await send(update, context, texts.need_categories(lang, "unsubscribe"))
-        return
-    try:
-        check_length(raw)
-    except ArgumentError as error:
-        await refuse_arguments(update, context, error)
         return
     pool = await known(context)
     chosen = await permitted_selection(update, context, raw, pool, "unsubscribe")
@@ -311,11 +302,6 @@ async def latest(update: Update, context: Context) -> None:
     raw = command_text(update)
     chosen: tuple[Category, ...] = ()
     if raw:
-        try:
-            check_length(raw)
-        except ArgumentError as error:
-            await refuse_arguments(update, context, error)
-            return
         picked = await selection(update, context, raw, await known(context), "latest")
         if picked is None:
             return

@@ -416,54 +416,51 @@ class Outbox:
                 if result.next_not_before > now:
                     paced.append({"b_chat": result.chat_id, "b_nb": result.next_not_before})
             elif isinstance(result, Retry):
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == result.id)
-                    .values(
-                        state=PENDING,
-                        not_before_ts=result.not_before_ts,
-                        attempts=deliveries.c.attempts + (1 if result.counts else 0),
-                        error=result.error[:_ERROR_MAX],
-                        claimed_by=None,
-                        claimed_ts=None,
-                    )
+                _set(
+                    connection,
+                    result.id,
+                    state=PENDING,
+                    not_before_ts=result.not_before_ts,
+                    attempts=deliveries.c.attempts + (1 if result.counts else 0),
+                    error=result.error[:_ERROR_MAX],
+                    claimed_by=None,
+                    claimed_ts=None,
                 )
             elif isinstance(result, Failed | ChatClosed):
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == result.id)
-                    .values(
-                        state=FAILED,
-                        attempts=deliveries.c.attempts + 1,
-                        error=result.error[:_ERROR_MAX],
-                        claimed_by=None,
-                    )
+                _set(
+                    connection,
+                    result.id,
+                    state=FAILED,
+                    attempts=deliveries.c.attempts + 1,
+                    error=result.error[:_ERROR_MAX],
+                    claimed_by=None,
                 )
                 if isinstance(result, ChatClosed):  # and nothing more goes to that chat
                     self._cancel_chat(connection, result.chat_id, f"chat {result.state}")
                 else:
                     self._offer_again(connection, result.id)
             elif isinstance(result, ChatMoved):
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == result.id)
-                    .values(state=PENDING, not_before_ts=0.0, claimed_by=None, claimed_ts=None)
+                _set(
+                    connection,
+                    result.id,
+                    state=PENDING,
+                    not_before_ts=0.0,
+                    claimed_by=None,
+                    claimed_ts=None,
                 )
                 self._move_chat(connection, result.old_id, result.new_id)
             elif isinstance(result, AsPlain):
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == result.id)
-                    .values(
-                        state=PENDING,
-                        text=result.text,
-                        text_hash=None,
-                        plain=True,
-                        not_before_ts=0.0,
-                        error=result.error[:_ERROR_MAX],
-                        claimed_by=None,
-                        claimed_ts=None,
-                    )
+                _set(
+                    connection,
+                    result.id,
+                    state=PENDING,
+                    text=result.text,
+                    text_hash=None,
+                    plain=True,
+                    not_before_ts=0.0,
+                    error=result.error[:_ERROR_MAX],
+                    claimed_by=None,
+                    claimed_ts=None,
                 )
         if sent:
             connection.execute(
@@ -529,15 +526,9 @@ class Outbox:
         }
         for row in rows:
             if (row.digest_id, row.part) in taken:  # the new chat has it already
-                connection.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == row.id)
-                    .values(state=CANCELLED, error=f"chat moved to {new}")
-                )
+                _set(connection, row.id, state=CANCELLED, error=f"chat moved to {new}")
                 continue
-            connection.execute(
-                update(deliveries).where(deliveries.c.id == row.id).values(chat_id=new)
-            )
+            _set(connection, row.id, chat_id=new)
             moved += 1
         have = set(
             connection.execute(
@@ -603,3 +594,8 @@ class Outbox:
                 record["item_ids"] = json.loads(record["item_ids"])
                 out.append(record)
         return out
+
+
+def _set(connection: Connection, delivery_id: int, **values: object) -> None:
+    """Record what became of one delivery."""
+    connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))

@@ -1195,6 +1195,25 @@ class FakeTelegram:
         self._users[user_id] = user
         return user
 
+    def _incoming(self, key: int | str, chat: dict, text: str, sender: dict) -> dict[str, Any]:
+        """A message written into `chat` (caller holds the lock), with the bot_command entity
+        Telegram adds to a leading "/command"."""
+        message_id = self._new_message_id(key)
+        self._user_messages.add((key, message_id))
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            **sender,
+            "chat": dict(chat),
+            "date": int(time.time()),
+            "text": text,
+        }
+        command = _COMMAND.match(text)
+        if command:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+            ]
+        return message
+
     def push_message(
         self,
         chat_id: int,
@@ -1230,20 +1249,7 @@ class FakeTelegram:
                     chat["username"] = username
             elif chat_title:
                 chat["title"] = chat_title
-            message_id = self._new_message_id(key)
-            self._user_messages.add((key, message_id))
-            message: dict[str, Any] = {
-                "message_id": message_id,
-                "from": user,
-                "chat": dict(chat),
-                "date": int(time.time()),
-                "text": text,
-            }
-            command = _COMMAND.match(text)
-            if command:
-                message["entities"] = [
-                    {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
-                ]
+            message = self._incoming(key, chat, text, {"from": user})
             return self._enqueue({"message": message})
 
     def push_channel_post(
@@ -1256,20 +1262,7 @@ class FakeTelegram:
             chat["type"] = "channel"
             if chat_title:
                 chat["title"] = chat_title
-            message_id = self._new_message_id(key)
-            self._user_messages.add((key, message_id))
-            message: dict[str, Any] = {
-                "message_id": message_id,
-                "sender_chat": dict(chat),
-                "chat": dict(chat),
-                "date": int(time.time()),
-                "text": text,
-            }
-            command = _COMMAND.match(text)
-            if command:
-                message["entities"] = [
-                    {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
-                ]
+            message = self._incoming(key, chat, text, {"sender_chat": dict(chat)})
             return self._enqueue({"channel_post": message})
 
     def push_callback(
