@@ -300,11 +300,14 @@ class Archive:
             )
 
     def digest_entries(self, digest_id: str) -> list[Entry]:
-        """The entries of one digest in its order (an item first seen earlier keeps its time)."""
+        """The entries of one digest in its order, as that digest tells them: its id and title
+        (not those of the digest that first carried a repeated story), each item keeping the
+        time it was first published."""
+        own = [column for column in items.c if column.name != "digest_id"]
         query = (
-            select(items, digests.c.title.label("digest_title"))
+            select(*own, digest_items.c.digest_id, digests.c.title.label("digest_title"))
             .join(digest_items, digest_items.c.item_id == items.c.id)
-            .join(digests, digests.c.id == items.c.digest_id)
+            .join(digests, digests.c.id == digest_items.c.digest_id)
             .where(digest_items.c.digest_id == digest_id)
             .order_by(digest_items.c.position)
         )

@@ -448,7 +448,7 @@ class Outbox:
                     claimed_by=None,
                     claimed_ts=None,
                 )
-                self._move_chat(connection, result.old_id, result.new_id)
+                self.move_chat_in(connection, result.old_id, result.new_id)
             elif isinstance(result, AsPlain):
                 _set(
                     connection,
@@ -498,7 +498,7 @@ class Outbox:
     def move_chat(self, old_id: str, new_id: str) -> int:
         """A group became a supergroup: its unfinished deliveries and its history follow it."""
         with self.engine.begin() as connection:
-            return self._move_chat(connection, str(old_id), str(new_id))
+            return self.move_chat_in(connection, str(old_id), str(new_id))
 
     @staticmethod
     def _cancel_chat(connection: Connection, chat_id: str, reason: str) -> int:
@@ -509,7 +509,8 @@ class Outbox:
         ).rowcount
 
     @staticmethod
-    def _move_chat(connection: Connection, old: str, new: str) -> int:
+    def move_chat_in(connection: Connection, old: str, new: str) -> int:
+        """`move_chat` inside a caller's transaction (the subscribers' move of the same chat)."""
         if old == new:
             return 0
         moved = 0

@@ -79,7 +79,7 @@ class Subscribers:
         if old == new:
             return
         with self.engine.begin() as connection:
-            Outbox._move_chat(connection, old, new)
+            Outbox.move_chat_in(connection, old, new)
             row = connection.execute(select(chats).where(chats.c.id == old)).first()
             if row and not connection.execute(select(chats.c.id).where(chats.c.id == new)).first():
                 connection.execute(
@@ -178,3 +178,8 @@ class Subscribers:
         )
         with self.engine.connect() as connection:
             return {category: count for category, count in connection.execute(query)}
+
+    def active_chat_count(self) -> int:
+        query = select(func.count()).select_from(chats).where(chats.c.state == ACTIVE)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
