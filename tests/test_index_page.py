@@ -122,7 +122,7 @@ def test_index_page_is_self_contained(tmp_path: Path) -> None:
     archive.store(make_digest(0))
     page = render_all(archive, load_test_table(), settings)["index.html"].decode()
     assert "<script" not in page
-    assert 'rel="icon" href="data:,"' in page
+    assert 'rel="icon" href="favicon.ico"' in page
     for attribute in ("src=", "@import", "url("):
         assert attribute not in page, attribute
     assert page.count('rel="alternate"') == 3 * (1 + len(TEST_CATEGORIES))

@@ -8,7 +8,7 @@ stripped of the characters XML 1.0 cannot carry (lxml would raise on them).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -65,6 +65,16 @@ class FeedEntry:
     published: datetime
     updated: datetime
     digest_title: str
+    digest_id: str = ""  # the digest that first carried it (whose page has its anchor)
+    page_url: str = ""  # the item's anchor on its digest's page ("" when the page is unknown)
+
+    @property
+    def link(self) -> str | None:
+        """What a reader opens: the item's own web link, else its anchor on the digest page."""
+        url = self.item.url
+        if url and url.lower().startswith(("https://", "http://")):
+            return url
+        return self.page_url or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +88,43 @@ class FeedSpec:
     updated: datetime
     category: Category | None = None
     language: str = "zh-CN"
+    # RFC 5005 archives, as folders relative to the site ("archive/2025-11/"); the format's file
+    # name is added by each renderer. `archive_of` is set on an archive document: the folder of
+    # the subscription document it belongs to.
+    month: str | None = None
+    prev_archive: str | None = None
+    next_archive: str | None = None
+    hub: str | None = None  # a WebSub hub announced in the feed
+
+    @property
+    def feed_path(self) -> str:
+        """Folder of the feed's subscription documents: "" or "c/<slug>/"."""
+        return f"c/{self.category.slug}/" if self.category else ""
 
     @property
     def path(self) -> str:
-        """Folder of the feed's files relative to the site: "" or "c/<slug>/"."""
-        return f"c/{self.category.slug}/" if self.category else ""
+        """Folder of this document's files: the feed's, or its month's archive folder."""
+        return f"{self.feed_path}{archive_folder(self.month)}" if self.month else self.feed_path
+
+    @property
+    def is_archive(self) -> bool:
+        return self.month is not None
 
     def url(self, name: str) -> str:
         return f"{self.site_url}{self.path}{name}"
 
+    def link_to(self, folder: str, name: str) -> str:
+        return f"{self.site_url}{folder}{name}"
+
     @property
     def home_url(self) -> str:
-        """The page a reader links the feed to: the index page (at the category's section)."""
-        return f"{self.site_url}#c-{self.category.slug}" if self.category else self.site_url
+        """The page a reader links the feed to: the index page or the category's page."""
+        return f"{self.site_url}{self.feed_path}"
+
+
+def archive_folder(month: str) -> str:
+    """The folder of a month's archive documents and page, relative to a feed's folder."""
+    return f"archive/{month}/"
 
 
 def local_time(moment: datetime, zone: ZoneInfo, now: datetime | None = None) -> datetime:
@@ -102,11 +136,23 @@ def local_time(moment: datetime, zone: ZoneInfo, now: datetime | None = None) ->
     return shown.replace(microsecond=0)
 
 
+def digest_page(site_url: str, slug: str) -> str:
+    """The address of a digest's page."""
+    return f"{site_url}d/{slug}/"
+
+
+def item_anchor(item_id: str) -> str:
+    return f"item-{item_id}"
+
+
 def prepare(
     entry: Entry,
     zone: ZoneInfo,
     category_of: Callable[[str], Category],
     now: datetime | None = None,
+    *,
+    site_url: str = "",
+    slugs: Mapping[str, str] | None = None,
 ) -> FeedEntry:
     """An archive entry ready for rendering (id from the stored, never-moving `published`)."""
     item = entry.item
@@ -119,7 +165,16 @@ def prepare(
         published=published,
         updated=updated,
         digest_title=entry.digest_title,
+        digest_id=entry.digest_id,
+        page_url=_page_url(entry, site_url, slugs),
     )
+
+
+def _page_url(entry: Entry, site_url: str, slugs: Mapping[str, str] | None) -> str:
+    slug = (slugs or {}).get(entry.digest_id)
+    if not slug or not site_url:
+        return ""
+    return f"{digest_page(site_url, slug)}#{item_anchor(entry.item.id)}"
 
 
 def feed_updated(entries: tuple[FeedEntry, ...], zone: ZoneInfo) -> datetime:

@@ -22,8 +22,8 @@ def _time(moment: datetime) -> str:
 def _item(entry: FeedEntry, language: str) -> dict[str, Any]:
     item = entry.item
     data: dict[str, Any] = {"id": entry.id}
-    if item.url:
-        data["url"] = clean(item.url)
+    if entry.link:
+        data["url"] = clean(entry.link)
     data["title"] = clean(item.title) or clean(item.url) or entry.id
     data["content_html"] = html_content(item) or clean(item.title) or " "
     if item.summary_text:
@@ -49,5 +49,7 @@ def render_json_feed(spec: FeedSpec) -> bytes:
         "authors": [{"name": clean(spec.title), "url": spec.site_url}],
         "items": [_item(entry, spec.language) for entry in spec.entries],
     }
+    if spec.prev_archive:  # paging: the next (older) page of items is the newest archive month
+        feed["next_url"] = spec.link_to(spec.prev_archive, JSON)
     # compact: the C encoder (indent would take the pure-Python one, ten times slower)
     return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

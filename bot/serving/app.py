@@ -60,6 +60,7 @@ _SUFFIX_TYPES = {
     ".json": "application/json; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".ico": "image/x-icon",
 }
 _COMPRESSIBLE = ("text/", "application/")
 _KINDS = {"rss.xml": "rss", "atom.xml": "atom", "feed.json": "json", "opml.xml": "opml"}
