@@ -169,12 +169,13 @@ def _decode_body(headers: dict[str, str], query: str, body: bytes) -> dict[str, 
             raw = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body
             message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
             for part in message.iter_parts():
-                name = part.get_param("name", header="content-disposition")
+                name = str(part.get_param("name", header="content-disposition"))
                 payload = part.get_payload(decode=True) or b""
+                data = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
                 if part.get_filename():
-                    params[name] = {"filename": part.get_filename(), "size": len(payload)}
+                    params[name] = {"filename": part.get_filename(), "size": len(data)}
                 else:
-                    params[name] = payload.decode("utf-8")
+                    params[name] = data.decode("utf-8")
         else:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     return {name: _coerce(name, value) for name, value in params.items()}
@@ -1297,9 +1298,10 @@ class FakeTelegram:
                     f"message {message_id} in chat {key!r} has no button with callback_data "
                     f"{data!r}; it has {sm.callback_data()!r}"
                 )
-            if user_id is None:
-                user_id = key if is_private(key) else DEFAULT_GROUP_USER
-            user = self._user(int(user_id), first_name, username, language_code)
+            presser = user_id
+            if presser is None:
+                presser = int(key) if is_private(key) else DEFAULT_GROUP_USER
+            user = self._user(presser, first_name, username, language_code)
             query_id = str(next(self._query_ids))
             self._callbacks[query_id] = {
                 "answered": False,
