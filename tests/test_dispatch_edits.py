@@ -19,6 +19,7 @@ from test_dispatch_support import CST, TABLE, items_in, make_digest, make_item, 
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
 from bot.dispatching.planner import PlanResult
 from bot.formatting.messages import layout_digest, revise_layout
+from bot.ingest import Ingester
 from bot.model import Digest, Item
 from bot.storing.archive import Archive
 from bot.storing.database import open_database
@@ -303,3 +304,46 @@ def test_an_unchanged_message_is_laid_out_again_exactly_as_before() -> None:
         again = revise_layout("标题", when, slots, **options)  # type: ignore[arg-type]
         assert [p.html for p in again.parts] == [p.html for p in parts]
         assert again.overflow == ()
+
+
+DIGEST_FILE = """---
+title: "{title}"
+date: 2025-11-28T08:00:00+08:00
+categories: ["AI工具"]
+---
+
+1.  [一款新的代码助手发布](https://example.com/edits/assistant) - 作者甲
+    这款代码助手支持 **十种语言**。
+
+2.  [没有链接的一条消息] - 作者乙
+    它没有链接，以标题和所在的日报为键。
+"""
+
+
+async def test_a_title_corrected_in_the_file_edits_the_header(world: World, tmp_path: Path) -> None:
+    # a new title gives the digest a new id; its messages pass to it and are edited
+    ingester = Ingester(Archive(world.engine), TABLE, CST)
+    path = tmp_path / "2025.11.28.08.md"
+    archive = Archive(world.engine)
+
+    def ingest(title: str) -> PlanResult:
+        path.write_text(DIGEST_FILE.format(title=title), "utf-8")
+        outcome = ingester.ingest(path)
+        assert outcome.digest is not None
+        return plan_digest(
+            world.engine,
+            outcome.digest.id,
+            archive=archive,
+            subscribers=world.subscribers,
+            table=TABLE,
+            settings=world.settings,
+        )
+
+    ingest("2025.11.28.08 过去4小时全球AI发生了什么")
+    await world.drain()
+    result = ingest("2025.11.28.08 过去4小时全球AI发生了什么？（更正）")
+    assert (result.deliveries, result.edits) == (0, 1)
+    await world.drain()
+    (message,) = world.fake.messages(CHAT)
+    assert message.plain.startswith("2025.11.28.08 过去4小时全球AI发生了什么？（更正）")
+    assert message.plain.count("没有链接的一条消息") == 1

@@ -368,6 +368,26 @@ class Outbox:
             yield writer
             writer.flush()
 
+    def adopt(self, old_id: str, new_id: str) -> int:
+        """A file's digest replaced by its edited version under a new id (its title or date
+        changed): the messages planned for the old one become the new one's, so planning the
+        new one revises them in place instead of sending a second copy. Chats that have
+        messages of the new one already keep theirs. The deliveries moved."""
+        d = deliveries
+        with self.engine.begin() as connection:
+            has_new = select(d.c.chat_id).where(d.c.digest_id == new_id).scalar_subquery()
+            moved = connection.execute(
+                update(d)
+                .where(d.c.digest_id == old_id, d.c.chat_id.not_in(has_new))
+                .values(digest_id=new_id)
+            ).rowcount
+            connection.execute(
+                update(delivered_items)
+                .where(delivered_items.c.digest_id == old_id)
+                .values(digest_id=new_id)
+            )
+        return moved
+
     def digest_header(self, digest_id: str) -> tuple[str, datetime] | None:
         """(title, date) of a stored digest."""
         with self.engine.connect() as connection:
