@@ -66,9 +66,7 @@ def test_a_corrected_digest_edits_the_delivered_message(
         since = len(service.lines)
 
         hand_over(service.digests, name, HEAD + CORRECTED + ADDED)
-        fake_telegram.wait_for(
-            lambda fake: fake.messages(CHANNEL)[0].edit_count >= 1, timeout=30
-        )
+        fake_telegram.wait_for(lambda fake: fake.messages(CHANNEL)[0].edit_count >= 1, timeout=30)
         service.wait_for_line(rf"{name}: digest \w+ published", since=since)
 
         messages = fake_telegram.messages(CHANNEL)
