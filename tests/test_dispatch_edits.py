@@ -23,7 +23,7 @@ from bot.ingest import Ingester
 from bot.model import Digest, Item
 from bot.storing.archive import Archive
 from bot.storing.database import open_database
-from bot.storing.outbox import SENT, Outbox
+from bot.storing.outbox import SENT, Outbox, Sent
 from bot.storing.subscribers import ALL, Subscribers
 
 TIMEOUT = 40
@@ -347,3 +347,34 @@ async def test_a_title_corrected_in_the_file_edits_the_header(world: World, tmp_
     (message,) = world.fake.messages(CHAT)
     assert message.plain.startswith("2025.11.28.08 过去4小时全球AI发生了什么？（更正）")
     assert message.plain.count("没有链接的一条消息") == 1
+
+
+def test_edits_are_planned_and_claimed_on_both_databases(database_url: str) -> None:
+    engine = open_database(database_url)
+    subscribers = Subscribers(engine)
+    subscribers.upsert_chat(CHAT, "private")
+    subscribers.subscribe(CHAT, [ALL])
+    settings = settings_for(database_url)
+    outbox = Outbox(engine)
+
+    def plan(digest: Digest) -> PlanResult:
+        Archive(engine).store(digest)
+        return plan_digest(
+            engine,
+            digest.id,
+            archive=Archive(engine),
+            subscribers=subscribers,
+            table=TABLE,
+            settings=settings,
+        )
+
+    digest = three()
+    plan(digest)
+    (claimed,) = outbox.claim(10)
+    outbox.settle([Sent(claimed.id, claimed.chat_id, 77, 1.0)])
+    assert plan(corrected(digest, "item-1", "更正。")).edits == 1
+    assert plan(corrected(digest, "item-1", "再更正。")).rewritten == 1  # the edit not sent yet
+    (edit,) = outbox.claim(10)
+    assert (edit.is_edit, edit.edit_of, edit.target_message_id) == (True, claimed.id, 77)
+    assert "再更正。" in edit.text
+    engine.dispose()
