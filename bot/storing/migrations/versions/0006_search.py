@@ -11,7 +11,7 @@
   the extension cannot be created (no rights), search still works by ILIKE without the index.
 
 Revision ID: 0006_search
-Revises: 0003_schema_review
+Revises: 0004_message_edits
 """
 
 import logging
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_search"
-down_revision = "0003_schema_review"
+down_revision = "0004_message_edits"
 branch_labels = None
 depends_on = None
 
