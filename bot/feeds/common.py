@@ -95,6 +95,7 @@ class FeedSpec:
     prev_archive: str | None = None
     next_archive: str | None = None
     hub: str | None = None  # a WebSub hub announced in the feed
+    home_page: str | None = None  # the page the feed belongs to, when not its folder's
 
     @property
     def feed_path(self) -> str:
@@ -119,7 +120,7 @@ class FeedSpec:
     @property
     def home_url(self) -> str:
         """The page a reader links the feed to: the index page or the category's page."""
-        return f"{self.site_url}{self.feed_path}"
+        return self.home_page or f"{self.site_url}{self.feed_path}"
 
 
 def archive_folder(month: str) -> str:

@@ -111,15 +111,18 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     return fg
 
 
-def render_syndication(spec: FeedSpec) -> dict[str, bytes]:
-    """RSS 2.0 and Atom 1.0 of one feed: `{"rss.xml": ..., "atom.xml": ...}`."""
+def render_syndication(spec: FeedSpec, *, self_url: str | None = None) -> dict[str, bytes]:
+    """RSS 2.0 and Atom 1.0 of one feed: `{"rss.xml": ..., "atom.xml": ...}`; `self_url` is the
+    RSS document's address when it is not a file of the feeds folder (a search's feed)."""
     with _lock:
         fg = _generator(spec)
+        if self_url:
+            fg.id(self_url)
         fg.register_extension("history", _HistoryExtension, None)
         history: _HistoryExtension = fg.history
         history.archive = spec.is_archive
         history.links = _history(spec, RSS, "application/rss+xml")
-        fg.link(href=spec.url(RSS), rel="self", type="application/rss+xml")
+        fg.link(href=self_url or spec.url(RSS), rel="self", type="application/rss+xml")
         fg.link(href=spec.home_url, rel="alternate", type="text/html")
         rss = fg.rss_str(pretty=True, encoding="UTF-8")
         history.links = _history(spec, ATOM, "application/atom+xml")

@@ -24,15 +24,18 @@ from bot.commands.application import build_application, start_bot, stop_bot
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
 from bot.feeds import build_feeds
+from bot.feeds.search_results import SearchSite
 from bot.ingest import Ingester
 from bot.logs import configure_logging
 from bot.scheduling.watcher import DigestWatcher
 from bot.serving import FeedServer, create_app
+from bot.serving.search import search_routes
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
 from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
 from bot.storing.outbox import Outbox
+from bot.storing.search import Search
 from bot.storing.subscribers import ACTIVE, Subscribers
 
 log = logging.getLogger("digestbot")
@@ -114,6 +117,8 @@ class Service:
         routes = []
         if bot_app is not None and settings.telegram.webhook_url:
             routes.append(webhook_route(bot_app, settings))
+        searches = SearchSite(Search(engine), table, settings)
+        routes.extend(search_routes(searches, settings.feeds.search_per_minute))
         server = FeedServer(
             create_app(
                 settings.feeds_dir,

@@ -96,6 +96,18 @@ class Browse:
                 for r in connection.execute(query)
             ]
 
+    def slugs_of(self, digest_ids: Iterable[str]) -> dict[str, str]:
+        """The page slugs of some digests (those that have one)."""
+        wanted = list(dict.fromkeys(digest_ids))
+        found: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), CHUNK):
+                query = select(digests.c.id, digests.c.slug).where(
+                    digests.c.id.in_(wanted[start : start + CHUNK]), digests.c.slug.is_not(None)
+                )
+                found.update({r.id: r.slug for r in connection.execute(query)})
+        return found
+
     def digest_marks(self) -> dict[str, str]:
         """Per digest, a hash of what its page shows of its items (which, in which order, their
         text version and categories)."""

@@ -41,7 +41,12 @@ _SPACES = re.compile(r"\s+")
 
 
 class QueryError(ValueError):
-    """A query that cannot be searched for; the message says why, in a few words."""
+    """A query that cannot be searched for; the message says why, in a few words, and
+    `too_long` tells an oversized query from an empty one."""
+
+    def __init__(self, message: str, *, too_long: bool = False) -> None:
+        super().__init__(message)
+        self.too_long = too_long
 
 
 def normalise_query(raw: str) -> str:
@@ -54,7 +59,7 @@ def normalise_query(raw: str) -> str:
     if not query:
         raise QueryError("empty query")
     if len(query) > MAX_QUERY:
-        raise QueryError(f"query longer than {MAX_QUERY} characters")
+        raise QueryError(f"query longer than {MAX_QUERY} characters", too_long=True)
     return query
 
 
