@@ -3,7 +3,8 @@ and which tags summary HTML may keep. Parsing, formatting, commands, feeds and t
 use these and nothing of their own.
 
 - `safe_url`: an absolute http(s) URL with a host, a valid port, no user part, no whitespace,
-  control characters, quotes, angle brackets or backslashes, at most 2048 characters.
+  control or bidirectional characters, quotes, angle brackets or backslashes, at most 2048
+  characters.
   International host names are kept as written (Telegram and browsers take them).
 - `escape_text` / `escape_attribute`: `&`, `<`, `>` (and `"` in attributes, which are always
   double-quoted). These four named entities are the only ones Telegram's HTML knows, and they
@@ -22,8 +23,9 @@ from urllib.parse import urlsplit
 
 MAX_URL = 2048
 _URL_START_RE = re.compile(r"https?://", re.IGNORECASE)
-# Whitespace, C0/C1 controls, and the characters that end an attribute or confuse URL parsers.
-_URL_REFUSED_RE = re.compile(r'[\s\x00-\x1f\x7f-\x9f<>"\\]')
+# Whitespace, C0/C1 controls, bidirectional controls (they make a link read as another), and
+# the characters that end an attribute or confuse URL parsers.
+_URL_REFUSED_RE = re.compile('[\\s\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069<>"\\\\]')
 
 # Summary HTML: tag → the mark it gives (Telegram's names); `a` keeps only an `href` that
 # `safe_url` accepts.

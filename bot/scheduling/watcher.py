@@ -135,10 +135,10 @@ class DigestWatcher:
                         getting.cancel()
                         break
                     event = getting.result()
-                    if event.path is None or Mask.ISDIR in event.mask:
-                        continue
                     if Mask.Q_OVERFLOW in event.mask:
                         log.warning("file events overflowed; the next scan catches up")
+                        continue
+                    if event.path is None or Mask.ISDIR in event.mask:
                         continue
                     self._on_event(event.path, event.mask)
             finally:
