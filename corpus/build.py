@@ -68,6 +68,7 @@ class Source:
     drop_lines: tuple[re.Pattern[str], ...]
     title_strip: tuple[re.Pattern[str], ...]
     min_chars: int
+    history: bool
 
 
 @dataclass
@@ -101,6 +102,17 @@ class SectionTable:
 
     mapped: dict[str, list[str]]
     skipped: dict[str, str]
+    patterns: list[tuple[re.Pattern[str], list[str]]] = field(default_factory=list)
+
+    def labels_for(self, key: str) -> list[str] | None:
+        """Labels of a normalised heading: its own entry first, else every matching pattern."""
+        if key in self.mapped:
+            return self.mapped[key]
+        found: list[str] = []
+        for pattern, labels in self.patterns:
+            if pattern.search(key):
+                found += [label for label in labels if label not in found]
+        return found or None
 
 
 @dataclass
@@ -110,6 +122,8 @@ class SourceStats:
     files: int = 0
     found: int = 0
     kept: int = 0
+    mapped_sections: dict[str, list[str]] = field(default_factory=dict)
+    section_counts: Counter[str] = field(default_factory=Counter)
     skipped_sections: Counter[str] = field(default_factory=Counter)
     unreviewed_sections: Counter[str] = field(default_factory=Counter)
     too_short: int = 0
@@ -167,6 +181,7 @@ def parse_source(entry: dict[str, Any], manifest: Path) -> Source:
         drop_lines=compile_all(entry.get("drop_lines", []), where),
         title_strip=compile_all(entry.get("title_strip", []), where),
         min_chars=int(entry.get("min_chars", 30)),
+        history=bool(entry.get("history", False)),
     )
 
 
@@ -180,20 +195,34 @@ def load_manifest(path: Path) -> list[Source]:
     return sources
 
 
+def checked_labels(labels: list[str], categories: set[str], where: str) -> list[str]:
+    unknown = [label for label in labels if label not in categories]
+    if unknown or not labels:
+        raise BuildError(f"{where}: unknown labels {unknown}")
+    return list(labels)
+
+
 def load_sections(path: Path, categories: set[str]) -> dict[str, SectionTable]:
     tables: dict[str, SectionTable] = {}
     for source_id, table in load_toml(path).items():
-        mapped: dict[str, list[str]] = {}
-        for heading, labels in table.get("map", {}).items():
-            unknown = [label for label in labels if label not in categories]
-            if unknown or not labels:
-                raise BuildError(f"{path}: [{source_id}.map] {heading!r}: unknown labels {unknown}")
-            mapped[normalise_heading(heading)] = list(labels)
+        mapped = {
+            normalise_heading(heading): checked_labels(
+                labels, categories, f"{path}: [{source_id}.map] {heading!r}"
+            )
+            for heading, labels in table.get("map", {}).items()
+        }
         skipped = {normalise_heading(h): reason for h, reason in table.get("skip", {}).items()}
         both = set(mapped) & set(skipped)
         if both:
             raise BuildError(f"{path}: [{source_id}] mapped and skipped: {sorted(both)}")
-        tables[source_id] = SectionTable(mapped=mapped, skipped=skipped)
+        patterns = [
+            (
+                compile_all([pattern], f"{path}: [{source_id}.patterns]")[0],
+                checked_labels(labels, categories, f"{path}: [{source_id}.patterns] {pattern!r}"),
+            )
+            for pattern, labels in table.get("patterns", {}).items()
+        ]
+        tables[source_id] = SectionTable(mapped=mapped, skipped=skipped, patterns=patterns)
     return tables
 
 
@@ -230,8 +259,14 @@ def selected_paths(gitdir: Path, source: Source) -> list[str]:
             f"{source.repository}: commit {source.commit} is not in {gitdir}; "
             f"update the mirror with `git --git-dir {gitdir} fetch`"
         ) from error
-    listing = git(gitdir, "ls-tree", "-r", "-z", "--name-only", source.commit)
-    names = [name for name in listing.decode("utf-8").split("\0") if name]
+    if source.history:
+        # Every path the history up to the commit ever held, so files since moved still count.
+        listing = git(gitdir, "log", "-z", "--name-only", "--format=", source.commit)
+    else:
+        listing = git(gitdir, "ls-tree", "-r", "-z", "--name-only", source.commit)
+    names = sorted(
+        {name.strip("\n") for name in listing.decode("utf-8").split("\0") if name.strip()}
+    )
     chosen = [
         name
         for name in names
@@ -241,18 +276,25 @@ def selected_paths(gitdir: Path, source: Source) -> list[str]:
     return sorted(chosen)
 
 
-def read_blobs(gitdir: Path, commit: str, paths: list[str]) -> Iterator[tuple[str, str]]:
-    """Yields (path, text) for each path at the commit, with one `git cat-file --batch`."""
-    if not paths:
+def versions(gitdir: Path, commit: str, path: str) -> list[tuple[str, str]]:
+    """Every (commit, commit date) in which `path` changed, up to `commit`."""
+    log = git(gitdir, "log", "--format=%H %cs", commit, "--", path).decode("utf-8")
+    return [(line.split()[0], line.split()[1]) for line in log.splitlines() if line.strip()]
+
+
+def read_blobs(gitdir: Path, revisions: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Yields (path, text) for each (commit, path), with one `git cat-file --batch`."""
+    if not revisions:
         return
-    request = "".join(f"{commit}:{path}\n" for path in paths).encode("utf-8")
+    request = "".join(f"{commit}:{path}\n" for commit, path in revisions).encode("utf-8")
     data = git(gitdir, "cat-file", "--batch", stdin=request)
     offset = 0
-    for path in paths:
+    for _, path in revisions:
         end = data.index(b"\n", offset)
         header = data[offset:end].split()
         offset = end + 1
         if len(header) < 3 or header[1] != b"blob":
+            yield path, ""  # missing, or not a file: nothing to read, but keep the order
             continue
         size = int(header[2])
         yield path, data[offset : offset + size].decode("utf-8", "replace")
@@ -450,7 +492,39 @@ def parse_overview_index(path: str, text: str, source: Source) -> list[RawItem]:
     ]
 
 
-PARSERS = {"heading_items": parse_heading_items, "overview_index": parse_overview_index}
+BULLET = re.compile(r"^[-*+]\s+(.*\S)\s*$")
+TRAILING_SOURCE = re.compile(r"\s+[-–—]\s+\[[^\]]+\]\([^)]+\)\s*$")
+
+
+def parse_bullet_items(path: str, text: str, source: Source) -> list[RawItem]:
+    """Items are the top-level bullets under headings of `section_level`; a bullet is one
+    sentence with its source link at the end ("… - [Publisher](link)")."""
+    date = date_of(path, text)
+    section: str | None = None
+    items: list[RawItem] = []
+    for line in text.split("\n"):
+        heading = HEADING.match(line)
+        if heading:
+            level = len(heading.group(1))
+            if level == source.section_level:
+                section = heading.group(2)
+            elif level < source.section_level:
+                section = None
+            continue
+        bullet = BULLET.match(line)
+        if bullet and section is not None:
+            words = bullet.group(1)
+            url = first_absolute_url([words])
+            title = plain_text(TRAILING_SOURCE.sub("", words))
+            items.append(RawItem(section=section, title=title, body=[], url=url, date=date))
+    return items
+
+
+PARSERS = {
+    "heading_items": parse_heading_items,
+    "overview_index": parse_overview_index,
+    "bullet_items": parse_bullet_items,
+}
 
 
 # ----------------------------------------------------------------------------- assembling
@@ -485,10 +559,12 @@ def labelled_items(
         if key in table.skipped:
             stats.skipped_sections[key] += 1
             continue
-        labels = table.mapped.get(key)
+        labels = table.labels_for(key)
         if labels is None:
             stats.unreviewed_sections[key] += 1
             continue
+        stats.mapped_sections[key] = labels
+        stats.section_counts[key] += 1
         title = clean_title(raw.title, source)
         summary = summary_of(raw.body, source)
         if len(normalise_title(title)) < 4 or len(title) + len(summary) < source.min_chars:
@@ -537,9 +613,18 @@ def build_source(
     if not paths:
         raise BuildError(f"{source.id}: no files at {source.commit} match {list(source.paths)}")
     parser = PARSERS[source.format]
+    dated: list[tuple[str, str, str | None]]
+    if source.history:
+        dated = [(c, p, day) for p in paths for c, day in versions(gitdir, source.commit, p)]
+    else:
+        dated = [(source.commit, p, None) for p in paths]
     raw: list[RawItem] = []
-    for path, text in read_blobs(gitdir, source.commit, paths):
-        raw.extend(parser(path, text, source))
+    blobs = read_blobs(gitdir, [(commit, path) for commit, path, _ in dated])
+    for (path, text), (_, _, day) in zip(blobs, dated, strict=True):
+        for item in parser(path, text, source):
+            # A file rewritten in place (history = true) is dated by the commit that wrote it.
+            item.date = day or item.date
+            raw.append(item)
     items = deduplicated(labelled_items(source, raw, table, stats), stats, seen)
     stats.kept = len(items)
     return items, stats
@@ -559,9 +644,13 @@ def summarise(items: list[Item], per_source: dict[str, SourceStats]) -> dict[str
         "labels_per_item": dict(sorted(Counter(len(item.labels) for item in items).items())),
         "sources": {
             sid: {
-                **{k: v for k, v in asdict(stats).items() if not isinstance(v, dict)},
+                **{k: v for k, v in asdict(stats).items() if isinstance(v, int)},
+                "mapped_sections": {
+                    key: {"items": count, "labels": stats.mapped_sections[key]}
+                    for key, count in stats.section_counts.most_common()
+                },
                 "skipped_sections": dict(stats.skipped_sections.most_common()),
-                "unreviewed_sections": dict(stats.unreviewed_sections.most_common(30)),
+                "unreviewed_sections": dict(stats.unreviewed_sections.most_common()),
             }
             for sid, stats in per_source.items()
         },
@@ -607,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--categories", type=Path, default=DEFAULT_CATEGORIES)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--only", action="append", help="build only this source id (repeatable)")
+    parser.add_argument(
+        "--explain", action="store_true", help="print every heading found and what it became"
+    )
     args = parser.parse_args(argv)
     try:
         stats = build(
@@ -620,6 +712,15 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as error:
         print(f"corpus build: {error}", file=sys.stderr)
         return 1
+    if args.explain:
+        for source_id, found in stats["sources"].items():
+            print(f"# {source_id}")
+            for key, entry in found["mapped_sections"].items():
+                print(f"{entry['items']:6d}  {key}  -> {', '.join(entry['labels'])}")
+            for key, count in found["skipped_sections"].items():
+                print(f"{count:6d}  {key}  -- skipped")
+            for key, count in found["unreviewed_sections"].items():
+                print(f"{count:6d}  {key}  ?? unreviewed")
     headline = {k: stats[k] for k in ("items", "per_source", "per_label", "per_language")}
     print(json.dumps(headline, ensure_ascii=False))
     return 0
