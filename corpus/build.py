@@ -277,8 +277,8 @@ def selected_paths(gitdir: Path, source: Source) -> list[str]:
 
 
 def versions(gitdir: Path, commit: str, path: str) -> list[tuple[str, str]]:
-    """Every (commit, commit date) in which `path` changed, up to `commit`."""
-    log = git(gitdir, "log", "--format=%H %cs", commit, "--", path).decode("utf-8")
+    """Every (commit, author date) in which `path` changed, up to `commit`."""
+    log = git(gitdir, "log", "--format=%H %as", commit, "--", path).decode("utf-8")
     return [(line.split()[0], line.split()[1]) for line in log.splitlines() if line.strip()]
 
 

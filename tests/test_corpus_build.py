@@ -309,3 +309,91 @@ def test_a_label_that_is_not_a_category_is_an_error(tmp_path: Path) -> None:
     sections.write_text('[alpha.map]\n"Research" = ["AI Research"]\n', encoding="utf-8")
     with pytest.raises(build.BuildError, match="unknown labels"):
         build.load_sections(sections, build.load_category_names(CATEGORIES))
+
+
+REWRITTEN_V1 = """## AI Chip Wars
+
+- A chipmaker unveils a faster accelerator for data centres, shipping next year. - [Example](https://example.org/chip)
+- Short. - [Example](https://example.org/short)
+
+## Other News
+
+- Something happened somewhere and it is worth a sentence or two. - [Example](https://example.org/other)
+"""
+
+REWRITTEN_V2 = """## Regulation Roundup
+
+- Lawmakers pass a bill requiring labels on AI-generated political adverts. - [Example](https://example.org/bill)
+
+## Regulation & Chip Controls
+
+- New export rules restrict shipments of advanced accelerators to some countries. - [Example](https://example.org/rules)
+"""
+
+
+def test_a_digest_rewritten_in_place_is_read_in_every_version_with_heading_patterns(
+    tmp_path: Path,
+) -> None:
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    (work / "summary.md").write_text(REWRITTEN_V1, encoding="utf-8")
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "day one", "--date", "2025-05-01T08:00:00")
+    (work / "out").mkdir()
+    git(work, "mv", "summary.md", "out/summary.md")
+    (work / "out" / "summary.md").write_text(REWRITTEN_V2, encoding="utf-8")
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "day two")
+    commit = git(work, "rev-parse", "HEAD")
+    git(mirrors, "clone", "-q", "--mirror", str(work), "someone+rewritten")
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        f"""
+[[source]]
+id = "rewritten"
+repository = "someone/rewritten"
+commit = "{commit}"
+paths = ["summary.md", "out/summary.md"]
+history = true
+language = "en"
+format = "bullet_items"
+section_level = 2
+min_chars = 40
+""",
+        encoding="utf-8",
+    )
+    sections = tmp_path / "sections.toml"
+    sections.write_text(
+        """
+[rewritten.patterns]
+'chip|accelerator' = ["硬件设施"]
+'regulat|controls' = ["AI伦理"]
+
+[rewritten.skip]
+"Other News" = "every topic"
+""",
+        encoding="utf-8",
+    )
+    stats = build.build(mirrors, manifest, sections, CATEGORIES, tmp_path / "out")
+    items = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    by_url = {item["url"]: item for item in items}
+    assert set(by_url) == {
+        "https://example.org/chip",
+        "https://example.org/bill",
+        "https://example.org/rules",
+    }
+    chip = by_url["https://example.org/chip"]
+    assert chip["title"] == (
+        "A chipmaker unveils a faster accelerator for data centres, shipping next year."
+    )
+    assert chip["labels"] == ["硬件设施"] and chip["date"] == "2025-05-01"
+    assert by_url["https://example.org/bill"]["labels"] == ["AI伦理"]
+    assert by_url["https://example.org/rules"]["labels"] == ["硬件设施", "AI伦理"]
+    assert stats["sources"]["rewritten"]["skipped_sections"] == {"other news": 1}
+    assert stats["sources"]["rewritten"]["too_short"] == 1
