@@ -563,7 +563,7 @@ class Outbox:
         if digest_id is not None:
             query = query.where(deliveries.c.digest_id == digest_id)
         with self.engine.connect() as connection:
-            found = dict(connection.execute(query).all())
+            found: dict[str, int] = {state: n for state, n in connection.execute(query)}
         return {state: int(found.get(state, 0)) for state in STATES}
 
     def pending_count(self) -> int:
