@@ -24,11 +24,11 @@ from test_feeds_support import (
     make_item,
     make_settings,
     need,
-    parse_file,
 )
 
 from bot.feeds import build_feeds, entry_id, render_all
 from bot.model import Digest
+from bot.parsing import parse_file
 from bot.settings import Settings
 from bot.storing.archive import Archive, new_feed_id
 from bot.storing.database import open_database
@@ -365,7 +365,6 @@ def test_future_dates_never_shown(tmp_path: Path) -> None:
     assert all(datetime.fromisoformat(e.published) <= now for e in feed.entries)
 
 
-@pytest.mark.skipif(parse_file is None, reason="bot.parsing (parse_file) is not written yet")
 async def test_real_digests_through_the_parser(site: Site) -> None:
     from conftest import SAMPLE
 
