@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -169,7 +170,13 @@ deliveries = Table(
     Column("text_hash", String(64), ForeignKey("delivery_texts.hash", name="fk_deliveries_text")),
     Column("claimed_ts", Float),
     Column("plain", Boolean, nullable=False, default=False, server_default=false()),
-    UniqueConstraint("chat_id", "digest_id", "part", name="uq_deliveries_chat_digest_part"),
+    # 0004: an edit of the message that delivery `edit_of` sent; `revision` counts the edits of
+    # one part (0: the message itself).
+    Column("edit_of", Integer),
+    Column("revision", Integer, nullable=False, default=0, server_default=text("0")),
+    UniqueConstraint(
+        "chat_id", "digest_id", "part", "revision", name="uq_deliveries_chat_digest_part_revision"
+    ),
 )
 Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.not_before_ts)
 Index("ix_deliveries_chat_state", deliveries.c.chat_id, deliveries.c.state, deliveries.c.id)
