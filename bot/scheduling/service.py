@@ -20,7 +20,13 @@ from telegram.ext import Application
 
 from bot import metrics
 from bot.categorising.table import CategoryTable, CategoryTableError, load_table
-from bot.commands.application import build_application, start_bot, stop_bot
+from bot.commands.application import (
+    build_application,
+    start_bot,
+    start_polling,
+    stop_bot,
+    stop_polling,
+)
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
 from bot.feeds import build_feeds
@@ -31,7 +37,13 @@ from bot.serving import FeedServer, create_app
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
-from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
+from bot.storing.locks import (
+    POLLER_CHECK_SECONDS,
+    AlreadyRunning,
+    InstanceLock,
+    PollerLock,
+    PollerRole,
+)
 from bot.storing.outbox import Outbox
 from bot.storing.subscribers import ACTIVE, Subscribers
 
@@ -63,6 +75,7 @@ class Service:
         self.jobs: dict[str, asyncio.Task[None]] = {}
         self._lock: InstanceLock | None = None
         self._poller_lock: PollerLock | None = None
+        self._poller_role: PollerRole | None = None
 
     async def main(self) -> int:
         settings = self.settings
@@ -167,6 +180,14 @@ class Service:
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
         )
+        if self._poller_role:  # a dropped database connection loses the lock: re-checked
+            scheduler.add_job(
+                self._poller_role.check,
+                "interval",
+                seconds=POLLER_CHECK_SECONDS,
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.start()
 
         tasks = [
@@ -214,6 +235,13 @@ class Service:
             poll = await asyncio.to_thread(self._poller_lock.try_acquire)
             if not poll:
                 log.info("another instance polls Telegram; this one only delivers")
+            self._poller_role = PollerRole(
+                self._poller_lock,
+                lambda: start_polling(app),
+                lambda: stop_polling(app),
+                polling=poll,
+                grace=POLLER_CHECK_SECONDS + settings.telegram.poll_timeout + 5,
+            )
         await start_bot(app, poll=poll)
         username = settings.telegram.username or app.bot.username
         return app, TelegramSender(settings), username
