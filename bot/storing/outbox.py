@@ -47,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.storing.database import upsert
 from bot.storing.tables import (
     chat_moves,
     delivered_items,
@@ -227,11 +228,11 @@ class PlanWriter:
     def _text_hash(self, text: str) -> str:
         digest = text_hash(text)
         if digest not in self._known_texts:
-            exists = self.connection.execute(
-                select(delivery_texts.c.hash).where(delivery_texts.c.hash == digest)
-            ).first()
-            if not exists:
-                self.connection.execute(insert(delivery_texts).values(hash=digest, text=text))
+            self.connection.execute(
+                upsert(self.connection, delivery_texts)
+                .values(hash=digest, text=text)
+                .on_conflict_do_nothing(index_elements=[delivery_texts.c.hash])
+            )
             self._known_texts.add(digest)
         return digest
 
@@ -594,7 +595,7 @@ class Outbox:
                     claimed_by=None,
                     claimed_ts=None,
                 )
-                self._move_chat(connection, result.old_id, result.new_id)
+                self.move_chat_in(connection, result.old_id, result.new_id)
             elif isinstance(result, SendAnew):
                 _set(
                     connection,
@@ -655,7 +656,7 @@ class Outbox:
     def move_chat(self, old_id: str, new_id: str) -> int:
         """A group became a supergroup: its unfinished deliveries and its history follow it."""
         with self.engine.begin() as connection:
-            return self._move_chat(connection, str(old_id), str(new_id))
+            return self.move_chat_in(connection, str(old_id), str(new_id))
 
     @staticmethod
     def _cancel_chat(connection: Connection, chat_id: str, reason: str) -> int:
@@ -666,7 +667,8 @@ class Outbox:
         ).rowcount
 
     @staticmethod
-    def _move_chat(connection: Connection, old: str, new: str) -> int:
+    def move_chat_in(connection: Connection, old: str, new: str) -> int:
+        """`move_chat` inside a caller's transaction (the subscribers' move of the same chat)."""
         if old == new:
             return 0
         moved = 0
@@ -690,26 +692,27 @@ class Outbox:
             # one is another message), so the new chat gets the part as a new message
             _set(connection, row.id, chat_id=new, edit_of=None)
             moved += 1
-        have = set(
-            connection.execute(
-                select(delivered_items.c.item_id).where(delivered_items.c.chat_id == new)
-            ).scalars()
-        )
         history = connection.execute(
             select(delivered_items).where(delivered_items.c.chat_id == old)
         ).all()
-        fresh = [
-            {"chat_id": new, "item_id": r.item_id, "digest_id": r.digest_id}
-            for r in history
-            if r.item_id not in have
-        ]
-        if fresh:
-            connection.execute(insert(delivered_items), fresh)
+        if history:
+            connection.execute(
+                upsert(connection, delivered_items).on_conflict_do_nothing(
+                    index_elements=[delivered_items.c.chat_id, delivered_items.c.item_id]
+                ),
+                [{"chat_id": new, "item_id": r.item_id, "digest_id": r.digest_id} for r in history],
+            )
         connection.execute(delete(delivered_items).where(delivered_items.c.chat_id == old))
         # remember the move, and keep earlier moves pointing at the newest id
         connection.execute(update(chat_moves).where(chat_moves.c.new_id == old).values(new_id=new))
-        connection.execute(delete(chat_moves).where(chat_moves.c.old_id == old))
-        connection.execute(insert(chat_moves).values(old_id=old, new_id=new, moved_ts=time.time()))
+        moved_ts = time.time()
+        connection.execute(
+            upsert(connection, chat_moves)
+            .values(old_id=old, new_id=new, moved_ts=moved_ts)
+            .on_conflict_do_update(
+                index_elements=[chat_moves.c.old_id], set_={"new_id": new, "moved_ts": moved_ts}
+            )
+        )
         return moved
 
     # Figures -----------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ edits of one part (0 is the message itself), so the unique key becomes (chat, di
 revision): two instances revising one digest at once still collide, and one of them plans again.
 
 Revision ID: 0004_message_edits
-Revises: 0002
+Revises: 0003_schema_review
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_message_edits"
-down_revision = "0002"
+down_revision = "0003_schema_review"
 branch_labels = None
 depends_on = None
 
