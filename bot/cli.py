@@ -136,6 +136,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             n_items += len(parse_file(file, zone=settings.zone).items)
         except DigestError as error:
             problems.append(str(error))
+    for warning in _site_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     for line in problems:
         print(line)
     if problems:
@@ -144,6 +146,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     n_categories = len(table.categories) if table else 0
     print(f"ok: {len(files)} digest(s), {n_items} item(s), {n_categories} categories")
     return EXIT_OK
+
+
+def _site_warnings(settings: Settings) -> list[str]:
+    """A bot that talks to people while the site is still the local default puts links that
+    reach nobody into every message footer."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(settings.site_url).hostname or "").lower()
+    local = host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".localhost")
+    if settings.token and local:
+        return [
+            f"site_url (DIGESTBOT_SITE_URL) is {settings.site_url} while a bot token is set: "
+            "every message links there; set the site's public address"
+        ]
+    return []
 
 
 def _channel_problems(settings: Settings, table) -> list[str]:  # type: ignore[no-untyped-def]

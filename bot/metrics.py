@@ -48,6 +48,11 @@ class _DeliveryCounters:
         ("retried", "digestbot_deliveries_retried", "Send attempts retried after 5xx or timeouts."),
         ("flood", "digestbot_flood_waits", "429 Too Many Requests answers from Telegram."),
         ("plain", "digestbot_deliveries_plain", "Messages resent as plain text after HTML errors."),
+        (
+            "edited",
+            "digestbot_messages_edited",
+            "Sent messages edited in place after their digest changed.",
+        ),
     )
 
     def __init__(self) -> None:

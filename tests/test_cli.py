@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,18 @@ def test_check_rejects_channel_filter_with_unknown_category(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "unknown category 'AI玩具'" in result.stdout
     assert "AI工具'" not in result.stdout
+
+
+def test_check_warns_when_the_bot_would_link_to_localhost(tmp_path: Path) -> None:
+    token = f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(30)}"  # shaped, never real
+    bot = {"DIGESTBOT_TELEGRAM__TOKEN": token}
+    local = digestbot("check", str(ROOT / "seeds"), cwd=tmp_path, env=bot)
+    assert local.returncode == 0, local.stderr
+    assert "warning: site_url (DIGESTBOT_SITE_URL) is http://localhost:8080/" in local.stderr
+    assert token not in local.stdout + local.stderr
+    public = {**bot, "DIGESTBOT_SITE_URL": "https://news.example.com/"}
+    assert "warning" not in digestbot("check", str(ROOT / "seeds"), cwd=tmp_path, env=public).stderr
+    assert "warning" not in digestbot("check", str(ROOT / "seeds"), cwd=tmp_path).stderr
 
 
 def test_build_then_stats(tmp_path: Path) -> None:

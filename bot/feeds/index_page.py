@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 from urllib.parse import quote
 
 from bot.feeds.common import (
@@ -24,6 +23,7 @@ from bot.feeds.common import (
     html_content,
     item_anchor,
 )
+from bot.sanitizer import escape_attribute, escape_text, safe_url
 
 RECENT_ITEMS = 50
 
@@ -75,11 +75,11 @@ img { max-width: 100%; height: auto; }
 
 
 def _attr(value: str) -> str:
-    return escape(clean(value), quote=True)
+    return escape_attribute(clean(value))
 
 
 def _text(value: str) -> str:
-    return escape(clean(value), quote=False)
+    return escape_text(clean(value))
 
 
 def _when(moment: datetime) -> str:
@@ -87,13 +87,6 @@ def _when(moment: datetime) -> str:
         f'<time datetime="{moment.isoformat()}">{moment.strftime("%Y-%m-%d %H:%M")}'
         f" {moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]}</time>"
     )
-
-
-def _safe_url(url: str | None) -> str | None:
-    """Only web links become links on our page."""
-    if url and url.lower().startswith(("https://", "http://")):
-        return url
-    return None
 
 
 def telegram_link(username: str, slug: str) -> str:
@@ -125,7 +118,7 @@ def item_html(entry: FeedEntry, context: PageContext, *, up: str, number: int | 
     Numbered on its digest's page; elsewhere it names the digest it comes from (linked to the
     item's anchor there), and an item without a link of its own links to that anchor."""
     item = entry.item
-    url = _safe_url(item.url)
+    url = safe_url(item.url)
     slug = context.digest_slugs.get(entry.digest_id)
     anchor = f"{up}d/{_attr(slug)}/#{_attr(item_anchor(item.id))}" if slug else None
     title = _text(item.title) or _text(item.url or "") or _text(entry.id)
@@ -267,4 +260,3 @@ CSS = _CSS
 attr = _attr
 text = _text
 when = _when
-safe_url = _safe_url

@@ -20,7 +20,13 @@ from telegram.ext import Application
 
 from bot import metrics
 from bot.categorising.table import CategoryTable, CategoryTableError, load_table
-from bot.commands.application import build_application, start_bot, stop_bot
+from bot.commands.application import (
+    build_application,
+    start_bot,
+    start_polling,
+    stop_bot,
+    stop_polling,
+)
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
 from bot.feeds import build_feeds
@@ -33,7 +39,13 @@ from bot.serving.search import search_routes
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
-from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
+from bot.storing.locks import (
+    POLLER_CHECK_SECONDS,
+    AlreadyRunning,
+    InstanceLock,
+    PollerLock,
+    PollerRole,
+)
 from bot.storing.outbox import Outbox
 from bot.storing.search import Search
 from bot.storing.subscribers import ACTIVE, Subscribers
@@ -66,6 +78,7 @@ class Service:
         self.jobs: dict[str, asyncio.Task[None]] = {}
         self._lock: InstanceLock | None = None
         self._poller_lock: PollerLock | None = None
+        self._poller_role: PollerRole | None = None
 
     async def main(self) -> int:
         settings = self.settings
@@ -151,9 +164,8 @@ class Service:
             changed=self.ingester.changed_files,
         )
         watching = asyncio.create_task(self.watcher.watch(self.stop), name="watch")
-        # awatch sets up its inotify watches on its first step, before its first await: let it
-        # take that step, so that no file arriving during the first scan goes unnoticed.
-        await asyncio.sleep(0)
+        # So that no file arriving during the first scan goes unnoticed.
+        await self.watcher.started(watching)
         await self.watcher.rescan()
         # From here each digest is rendered and planned as it comes; the first scan's digests
         # are rendered once and planned together (planning twice is harmless, missing one not).
@@ -173,6 +185,14 @@ class Service:
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
         )
+        if self._poller_role:  # a dropped database connection loses the lock: re-checked
+            scheduler.add_job(
+                self._poller_role.check,
+                "interval",
+                seconds=POLLER_CHECK_SECONDS,
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.start()
 
         tasks = [
@@ -220,6 +240,13 @@ class Service:
             poll = await asyncio.to_thread(self._poller_lock.try_acquire)
             if not poll:
                 log.info("another instance polls Telegram; this one only delivers")
+            self._poller_role = PollerRole(
+                self._poller_lock,
+                lambda: start_polling(app),
+                lambda: stop_polling(app),
+                polling=poll,
+                grace=POLLER_CHECK_SECONDS + settings.telegram.poll_timeout + 5,
+            )
         await start_bot(app, poll=poll)
         username = settings.telegram.username or app.bot.username
         return app, TelegramSender(settings), username
