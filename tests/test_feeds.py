@@ -448,6 +448,7 @@ def test_summary_line_breaks_survive_in_html_readers(tmp_path: Path) -> None:
         assert wanted in feed.entries[0].summary.replace("<br/>", "<br />"), name
     content = json.loads(files["feed.json"])["items"][0]["content_html"]
     assert content.replace("<br/>", "<br />") == wanted
-    assert json.loads(files["feed.json"])["items"][0]["summary"] == text  # plain text as is
+    # JSON Feed's summary is a line of plain text (the whole text is content_html)
+    assert json.loads(files["feed.json"])["items"][0]["summary"] == "第一段。 第二段： • 甲 • 乙"
     page = files["index.html"].decode()
     assert wanted in page.replace("<br/>", "<br />")

@@ -187,3 +187,36 @@ def feed_updated(entries: tuple[FeedEntry, ...], zone: ZoneInfo) -> datetime:
     if entries:
         return max(e.updated for e in entries)
     return datetime(EMPTY_FEED_YEAR, 1, 1, tzinfo=zone)
+
+
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;；])\s")
+SUMMARY_CHARS = 160
+
+
+def text_language(text: str) -> str:
+    """zh-CN when the text has Chinese (or other CJK) characters, else en."""
+    return "zh-CN" if _CJK.search(text) else "en"
+
+
+def short_summary(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The first sentence or two of a text, at most about `limit` characters (cut at a word
+    or character with an ellipsis when a single sentence is longer)."""
+    flat = " ".join(clean(text).split())
+    if len(flat) <= limit:
+        return flat
+    shown = ""
+    for sentence in _SENTENCE_END.split(flat):
+        if not sentence.strip():
+            continue
+        if shown and len(shown) + len(sentence) > limit:
+            break
+        shown += sentence
+        if len(shown) >= limit // 2:
+            break
+    shown = shown.strip()
+    if not shown or len(shown) > limit:
+        cut = flat[:limit]
+        space = cut.rfind(" ")
+        shown = (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+    return shown

@@ -10,9 +10,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.feeds.common import JSON, FeedEntry, FeedSpec, clean, html_content
+from bot.feeds.common import (
+    JSON,
+    FeedEntry,
+    FeedSpec,
+    clean,
+    html_content,
+    short_summary,
+    text_language,
+)
 
 VERSION = "https://jsonfeed.org/version/1.1"
+FAVICON, LOGO = "favicon.ico", "logo.png"
 
 
 def _time(moment: datetime) -> str:
@@ -27,14 +36,14 @@ def _item(entry: FeedEntry, language: str) -> dict[str, Any]:
     data["title"] = clean(item.title) or clean(item.url) or entry.id
     data["content_html"] = html_content(item) or clean(item.title) or " "
     if item.summary_text:
-        data["summary"] = clean(item.summary_text)
+        data["summary"] = short_summary(item.summary_text)
     data["date_published"] = _time(entry.published)
     data["date_modified"] = _time(entry.updated)
     if item.author:
         data["authors"] = [{"name": clean(item.author)}]
     if entry.categories:
         data["tags"] = [clean(category.name) for category in entry.categories]
-    data["language"] = language
+    data["language"] = text_language(f"{item.title} {item.summary_text}")
     return data
 
 
@@ -46,6 +55,8 @@ def render_json_feed(spec: FeedSpec) -> bytes:
         "feed_url": spec.url(JSON),
         "description": clean(spec.description),
         "language": spec.language,
+        "icon": spec.site_url + LOGO,
+        "favicon": spec.site_url + FAVICON,
         "authors": [{"name": clean(spec.title), "url": spec.site_url}],
         "items": [_item(entry, spec.language) for entry in spec.entries],
     }

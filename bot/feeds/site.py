@@ -48,8 +48,8 @@ from bot.storing.browse import Browse, DigestInfo
 # Bump when the markup of pages or feeds changes: every archive file is then rendered again.
 RENDER_VERSION = "1"
 INDEX_DIGESTS = 20
-FAVICON = "favicon.ico"
-_FAVICON_SOURCE = Path(__file__).with_name(FAVICON)
+FAVICON, LOGO = "favicon.ico", "logo.png"
+_HERE = Path(__file__).parent
 
 Files = dict[str, bytes]
 EntriesOf = Mapping[str, list[Entry]]
@@ -210,7 +210,8 @@ class SitePlan:
             files[f"{spec.feed_path}{INDEX}"] = render_category_page(
                 self.context, spec, months, self.bot_username
             )
-        files[FAVICON] = _FAVICON_SOURCE.read_bytes()
+        for name in (FAVICON, LOGO):
+            files[name] = (_HERE / name).read_bytes()
         return files
 
     # The archive -------------------------------------------------------------------------------

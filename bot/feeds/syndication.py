@@ -27,6 +27,7 @@ from lxml import etree
 from bot.feeds.common import ATOM, RSS, FeedSpec, clean, html_content
 
 GENERATOR = "digestbot"
+FAVICON, LOGO = "favicon.ico", "logo.png"
 TTL_MINUTES = 60
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FH_NS = "http://purl.org/syndication/history/1.0"
@@ -89,6 +90,9 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     fg.language(spec.language)
     fg.generator(GENERATOR)
     fg.ttl(TTL_MINUTES)
+    fg.icon(spec.site_url + FAVICON)  # Atom <icon>
+    fg.logo(spec.site_url + LOGO)  # Atom <logo>
+    fg.image(url=spec.site_url + LOGO, title=clean(spec.title), link=spec.home_url)  # RSS
     fg.updated(spec.updated)
     fg.lastBuildDate(spec.updated)
     fg.pubDate(spec.updated)
@@ -103,7 +107,14 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
         if item.author:
             fe.author({"name": clean(item.author)})
             fe.dc.dc_creator(clean(item.author))
-        fe.content(html_content(item) or clean(item.title) or " ", type="html")
+        html = html_content(item) or clean(item.title) or " "
+        fe.description(html)  # RSS <description>; content() below then sets Atom's, typed
+        fe.content(html, type="html")  # Atom <content type="html">, RSS <content:encoded>
+        if entry.page_url or spec.site_url:  # the digest that told it, as the entry's source
+            fe.source(
+                url=entry.page_url.split("#")[0] or spec.site_url,
+                title=clean(entry.digest_title) or clean(spec.title),
+            )
         for category in entry.categories:
             fe.category(term=clean(category.name))
         fe.published(entry.published)

@@ -64,6 +64,7 @@ _SUFFIX_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".ico": "image/x-icon",
+    ".png": "image/png",
 }
 _COMPRESSIBLE = ("text/", "application/")
 _KINDS = {"rss.xml": "rss", "atom.xml": "atom", "feed.json": "json", "opml.xml": "opml"}
