@@ -20,8 +20,10 @@ from pathlib import Path
 
 from bot.categorising.table import CategoryTable
 from bot.feeds.archives import FINAL_MARKER
+from bot.feeds.common import FEED_FILES
 from bot.feeds.site import Job, SitePlan
 from bot.feeds.state import BuildState
+from bot.feeds.websub import publish_in_background
 from bot.feeds.writer import write_if_changed
 from bot.model import Category
 from bot.settings import Settings
@@ -174,6 +176,8 @@ def build(
     changed += _remove_gone(feeds_dir, previous, state)
     _mark_final(feeds_dir, plan)
     state.save(feeds_dir)
+    if plan.hub:
+        publish_in_background(plan.hub, _announced(feeds_dir, settings.site_url, changed))
     seconds = time.perf_counter() - started
     log.debug(
         "feeds: %d files, %d jobs rendered of %d, %d changed, %.0f ms",
@@ -184,6 +188,17 @@ def build(
         seconds * 1000,
     )
     return BuildResult(tuple(every), tuple(changed), seconds)
+
+
+def _announced(feeds_dir: Path, site_url: str, changed: list[Path]) -> list[str]:
+    """The subscription documents among the changed files, as URLs (archive documents and
+    pages are not subscribed to)."""
+    urls = []
+    for path in changed:
+        relative = path.relative_to(feeds_dir).as_posix()
+        if path.name in FEED_FILES and "archive/" not in relative and path.is_file():
+            urls.append(site_url + relative)
+    return urls
 
 
 def _remove_gone(feeds_dir: Path, previous: BuildState, state: BuildState) -> list[Path]:

@@ -60,6 +60,8 @@ def render_json_feed(spec: FeedSpec) -> bytes:
         "authors": [{"name": clean(spec.title), "url": spec.site_url}],
         "items": [_item(entry, spec.language) for entry in spec.entries],
     }
+    if spec.hub and not spec.is_archive:
+        feed["hubs"] = [{"type": "WebSub", "url": spec.hub}]
     if spec.prev_archive:  # paging: the next (older) page of items is the newest archive month
         feed["next_url"] = spec.link_to(spec.prev_archive, JSON)
     # compact: the C encoder (indent would take the pure-Python one, ten times slower)
