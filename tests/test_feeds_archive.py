@@ -236,3 +236,37 @@ def test_entries_carry_content_source_icon_and_language(tmp_path: Path) -> None:
     assert summary.startswith("First sentence about a model.") and len(summary) <= 160
     assert (feeds / "favicon.ico").read_bytes()[:4] == b"\x00\x00\x01\x00"
     assert (feeds / "logo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_summary_picture_is_kept_for_the_web_and_dropped_for_telegram(tmp_path: Path) -> None:
+    from bot.formatting.telegram_html import parse_inline
+    from bot.parsing.summary import (
+        _MD,  # the parser's own Markdown settings
+        inline_text,
+    )
+    from bot.parsing.summary import render_inline as render
+
+    markdown = '看图 ![一张"图"](https://img.example/a.png?x=1&y=2) 与 ![坏](ftp://x/y.png) 完'
+    summary_html, summary_text = render(_MD.parseInline(markdown)[0].children or [])
+    assert (
+        '<img src="https://img.example/a.png?x=1&amp;y=2" alt="一张&quot;图&quot;">' in summary_html
+    )
+    assert summary_html.count("<img") == 1  # an ftp: source is no picture (its alt text stays)
+    assert summary_text.startswith('看图 一张"图"')
+    assert "img" not in "".join(run.text for run in parse_inline(summary_html))  # Telegram
+    assert inline_text("![alt](https://img.example/a.png)") == "alt"
+
+    settings = make_settings(tmp_path, "https://news.example.com/")
+    archive = Archive(open_database(settings.database_url))
+    item = make_item(0, 0, summary_html=summary_html, summary_text=summary_text)
+    archive.store(make_digest(0, [item]))
+    build_feeds(archive, load_test_table(), settings)
+    feeds = Path(settings.feeds_dir)
+    data = json.loads((feeds / "feed.json").read_bytes())
+    assert data["items"][0]["image"] == "https://img.example/a.png?x=1&y=2"
+    rss = feedparser.parse((feeds / "rss.xml").read_bytes())
+    assert rss.entries[0].media_content[0]["url"] == "https://img.example/a.png?x=1&y=2"
+    assert (
+        '<img src="https://img.example/a.png?x=1&amp;y=2"'
+        in (feeds / "d" / "2025-11-27-0800" / "index.html").read_text()
+    )

@@ -7,6 +7,7 @@ stripped of the characters XML 1.0 cannot carry (lxml would raise on them).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.formatting.telegram_html import parse_inline, render
 from bot.model import Category, Entry, Item
+from bot.sanitizer import image_html, safe_url
 from bot.storing.archive import new_feed_id
 
 # C0 controls except tab/newline/carriage return, DEL and C1 controls, lone surrogates and the two
@@ -45,9 +47,19 @@ def html_content(item: Item) -> str:
     space, so paragraphs and list items would run together: each newline becomes `<br />`. It is
     read through the one HTML boundary (`parse_inline`, `bot.sanitizer`'s allowlist), as for
     Telegram, not trusted as stored.
+    Pictures (which Telegram's reading drops) are put back between the pieces, each rebuilt
+    by `bot.sanitizer.image_html` from its checked source and alt text.
     """
-    safe = render(parse_inline(item.summary_html)) if item.summary_html else ""
-    return clean(safe).replace("\n", "<br />\n")
+    source = item.summary_html or ""
+    pieces, start = [], 0
+    for found in _IMAGE_TAG.finditer(source):
+        pieces.append(render(parse_inline(source[start : found.start()])))
+        picture = image_html(html.unescape(found.group(1)), html.unescape(found.group(2)))
+        if picture is not None:
+            pieces.append(picture)
+        start = found.end()
+    pieces.append(render(parse_inline(source[start:])) if source[start:] else "")
+    return clean("".join(pieces)).replace("\n", "<br />\n")
 
 
 def entry_id(entry: Entry) -> str:
@@ -220,3 +232,16 @@ def short_summary(text: str, limit: int = SUMMARY_CHARS) -> str:
         space = cut.rfind(" ")
         shown = (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
     return shown
+
+
+_IMAGE = re.compile(r'<img src="([^"]+)"')
+_IMAGE_TAG = re.compile(r'<img src="([^"]*)" alt="([^"]*)">')
+
+
+def first_image(item: Item) -> str | None:
+    """The source of the summary's first picture with an http(s) source."""
+    for found in _IMAGE.finditer(item.summary_html):
+        url = safe_url(html.unescape(found.group(1)))
+        if url:
+            return url
+    return None

@@ -15,6 +15,7 @@ from bot.feeds.common import (
     FeedEntry,
     FeedSpec,
     clean,
+    first_image,
     html_content,
     short_summary,
     text_language,
@@ -37,6 +38,9 @@ def _item(entry: FeedEntry, language: str) -> dict[str, Any]:
     data["content_html"] = html_content(item) or clean(item.title) or " "
     if item.summary_text:
         data["summary"] = short_summary(item.summary_text)
+    image = first_image(item)
+    if image:
+        data["image"] = image
     data["date_published"] = _time(entry.published)
     data["date_modified"] = _time(entry.updated)
     if item.author:

@@ -24,7 +24,7 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from bot.feeds.common import ATOM, RSS, FeedSpec, clean, html_content
+from bot.feeds.common import ATOM, RSS, FeedSpec, clean, first_image, html_content
 
 GENERATOR = "digestbot"
 FAVICON, LOGO = "favicon.ico", "logo.png"
@@ -83,6 +83,7 @@ def _history(spec: FeedSpec, name: str, kind: str) -> list[tuple[str, str, str |
 def _generator(spec: FeedSpec) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media", atom=False, rss=True)  # an entry's picture: <media:content>
     fg.id(spec.url(ATOM))
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.description))  # also the RSS <description>
@@ -110,6 +111,9 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
         html = html_content(item) or clean(item.title) or " "
         fe.description(html)  # RSS <description>; content() below then sets Atom's, typed
         fe.content(html, type="html")  # Atom <content type="html">, RSS <content:encoded>
+        image = first_image(item)
+        if image:
+            fe.media.content(url=image, medium="image")
         if entry.page_url or spec.site_url:  # the digest that told it, as the entry's source
             fe.source(
                 url=entry.page_url.split("#")[0] or spec.site_url,
