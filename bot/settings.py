@@ -109,6 +109,10 @@ class HttpSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # Clients waiting for their request headers at once (fewer when file descriptors are short);
+    # beyond it the longest-waiting one is dropped.
+    max_connections: int = Field(1000, ge=4)
+    header_timeout: float = Field(10.0, gt=0, le=300)  # seconds to send the request headers
 
 
 class Settings(BaseSettings):

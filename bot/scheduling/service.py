@@ -28,6 +28,7 @@ from bot.ingest import Ingester
 from bot.logs import configure_logging
 from bot.scheduling.watcher import DigestWatcher
 from bot.serving import FeedServer, create_app
+from bot.serving.guard import Limits, raise_open_files_limit
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database, sqlite_path
@@ -124,6 +125,11 @@ class Service:
             settings.http.host,
             settings.http.port,
             graceful_seconds=2.0,
+            limits=Limits.for_open_files(
+                raise_open_files_limit(),
+                max_connections=settings.http.max_connections,
+                header_seconds=settings.http.header_timeout,
+            ),
         )
         try:
             await server.start()
