@@ -80,3 +80,44 @@ def test_slow_header_clients_leave_healthz_answering_and_the_log_small(tmp_path:
             for sock in sockets:
                 sock.close()
             process.kill()
+
+
+def test_webhook_answers_400_to_json_that_is_not_an_update(tmp_path: Path, fake_telegram) -> None:  # type: ignore[no-untyped-def]
+    fake_telegram.reset()
+    process = ServiceProcess(tmp_path)
+    process.env |= {
+        "DIGESTBOT_TELEGRAM__TOKEN": fake_telegram.token,
+        "DIGESTBOT_TELEGRAM__BASE_URL": fake_telegram.base_url,
+        "DIGESTBOT_TELEGRAM__WEBHOOK_URL": f"{process.url}/telegram",
+    }
+    try:
+        process.start()
+        secret = fake_telegram.webhook["secret_token"]
+        bodies = [
+            b"[]",
+            b'"update"',
+            b"42",
+            b"null",
+            b"true",
+            b"[" * 100_000 + b"]" * 100_000,
+            b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+            b'{"message": {"message_id": 1, "date": 0}}',
+            b'{"update_id": "seven"}',
+            b'{"update_id": 7, "message": []}',
+        ]
+        for body in bodies:
+            answer = httpx.post(
+                f"{process.url}/telegram",
+                content=body,
+                headers={
+                    "X-Telegram-Bot-Api-Secret-Token": secret,
+                    "Content-Type": "application/json",
+                },
+                timeout=10,
+            )
+            assert answer.status_code == 400, (body[:40], answer.status_code)
+        assert "Traceback" not in process.output()
+        health = httpx.get(f"{process.url}/healthz", timeout=5)
+        assert health.status_code == 200
+    finally:
+        process.kill()
