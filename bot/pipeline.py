@@ -60,7 +60,7 @@ class Failure:
         return {"error": self.error, "attempts": self.attempts, "next_try": round(self.next_try)}
 
 
-@dataclass(slots=True)
+@dataclass
 class Failures:
     """Failing work by key, with exponential backoff; each key is logged with its traceback on
     its first failure only."""
