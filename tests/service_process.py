@@ -111,6 +111,13 @@ class ServiceProcess:
         tail = "\n".join(self.lines[-30:])
         raise TimeoutError(f"no log line matching {pattern!r} within {timeout}s; last:\n{tail}")
 
+    def wait_closed(self, timeout: float = 20) -> None:
+        """Until the process's output has been read to its end."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._closed and time.monotonic() < deadline:
+                self._changed.wait(deadline - time.monotonic())
+
     def terminate(self, timeout: float = 10) -> tuple[int, float]:
         """SIGTERM; returns (exit code, seconds it took)."""
         assert self.process
