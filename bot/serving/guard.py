@@ -116,8 +116,9 @@ class GuardedH11Protocol(H11Protocol):
             self._headers_done()  # a request is being answered: its headers are complete
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
+        super().on_response_complete()  # may start a pipelined request already received
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self.transport.is_closing():
             self._await_headers()  # keep-alive: the next request gets the same deadline
 
     def close(self) -> None:
