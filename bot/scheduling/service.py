@@ -271,9 +271,8 @@ class Service:
         settings = self.settings
         watching = asyncio.create_task(parts.watcher.watch(self.stop), name="watch")
         stack.push_async_callback(_finish, watching)
-        # awatch sets up its inotify watches on its first step, before its first await: let it
-        # take that step, so that no file arriving during the first scan goes unnoticed.
-        await asyncio.sleep(0)
+        # So that no file arriving during the first scan goes unnoticed.
+        await self._step(parts.watcher.started(watching))
         await self._step(parts.watcher.rescan())
         # From here each digest is rendered and planned as it comes; the first scan's digests
         # are rendered once and planned together (planning twice is harmless, missing one not).
