@@ -17,6 +17,17 @@ items_ingested = Counter("digestbot_items_ingested", "Items new to the archive."
 digest_errors = Counter(
     "digestbot_digest_errors", "Digest files that could not be parsed.", registry=registry
 )
+pipeline_failures = Counter(
+    "digestbot_pipeline_failures",
+    "Digests whose planning failed, and failed feed renderings (each attempt).",
+    ["stage"],
+    registry=registry,
+)
+pipeline_failing = Gauge(
+    "digestbot_pipeline_failing",
+    "Digests (and the feeds) failing now and waiting for a retry.",
+    registry=registry,
+)
 deliveries_pending = Gauge(
     "digestbot_deliveries_pending", "Deliveries waiting to be sent.", registry=registry
 )
