@@ -23,6 +23,7 @@ from bot.categorising.table import CategoryTable, CategoryTableError, load_table
 from bot.commands.application import build_application, start_bot, stop_bot
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
+from bot.dispatching.pacing import Limits, Pacer
 from bot.feeds import build_feeds
 from bot.ingest import Ingester
 from bot.logs import configure_logging
@@ -202,12 +203,14 @@ class Service:
         if not settings.token:
             log.info("no bot token: console mode, messages are logged instead of sent")
             return None, ConsoleSender(), settings.telegram.username
+        pacer = Pacer(Limits.from_settings(settings.telegram))  # one budget: replies, deliveries
         app = build_application(
             settings,
             engine=engine,
             table=table,
             archive=self.archive,
             subscribers=self.subscribers,
+            pacer=pacer,
         )
         poll = not settings.telegram.webhook_url
         if poll and engine.dialect.name == "postgresql":
@@ -217,7 +220,7 @@ class Service:
                 log.info("another instance polls Telegram; this one only delivers")
         await start_bot(app, poll=poll)
         username = settings.telegram.username or app.bot.username
-        return app, TelegramSender(settings), username
+        return app, TelegramSender(settings, pacer=pacer), username
 
     async def _stop_bot(self, app: Application | None) -> None:
         if app is None:
