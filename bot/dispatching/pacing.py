@@ -35,6 +35,7 @@ from bot.settings import TelegramSettings
 __all__ = ["HEADROOM", "Limits", "Pacer", "Permit", "Priority", "is_private"]
 
 HEADROOM = 0.95  # share of the configured overall rate actually used
+CATCH_UP = 1 - HEADROOM  # seconds of late grants made up for at once (within the headroom)
 
 
 def is_private(chat_id: str | int) -> bool:
@@ -123,8 +124,7 @@ class _Queue:
             waiter = heapq.heappop(self.waiters)
             self.granted(now)
             waiter.future.set_result(None)
-            if self.waiters:
-                self.pump()
+            self.pump()  # the next may be due too (catching up), or needs a timer
             return
         loop = asyncio.get_running_loop()
         self.timer = loop.call_later(at - now, self.pump)
@@ -143,10 +143,12 @@ class _Overall(_Queue):
         return self.slot
 
     def granted(self, now: float) -> None:
-        # A grant a little late keeps the schedule (the next slot is one interval after this
-        # one's), so timer lateness does not lower the rate; after an idle spell it restarts.
+        # A grant up to CATCH_UP late keeps the schedule (the next slot is one interval after
+        # this one's, perhaps also past), so a late timer or a busy event loop does not lower
+        # the rate; the few grants that catch up fit in the headroom. After an idle spell, or
+        # a longer stall, the schedule restarts from now.
         late = now - self.slot
-        self.slot = (self.slot if late < self.interval else now) + self.interval
+        self.slot = (self.slot if late <= CATCH_UP else now) + self.interval
 
 
 class _Chat(_Queue):
