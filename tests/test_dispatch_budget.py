@@ -22,7 +22,7 @@ from test_dispatch_support import TABLE, make_digest, make_item, settings_for, s
 from bot import metrics
 from bot.commands import build_application, start_bot, stop_bot
 from bot.dispatching import Dispatcher, TelegramSender, plan_digest
-from bot.dispatching.pacing import Limits, Pacer, Permit
+from bot.dispatching.pacing import Limits, Pacer, Permit, Priority
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.database import open_database
@@ -259,3 +259,32 @@ async def test_an_answer_of_an_unexpected_shape_fails_the_delivery_at_once(tmp_p
         await server.wait_closed()
     assert stats.failed == stats.broken == 2 and stats.retried == 0
     assert {r["state"] for r in Outbox(engine).rows()} == {FAILED}
+
+
+async def test_the_budget_serves_replies_first_and_takes_back_cancelled_turns() -> None:
+    pacer = Pacer(Limits(global_per_second=40, private_per_second=1000))
+    order: list[str] = []
+
+    async def take(name: str, chat: str, priority: Priority) -> None:
+        permit = await pacer.acquire(chat, priority)
+        order.append(name)
+        pacer.done(permit)
+
+    first = asyncio.create_task(take("d0", "1", Priority.DELIVERY))
+    await first  # the budget was idle: at once
+    waiting = [asyncio.create_task(take(f"d{n}", str(n + 1), Priority.DELIVERY)) for n in (1, 2)]
+    doomed = asyncio.create_task(take("gone", "9", Priority.REPLY))
+    await asyncio.sleep(0)  # every one queued
+    reply = asyncio.create_task(take("r", "5", Priority.REPLY))
+    doomed.cancel()
+    await asyncio.gather(*waiting, reply, doomed, return_exceptions=True)
+    assert order == ["d0", "r", "d1", "d2"]
+
+    # A turn given up while waiting for its chat leaves the chat free for the next.
+    held = await pacer.acquire("7", Priority.DELIVERY)
+    behind = asyncio.create_task(pacer.acquire("7", Priority.DELIVERY))
+    await asyncio.sleep(0)
+    behind.cancel()
+    pacer.done(held)
+    again = await asyncio.wait_for(pacer.acquire("7", Priority.REPLY), 5)
+    assert again.chat_id == "7"
