@@ -362,13 +362,14 @@ class Dispatcher:
         turn back, and say what came of it."""
         try:
             message_id = await request(claimed, permit)
-        except SendError as error:
+        except BaseException as error:
             self.pacer.done(permit)
-            return _Outcome(self._outcome(claimed, error), claimed)
-        except Exception as error:  # a bug or an answer nobody expected: never worth retrying
-            self.pacer.done(permit)
-            reason = redact(f"{type(error).__name__}: {error}")
-            return _Outcome(Failed(claimed.id, reason), claimed, error)
+            if isinstance(error, SendError):
+                return _Outcome(self._outcome(claimed, error), claimed)
+            if isinstance(error, Exception):  # a bug or an answer nobody expected: not retried
+                reason = redact(f"{type(error).__name__}: {error}")
+                return _Outcome(Failed(claimed.id, reason), claimed, error)
+            raise  # cancelled in flight: it stays `sending` (see _finish)
         wait = self.pacer.done(permit)
         now = time.time()
         return _Outcome(Sent(claimed.id, claimed.chat_id, message_id, now, now + wait), claimed)

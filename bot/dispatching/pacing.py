@@ -1,9 +1,10 @@
 """Pacing: one budget for every request of one bot token, without waiting on one chat for another.
 
 - Overall: requests are spaced `1/(HEADROOM * global_per_second)` apart (GCRA with no burst
-  allowance). Telegram counts when a request *arrives*, and arrivals jitter; the 5% headroom
-  means a one-second window at the server stays within the rate unless requests are delayed
-  unevenly by more than ~50 ms.
+  allowance), and at most `global_per_second` of them are in flight or finished within the
+  last second. Telegram counts when a request *arrives*, and arrivals jitter; the second rule
+  keeps every one-second window at the server within the limit however uneven the delays (at
+  the cost of a lower rate when answers take long: about limit/(1 + round trip in s)).
 - Per chat (requests that post or edit messages in a chat): the next one waits
   `1/private_per_second` (private chats) or `60/group_per_minute` (groups and channels) after
   the previous one *finished* (Telegram saw it no later than that), one in flight per chat, and
@@ -26,6 +27,7 @@ import heapq
 import itertools
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -131,18 +133,41 @@ class _Queue:
 
 
 class _Overall(_Queue):
-    """Slots spaced `1/rate` apart."""
+    """Slots spaced `1/rate` apart, and never more than `ceiling` requests that may reach
+    Telegram within one second: a request arrives somewhere between its grant and its finish,
+    so one is granted only while fewer than `ceiling` are in flight or finished during the last
+    second. However late requests leave or answers come back (a loaded machine, a slow
+    network), no one-second window at the server then holds more than `ceiling`."""
 
-    def __init__(self, per_second: float, clock: Callable[[], float]) -> None:
+    def __init__(self, per_second: float, ceiling: int, clock: Callable[[], float]) -> None:
         super().__init__(clock)
         self.rate = per_second
         self.interval = 1.0 / per_second
+        self.ceiling = ceiling
         self.slot = -math.inf  # the earliest time of the next grant
+        self.in_flight = 0
+        self.finished: deque[float] = deque()  # finish times within the last second
 
-    def next_at(self) -> float:
-        return self.slot
+    def next_at(self) -> float | None:
+        now = self.clock()
+        while self.finished and self.finished[0] <= now - 1.0:
+            self.finished.popleft()
+        if self.in_flight + len(self.finished) < self.ceiling:
+            return self.slot
+        if not self.finished:
+            return None  # wait for a request in flight to finish
+        return max(self.slot, self.finished[0] + 1.0)
+
+    def returned(self) -> None:
+        self.in_flight -= 1  # granted but never sent
+
+    def done(self, now: float) -> None:
+        self.in_flight -= 1
+        self.finished.append(now)
+        self.pump()
 
     def granted(self, now: float) -> None:
+        self.in_flight += 1
         # A grant up to CATCH_UP late keeps the schedule (the next slot is one interval after
         # this one's, perhaps also past), so a late timer or a busy event loop does not lower
         # the rate; the few grants that catch up fit in the headroom. After an idle spell, or
@@ -186,7 +211,15 @@ class Pacer:
     def __init__(self, limits: Limits | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.clock = clock
-        self._overall = _Overall(HEADROOM * limits.global_per_second, clock) if limits else None
+        self._overall = (
+            _Overall(
+                HEADROOM * limits.global_per_second,
+                max(1, math.floor(limits.global_per_second)),
+                clock,
+            )
+            if limits
+            else None
+        )
         self._chats: dict[str, _Chat] = {}
         self._seq = itertools.count()
         self._pruned = clock()
@@ -217,8 +250,13 @@ class Pacer:
         return Permit(chat_key, priority)
 
     def done(self, permit: Permit) -> float:
-        """The request of `permit` finished: returns the seconds its chat now waits."""
-        if self.limits is None or permit.chat_id is None:
+        """The request of `permit` finished (answered, failed or cut off): returns the seconds
+        its chat now waits. Call it exactly once per permit."""
+        if self.limits is None:
+            return 0.0
+        assert self._overall is not None
+        self._overall.done(self.clock())
+        if permit.chat_id is None:
             return 0.0
         chat = self._chat(permit.chat_id)
         interval = self.limits.chat_interval(permit.chat_id)
