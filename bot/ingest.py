@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from bot.categorising.assign import categorise
 from bot.categorising.table import CategoryTable
 from bot.model import Digest, DigestError
-from bot.parsing import parse_bytes
+from bot.parsing import parse_bytes, read_digest_file
 from bot.storing.archive import Archive, FileRecord, Ingested, source_key
+from bot.storing.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,10 @@ class Ingester:
             # A broken file is reported once, and read again only when it changes.
             return Outcome(path, "unchanged")
         try:
-            data = path.read_bytes()
-        except OSError as error:
-            return Outcome(path, "error", error=DigestError(path, 1, f"cannot read: {error}"))
+            data = read_digest_file(path)  # a regular file, bounded: never a FIFO or 6 GB
+        except DigestError as error:  # reported once, like a parse error, until it changes
+            self._remember(key, stat.st_size, stat.st_mtime_ns, "", None, error.reason)
+            return Outcome(path, "error", error=error)
         content_hash = hashlib.sha256(data).hexdigest()
         if not force and known and known.content_hash == content_hash and not known.error:
             self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, known.digest_id)
@@ -92,7 +94,7 @@ class Ingester:
         ingested = self.archive.store(digest)
         self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, digest.id)
         if known and known.digest_id and known.digest_id != digest.id:
-            self._forget(known.digest_id)
+            self._forget(known.digest_id, digest.id)
         return Outcome(path, "stored", digest=digest, ingested=ingested)
 
     def changed_files(self, paths: list[Path]) -> list[Path]:
@@ -122,10 +124,12 @@ class Ingester:
                 progress(path)
             yield outcome
 
-    def _forget(self, digest_id: str) -> None:
+    def _forget(self, digest_id: str, successor: str) -> None:
         """The file now holds another digest (its title or date changed): drop the old one,
-        unless another file still holds it."""
+        unless another file still holds it. Its messages pass to its successor, whose
+        planning then edits them."""
         if not any(r.digest_id == digest_id for r in self.archive.file_records().values()):
+            Outbox(self.archive.engine).adopt(digest_id, successor)
             removed = self.archive.remove_digest(digest_id)
             log.info(
                 "digest %s replaced by its edited file; %d item(s) left", digest_id, len(removed)

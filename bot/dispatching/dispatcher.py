@@ -17,6 +17,10 @@ deliveries and subscriptions move to the new id and the message goes there; refu
 as plain text; any other refusal -> failed. Any other exception is a bug: that delivery fails at
 once (the chat's next one is not held up), is counted in `stats.broken` and logged once with its
 traceback.
+
+An edit (a digest corrected after it was sent) is paced like a send; "not modified" counts as
+done, and an edit whose message is gone (deleted in the chat) is sent as a new message instead:
+the chat gets the corrected part either way.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -44,6 +48,7 @@ from bot.dispatching.senders import (
     ChatMovedTo,
     EntityError,
     FloodWait,
+    MessageGone,
     Sender,
     SendError,
     SenderUnusable,
@@ -61,6 +66,7 @@ from bot.storing.outbox import (
     Outbox,
     Result,
     Retry,
+    SendAnew,
     Sent,
 )
 from bot.storing.subscribers import BLOCKED, GONE, Subscribers
@@ -94,6 +100,7 @@ class DispatchStats:
     flood: int = 0  # 429s
     plain: int = 0  # resent without HTML
     broken: int = 0  # failed by an unexpected exception (a bug), part of `failed`
+    edited: int = 0  # sent messages edited in place (part of `sent`)
     closed_chats: int = 0  # blocked or gone
     moved_chats: int = 0
 
@@ -340,7 +347,7 @@ class Dispatcher:
             waiting = False
             if task is not None:
                 self._held.discard(task)
-            outcome = await self._paced(claimed, permit, self._send)
+            outcome = await self._paced(claimed, permit)
         finally:
             if waiting:
                 self._waiting -= 1
@@ -352,16 +359,11 @@ class Dispatcher:
                 if self._wakeup is not None:
                     self._wakeup.set()
 
-    async def _paced(
-        self,
-        claimed: Claimed,
-        permit: Permit,
-        request: Callable[[Claimed, Permit], Awaitable[int | None]],
-    ) -> _Outcome:
-        """Make `request` (a send; an edit goes the same way) with the turn `permit`, give the
-        turn back, and say what came of it."""
+    async def _paced(self, claimed: Claimed, permit: Permit) -> _Outcome:
+        """Make the delivery's request with the turn `permit`, give the turn back, and say
+        what came of it."""
         try:
-            message_id = await request(claimed, permit)
+            message_id = await self._request(claimed, permit)
         except BaseException as error:
             self.pacer.done(permit)
             if isinstance(error, SendError):
@@ -372,13 +374,27 @@ class Dispatcher:
             raise  # cancelled in flight: it stays `sending` (see _finish)
         wait = self.pacer.done(permit)
         now = time.time()
-        return _Outcome(Sent(claimed.id, claimed.chat_id, message_id, now, now + wait), claimed)
+        anew = claimed.is_edit and claimed.target_message_id is None
+        sent = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait, anew)
+        return _Outcome(sent, claimed)
 
-    async def _send(self, claimed: Claimed, permit: Permit) -> int | None:
+    async def _request(self, claimed: Claimed, permit: Permit) -> int | None:
+        """The one request a delivery makes: an edit of its message, or a send (also for an
+        edit whose message was never sent)."""
+        html = not claimed.plain
+        if claimed.is_edit and claimed.target_message_id is not None:
+            return await self.sender.edit(
+                claimed.chat_id,
+                claimed.target_message_id,
+                claimed.text,
+                html=html,
+                disable_preview=claimed.disable_preview,
+                permit=permit,
+            )
         return await self.sender.send(
             claimed.chat_id,
             claimed.text,
-            html=not claimed.plain,
+            html=html,
             disable_preview=claimed.disable_preview,
             permit=permit,
         )
@@ -395,6 +411,8 @@ class Dispatcher:
             return ChatClosed(claimed.id, claimed.chat_id, BLOCKED, reason)
         if isinstance(error, ChatGone):
             return ChatClosed(claimed.id, claimed.chat_id, GONE, reason)
+        if isinstance(error, MessageGone) and claimed.is_edit:
+            return SendAnew(claimed.id, reason)
         if isinstance(error, EntityError) and not claimed.plain:
             return AsPlain(claimed.id, plain_text(claimed.text), reason)
         if isinstance(error, SenderUnusable):
@@ -417,6 +435,8 @@ class Dispatcher:
         for result, claimed, bug in results:
             if isinstance(result, Sent):
                 self.stats.sent += 1
+                if claimed.is_edit and not result.anew:
+                    self.stats.edited += 1
                 if claimed.digest_id not in self._first_seen:
                     if len(self._first_seen) > 10_000:
                         self._first_seen.clear()
@@ -446,6 +466,13 @@ class Dispatcher:
                     self.stats.retried += 1
                 else:
                     self.stats.flood += 1
+            elif isinstance(result, SendAnew):
+                log.info(
+                    "the message delivery %d was to edit in %s is gone (%s); sending it anew",
+                    result.id,
+                    claimed.chat_id,
+                    result.error,
+                )
             elif isinstance(result, AsPlain):
                 self.stats.plain += 1
                 log.warning(

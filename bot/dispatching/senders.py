@@ -44,6 +44,7 @@ __all__ = [
     "ConsoleSender",
     "EntityError",
     "FloodWait",
+    "MessageGone",
     "Refused",
     "SendError",
     "Sender",
@@ -88,6 +89,10 @@ class EntityError(SendError):
     """Telegram refused the HTML."""
 
 
+class MessageGone(SendError):
+    """The message to edit is not there (deleted, or not one the bot can edit)."""
+
+
 class Transient(SendError):
     """5xx, a timeout, the network: try again later (a timeout may have delivered it)."""
 
@@ -101,18 +106,40 @@ class SenderUnusable(SendError):
 
 
 class Sender(Protocol):
-    """Sends one message; `pacer` is the budget its requests are paced by (the dispatcher
-    takes a turn from it and passes the `permit` on)."""
+    """Sends or edits one message; `pacer` is the budget its requests are paced by (the
+    dispatcher takes a turn from it and passes the `permit` on; without one, the request
+    takes its own turn)."""
 
     pacer: Pacer
 
     async def send(
-        self, chat_id: str, text: str, *, html: bool, disable_preview: bool, permit: Permit
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int | None: ...
+
+    async def edit(
+        self,
+        chat_id: str,
+        message_id: int,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
+    ) -> int | None:
+        """Change the text of a message sent earlier; an edit to the same text counts as done."""
+        ...
 
     async def close(self) -> None: ...
 
 
+_MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+_NOT_MODIFIED = "message is not modified"
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "chat_id is empty")
 _BLOCKED = (
     "bot was blocked",
@@ -144,6 +171,8 @@ def classify(error: TelegramError) -> SendError | None:
     if isinstance(error, BadRequest):
         if "parse entities" in lowered or "can't find end" in lowered:
             return EntityError(text)
+        if any(marker in lowered for marker in _MESSAGE_GONE):
+            return MessageGone(text)
         if any(marker in lowered for marker in _GONE):
             return ChatGone(text)
         if any(marker in lowered for marker in _BLOCKED):
@@ -216,7 +245,13 @@ class TelegramSender:
         self._no_preview = LinkPreviewOptions(is_disabled=True)
 
     async def send(
-        self, chat_id: str, text: str, *, html: bool, disable_preview: bool, permit: Permit
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int:
         try:
             message = await self.bot.send_message(
@@ -233,6 +268,35 @@ class TelegramSender:
             mapped.args = (redact(str(mapped)),)
             raise mapped from error
         return message.message_id
+
+    async def edit(
+        self,
+        chat_id: str,
+        message_id: int,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
+    ) -> int:
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat_ref(chat_id),
+                message_id=message_id,
+                parse_mode=ParseMode.HTML if html else None,
+                link_preview_options=self._no_preview if disable_preview else None,
+                rate_limit_args=permit,
+            )
+        except TelegramError as error:
+            if isinstance(error, BadRequest) and _NOT_MODIFIED in str(error).lower():  # repeated
+                return message_id
+            mapped = classify(error)
+            if mapped is None:
+                raise
+            mapped.args = (redact(str(mapped)),)
+            raise mapped from error
+        return message_id
 
     async def close(self) -> None:
         try:
@@ -251,14 +315,38 @@ class ConsoleSender:
         self.log = logger or logging.getLogger("digestbot.console")
         self._ids = itertools.count(1)
         self.sent: deque[tuple[str, str]] = deque(maxlen=1000)  # the latest, for tests
+        self.edited: deque[tuple[str, int, str]] = deque(maxlen=1000)
 
     async def send(
-        self, chat_id: str, text: str, *, html: bool, disable_preview: bool, permit: Permit
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
         self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
         self.sent.append((chat_id, text))
         return next(self._ids)
+
+    async def edit(
+        self,
+        chat_id: str,
+        message_id: int,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
+    ) -> int:
+        shown = plain_text(text) if html else text
+        self.log.info(
+            "console mode, would edit message %d in %s to:\n%s", message_id, chat_id, shown
+        )
+        self.edited.append((chat_id, message_id, text))
+        return message_id
 
     async def close(self) -> None:
         return None
