@@ -56,6 +56,11 @@ class _DeliveryCounters:
             "digestbot_deliveries_failed",
             "Messages given up on (blocked, gone, attempts).",
         ),
+        (
+            "broken",
+            "digestbot_deliveries_broken",
+            "Messages failed at once by an unexpected error (a bug; part of failed).",
+        ),
         ("retried", "digestbot_deliveries_retried", "Send attempts retried after 5xx or timeouts."),
         ("flood", "digestbot_flood_waits", "429 Too Many Requests answers from Telegram."),
         ("plain", "digestbot_deliveries_plain", "Messages resent as plain text after HTML errors."),

@@ -35,7 +35,7 @@ from bot.commands.application import (
     stop_polling,
 )
 from bot.commands.webhook import set_webhook, webhook_route
-from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
+from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
 from bot.logs import configure_logging
 from bot.pipeline import Failures, Pipeline, Planner
 from bot.scheduling.checks import StartupProblem, StateGuard, check_paths, database_problem
@@ -200,12 +200,15 @@ class Service:
         if not settings.token:
             log.info("no bot token: console mode, messages are logged instead of sent")
             return None, ConsoleSender(), settings.telegram.username
+        # one budget for the bot token: replies, deliveries and edits draw from it
+        pacer = pacing.Pacer(pacing.Limits.from_settings(settings.telegram))
         app = build_application(
             settings,
             engine=engine,
             table=pipeline.table,
             archive=pipeline.archive,
             subscribers=pipeline.subscribers,
+            pacer=pacer,
         )
         poll = not settings.telegram.webhook_url
         if poll and engine.dialect.name == "postgresql":
@@ -232,7 +235,7 @@ class Service:
             ) from None
         stack.push_async_callback(_stop_bot, app)
         username = settings.telegram.username or app.bot.username
-        return app, TelegramSender(settings), username
+        return app, TelegramSender(settings, pacer=pacer), username
 
     async def _start_server(self, stack: AsyncExitStack, bot: Application | None) -> FeedServer:
         settings = self.settings
