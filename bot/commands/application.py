@@ -170,7 +170,6 @@ async def on_start(app: Application) -> None:
 async def start_bot(app: Application, *, poll: bool = True) -> None:
     """initialize, command menu, start, long polling (pending updates kept). With poll=False
     (another instance polls) the bot is started but takes no updates."""
-    settings: Settings = app.bot_data["settings"]
     try:
         await app.initialize()
     except TelegramError as error:
@@ -181,17 +180,28 @@ async def start_bot(app: Application, *, poll: bool = True) -> None:
         await on_start(app)
         await app.start()
         if poll:
-            assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=settings.telegram.poll_timeout,
-                drop_pending_updates=False,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            await start_polling(app)
     except BaseException:
         await stop_bot(app)
         raise
-    if poll:
-        log.info("bot @%s is polling for updates", app.bot.username)
+
+
+async def start_polling(app: Application) -> None:
+    """Long polling of a started bot (pending updates kept)."""
+    settings: Settings = app.bot_data["settings"]
+    assert app.updater is not None
+    await app.updater.start_polling(
+        timeout=settings.telegram.poll_timeout,
+        drop_pending_updates=False,
+        allowed_updates=ALLOWED_UPDATES,
+    )
+    log.info("bot @%s is polling for updates", app.bot.username)
+
+
+async def stop_polling(app: Application) -> None:
+    """No more updates taken (another instance polls now); the bot still sends."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
 
 
 def _without_secrets(error: TelegramError) -> TelegramError:
