@@ -73,9 +73,11 @@ def serve() -> None:
 
 
 class Fake:
-    def __init__(self) -> None:
+    """The fake Bot API in a child process running `script --serve`."""
+
+    def __init__(self, script: str = __file__) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve"],
+            [sys.executable, script, "--serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -206,10 +208,12 @@ def plan(engine: Any, digest_id: str, settings: Any) -> Any:
 
 async def dispatch(engine: Any, settings: Any, *, paced: bool) -> tuple[float, Any]:
     from bot.dispatching import Dispatcher, TelegramSender
+    from bot.dispatching.pacing import Limits, Pacer
     from bot.storing.outbox import Outbox
 
-    sender = TelegramSender(settings)
-    dispatcher = Dispatcher(sender, Outbox(engine), settings, **({} if paced else {"limits": None}))
+    pacer = Pacer(Limits.from_settings(settings.telegram) if paced else None)
+    sender = TelegramSender(settings, pacer=pacer)
+    dispatcher = Dispatcher(sender, Outbox(engine), settings)
     started = time.monotonic()
     stats = await dispatcher.drain()
     elapsed = time.monotonic() - started

@@ -115,3 +115,35 @@ def test_parse_refuses_what_is_not_a_file(tmp_path: Path) -> None:
         f"{fifo}:1: not a regular file",
         f"{tmp_path}:1: not a regular file",
     ]
+
+
+def test_run_refuses_a_channel_filter_with_unknown_category(tmp_path: Path) -> None:
+    channels = json.dumps([{"chat": "@ai_news", "categories": ["AI玩具"]}])
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "DIGESTBOT_CONFIG": str(ROOT / "config" / "digestbot.toml"),
+            "DIGESTBOT_CATEGORIES_FILE": str(ROOT / "config" / "categories.toml"),
+            "DIGESTBOT_TELEGRAM__CHANNELS": channels,
+            "DIGESTBOT_HTTP__PORT": "0",
+        },
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown category 'AI玩具'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_installed_command_and_python_m_bot_are_the_same(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("digestbot")
+    for command in ([str(script)], [sys.executable, "-m", "bot"]):
+        result = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        assert result.returncode == 0 and result.stdout.startswith("digestbot ")

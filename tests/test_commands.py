@@ -7,6 +7,7 @@ refused there and the test waiting for it fails.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from telegram.ext import Application, CommandHandler
 from bot.categorising.table import CategoryRule, CategoryTable
 from bot.commands import build_application, start_bot, stop_bot
 from bot.commands.flood import FloodGuard
+from bot.commands.updates import ChatOrderedUpdates
 from bot.logs import configure_logging
 from bot.model import Category, Digest, Item
 from bot.settings import Settings, load_settings
@@ -78,9 +80,13 @@ class Bot:
         return self.fake.callback_answers[before].text
 
     async def settle(self) -> None:
-        """Wait until every update pushed so far has been handled: updates are handled in
-        order, so a reply to a /help from an idle chat means all earlier ones are done."""
+        """Wait until every update pushed so far has been handled: updates are taken in order,
+        so once a /help from an idle chat is answered every earlier one has been taken; then
+        wait until none is being handled any more."""
         await self.ask(999_999, "/help", user_id=999_999)
+        processor = self.app.update_processor
+        assert isinstance(processor, ChatOrderedUpdates)
+        await processor.idle()
 
     def subs(self, chat_id: int) -> set[str]:
         return set(self.subscribers.subscriptions_of(chat_id))
@@ -106,6 +112,10 @@ def make_settings(
     monkeypatch.setenv("DIGESTBOT_TELEGRAM__ADMINS", json.dumps([ADMIN]))
     monkeypatch.setenv("DIGESTBOT_TELEGRAM__POLL_TIMEOUT", "10")
     monkeypatch.setenv("DIGESTBOT_SITE_URL", "https://news.example.com/")
+    if fake.limits is None:  # the fake enforces no flood limits: nor need the bot's pacing
+        monkeypatch.setenv("DIGESTBOT_TELEGRAM__GLOBAL_PER_SECOND", "1000")
+        monkeypatch.setenv("DIGESTBOT_TELEGRAM__PRIVATE_PER_SECOND", "1000")
+        monkeypatch.setenv("DIGESTBOT_TELEGRAM__GROUP_PER_MINUTE", "60000")
     return load_settings()
 
 
@@ -564,21 +574,20 @@ async def test_bot_removed_from_a_group_and_group_migrated(bot: Bot) -> None:
     assert chat is not None and chat.state == "gone"
 
 
-async def test_a_reply_refused_with_429_is_dropped_not_waited_for(
-    telegram: FakeTelegram,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+async def test_replies_to_one_chat_wait_their_turn_and_other_chats_do_not_wait(
+    telegram: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert telegram.limits is not None  # Telegram's limits: a burst of 3, then 1/s per chat
     bot = await started(make_settings(telegram, tmp_path / "bot.db", monkeypatch), telegram)
     try:
         for _ in range(5):
             telegram.push_message(132, "/help")
-        await bot.settle()  # another chat is answered at once: nobody waits out a 429
-        assert len(telegram.messages(132)) == 3
-        assert telegram.flood_counts == {132: 2}
-        assert "flood limit" in caplog.text
+        await bot.ask(133, "/help")  # answered while chat 132's replies wait their turn
+        assert len(telegram.messages(132)) < 5
+        await telegram.wait_for_messages_async(132, 5, timeout=20)
+        assert telegram.flood_count == 0  # paced at 1/s: none refused, none dropped
+        times = [m.at for m in telegram.messages(132)]
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 0.95
     finally:
         await stopped(bot)
 
@@ -623,6 +632,9 @@ async def test_the_token_never_reaches_logs_or_error_texts(
             await bot.ask(150, "/subscribe AI工具")
             telegram.fail_next("sendMessage", 500)
             telegram.push_message(150, "/mysubs")  # its reply meets a 500
+            await telegram.wait_for_async(  # chats are handled at once: one at a time here
+                lambda f: any(r.status == 500 for r in f.requests_for("sendMessage"))
+            )
             telegram.forget(151)
             telegram.push_message(151, "/help")  # its reply meets 400 chat not found
             await bot.ask(152, "/boom")  # an exception carrying the token: "sorry" reply

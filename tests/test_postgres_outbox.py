@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from test_dispatch_support import TABLE, make_digest, make_item, settings_for, store
 
 from bot.dispatching import Dispatcher, plan_digest
+from bot.dispatching.pacing import Pacer, Permit
 from bot.storing.archive import Archive
 from bot.storing.database import open_database
 from bot.storing.outbox import SENT, NewPart, Outbox
@@ -25,14 +26,16 @@ class RecordingSender:
     """Stands in for Telegram: records sends, and fails the test if a chat ever has two
     messages in flight at once (across every instance)."""
 
-    paced = False
     concurrency = 16
+    pacer = Pacer(None)  # nothing to pace
 
     def __init__(self, name: str, log: list[tuple], in_flight: set[str]) -> None:
         self.name, self.log, self.in_flight = name, log, in_flight
         self.overlaps = 0
 
-    async def send(self, chat_id: str, text: str, *, html: bool, disable_preview: bool) -> int:
+    async def send(
+        self, chat_id: str, text: str, *, html: bool, disable_preview: bool, permit: Permit
+    ) -> int:
         if chat_id in self.in_flight:
             self.overlaps += 1
         self.in_flight.add(chat_id)

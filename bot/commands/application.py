@@ -1,11 +1,16 @@
 """The one place the Telegram Application is built, and its lifecycle for the service.
 
-    app = build_application(settings, engine=engine, table=table)
+    app = build_application(settings, engine=engine, table=table, pacer=pacer)
     await start_bot(app)      # initialize, setMyCommands (zh and en), start, poll
     ...
     await stop_bot(app)       # the reverse
 
 Neither installs signal handlers nor closes the event loop: the service owns both.
+
+Every request of the bot goes through a `SharedLimiter` over `pacer`, the token's one budget,
+which the service shares with the dispatcher's sender. Replies are HTML without link previews
+(`Defaults`); updates of different chats are handled at once (`ChatOrderedUpdates`). There is
+no JobQueue: the service's periodic jobs run on its own APScheduler.
 """
 
 from __future__ import annotations
@@ -13,17 +18,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import Engine
-from telegram import BotCommand, Update
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    Defaults,
     ExtBot,
     MessageHandler,
     TypeHandler,
@@ -32,8 +39,11 @@ from telegram.ext import (
 
 from bot.categorising.table import CategoryTable
 from bot.commands import handlers, texts
+from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
-from bot.commands.handlers import SERVICES, Services
+from bot.commands.updates import ChatOrderedUpdates
+from bot.dispatching.limiter import SharedLimiter
+from bot.dispatching.pacing import Limits, Pacer, Permit
 from bot.logs import add_secret, redact
 from bot.settings import Settings
 from bot.storing.archive import Archive
@@ -41,6 +51,8 @@ from bot.storing.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+BotApp = Application[ExtBot[Permit], Context, dict[Any, Any], dict[Any, Any], BotData, None]
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 _COMMANDS = {
     "start": handlers.start,
@@ -65,10 +77,11 @@ def build_application(
     archive: Archive | None = None,
     subscribers: Subscribers | None = None,
     flood: FloodGuard | None = None,
-) -> Application:
+    pacer: Pacer | None = None,
+) -> BotApp:
     """The bot: token and Bot API address from the settings, every command's handler
-    registered, the stores in `bot_data` (`services`, and `settings`, `engine`, `table`,
-    `archive`, `subscribers` for other code)."""
+    registered, the stores in `bot_data.services`. `pacer`: the token's budget, shared with
+    the dispatcher (by default one of its own, at the settings' limits)."""
     token = settings.token
     if not token:
         raise ValueError("telegram.token is not set: the bot cannot start without it")
@@ -87,7 +100,11 @@ def build_application(
         .get_updates_read_timeout(timeout)  # plus the long-poll timeout, added per request
         .get_updates_write_timeout(timeout)
         .get_updates_pool_timeout(timeout)
-        .rate_limiter(_ceiling(settings))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
+        .rate_limiter(SharedLimiter(pacer or Pacer(Limits.from_settings(settings.telegram))))
+        .concurrent_updates(ChatOrderedUpdates())
+        .context_types(CONTEXT_TYPES)
+        .job_queue(None)
         .build()
     )
     services = Services(
@@ -98,30 +115,9 @@ def build_application(
         subscribers=subscribers or Subscribers(engine),
         flood=flood or FloodGuard(),
     )
-    app.bot_data.update(
-        {
-            SERVICES: services,
-            "settings": settings,
-            "engine": engine,
-            "table": table,
-            "archive": services.archive,
-            "subscribers": services.subscribers,
-        }
-    )
+    app.bot_data.services = services
     register_handlers(app)
     return app
-
-
-def _ceiling(settings: Settings) -> AIORateLimiter:
-    """A global ceiling on requests per second (waits are fractions of a second). No per-group
-    limit: updates are handled one at a time, so waiting out one group's minute would stall
-    every user; a reply refused with 429 is logged and dropped instead (never retried)."""
-    return AIORateLimiter(
-        overall_max_rate=settings.telegram.global_per_second,
-        overall_time_period=1,
-        group_max_rate=0,
-        max_retries=0,
-    )
 
 
 def _file_url(base_url: str) -> str:
@@ -131,7 +127,7 @@ def _file_url(base_url: str) -> str:
     return base_url
 
 
-def register_handlers(app: Application) -> None:
+def register_handlers(app: BotApp) -> None:
     only_messages = filters.UpdateType.MESSAGE
     app.add_handler(TypeHandler(Update, handlers.guard), group=-1)
     for name, callback in _COMMANDS.items():
@@ -154,13 +150,13 @@ def command_menu(lang: texts.Lang) -> list[BotCommand]:
     ]
 
 
-async def set_commands(bot: ExtBot) -> None:  # type: ignore[type-arg]
+async def set_commands(bot: ExtBot[Permit]) -> None:
     """setMyCommands in Chinese (the default) and in English (language_code "en")."""
     await bot.set_my_commands(command_menu("zh"))
     await bot.set_my_commands(command_menu("en"), language_code="en")
 
 
-async def on_start(app: Application) -> None:
+async def on_start(app: BotApp) -> None:
     """After initialize(): publish the command menu; a failure is logged, not fatal."""
     try:
         await set_commands(app.bot)
@@ -168,7 +164,7 @@ async def on_start(app: Application) -> None:
         log.warning("setMyCommands failed: %s", redact(str(error)))
 
 
-async def start_bot(app: Application, *, poll: bool = True) -> None:
+async def start_bot(app: BotApp, *, poll: bool = True) -> None:
     """initialize, command menu, start, long polling (pending updates kept). With poll=False
     (another instance polls) the bot is started but takes no updates."""
     try:
@@ -187,9 +183,9 @@ async def start_bot(app: Application, *, poll: bool = True) -> None:
         raise
 
 
-async def start_polling(app: Application) -> None:
+async def start_polling(app: BotApp) -> None:
     """Long polling of a started bot (pending updates kept)."""
-    settings: Settings = app.bot_data["settings"]
+    settings = app.bot_data.services.settings
     assert app.updater is not None
     await app.updater.start_polling(
         timeout=settings.telegram.poll_timeout,
@@ -199,7 +195,7 @@ async def start_polling(app: Application) -> None:
     log.info("bot @%s is polling for updates", app.bot.username)
 
 
-async def stop_polling(app: Application) -> None:
+async def stop_polling(app: BotApp) -> None:
     """No more updates taken (another instance polls now); the bot still sends."""
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
@@ -216,7 +212,7 @@ def _without_secrets(error: TelegramError) -> TelegramError:
         return TelegramError(text)
 
 
-async def stop_bot(app: Application) -> None:
+async def stop_bot(app: BotApp) -> None:
     """Stop polling, stop handling, shut down; safe after a partial start and twice."""
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
@@ -226,7 +222,7 @@ async def stop_bot(app: Application) -> None:
 
 
 @asynccontextmanager
-async def running(app: Application) -> AsyncIterator[Application]:
+async def running(app: BotApp) -> AsyncIterator[BotApp]:
     """`async with running(app):` the bot polls inside the block."""
     await start_bot(app)
     try:

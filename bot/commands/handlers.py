@@ -12,21 +12,13 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import Engine
-from telegram import (
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    ReplyParameters,
-    Update,
-)
-from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from bot.categorising.table import CategoryTable
 from bot.commands import actions, buttons, texts
@@ -41,39 +33,24 @@ from bot.commands.arguments import (
     find_slug,
     parse_categories,
 )
-from bot.commands.flood import FloodGuard, Verdict
+from bot.commands.context import Context, Services
+from bot.commands.flood import Verdict
 from bot.commands.texts import Lang
 from bot.logs import redact
 from bot.model import Category
 from bot.settings import Settings
-from bot.storing.archive import Archive
 from bot.storing.search import MAX_QUERY, QueryError, normalise_query
-from bot.storing.subscribers import BLOCKED, GONE, Subscribers
+from bot.storing.subscribers import BLOCKED, GONE
 
 log = logging.getLogger(__name__)
 
-SERVICES = "services"
 START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _ADMIN_STATES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 T = TypeVar("T")
-Context = ContextTypes.DEFAULT_TYPE
-
-
-@dataclass(frozen=True)
-class Services:
-    """What the handlers use; kept in `application.bot_data["services"]`."""
-
-    settings: Settings
-    engine: Engine
-    table: CategoryTable
-    archive: Archive
-    subscribers: Subscribers
-    flood: FloodGuard
 
 
 def services(context: Context) -> Services:
-    return context.bot_data[SERVICES]
+    return context.bot_data.services
 
 
 # Small helpers ---------------------------------------------------------------------------------
@@ -106,8 +83,10 @@ def command_text(update: Update) -> str:
 async def send(
     update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> Message | None:
-    """Reply in the update's chat (quoting the command in groups), in HTML, without link
-    previews. Errors propagate to `on_error`, which logs them and marks chats that refuse us."""
+    """Reply in the update's chat (quoting the command in groups), in HTML without link
+    previews (the Application's `Defaults`). The reply waits for its turn in the bot's rate
+    budget, before deliveries to the chat; errors propagate to `on_error`, which logs them and
+    marks chats that refuse us."""
     chat, message = update.effective_chat, update.effective_message
     if chat is None:
         return None
@@ -115,12 +94,7 @@ async def send(
     if chat.type != ChatType.PRIVATE and message is not None:
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     return await context.bot.send_message(
-        chat.id,
-        text,
-        parse_mode=ParseMode.HTML,
-        link_preview_options=NO_PREVIEW,
-        reply_markup=markup,
-        reply_parameters=quote,
+        chat.id, text, reply_markup=markup, reply_parameters=quote
     )
 
 
@@ -501,8 +475,8 @@ async def on_error(update: object, context: Context) -> None:
             state = BLOCKED if chat.type == ChatType.PRIVATE else GONE
             log.info("cannot write%s (%s): chat marked %s", where, redact(str(error)), state)
             await db(services(context).subscribers.set_state, chat.id, state)
-        elif isinstance(error, RetryAfter):
-            log.warning("reply dropped%s (flood limit): %s", where, redact(str(error)))
+        elif isinstance(error, RetryAfter):  # waited as long as a reply may (SharedLimiter)
+            log.warning("reply not sent%s: flood limit, %s", where, redact(str(error)))
         elif isinstance(error, NetworkError | BadRequest):
             log.warning("Bot API error%s: %s", where, redact(str(error)))
         elif isinstance(error, TelegramError):

@@ -6,10 +6,17 @@ then starts a task per claimed delivery. Tasks wait for their chat's and the ove
 send, and hand their outcome back; the loop wakes on an outcome, on `wake()` (new deliveries
 planned), on stop, or when the earliest delayed delivery falls due. Nothing polls.
 
-Outcomes (see `senders`): sent; 429 -> that chat waits `retry_after`; 5xx/timeout -> retried
-with exponential backoff and jitter up to `max_attempts`; 403 or "chat not found" -> the chat is
-marked blocked/gone and its pending deliveries cancelled; migrated -> the chat's deliveries and
-subscriptions move to the new id and the message goes there; refused HTML -> sent as plain text.
+Pacing is the sender's `Pacer`, the bot token's one budget (command replies share it): a task
+takes its turn for its chat at `Priority.DELIVERY`, so a reply to the same chat goes first, and
+passes the turn to the sender.
+
+Outcomes (see `senders`): sent; 429 -> that chat waits `retry_after`; network/5xx/timeout ->
+retried with exponential backoff and jitter up to `max_attempts`; 403 or "chat not found" -> the
+chat is marked blocked/gone and its pending deliveries cancelled; migrated -> the chat's
+deliveries and subscriptions move to the new id and the message goes there; refused HTML -> sent
+as plain text; any other refusal -> failed. Any other exception is a bug: that delivery fails at
+once (the chat's next one is not held up), is counted in `stats.broken` and logged once with its
+traceback.
 
 An edit (a digest corrected after it was sent) is paced like a send; "not modified" counts as
 done, and an edit whose message is gone (deleted in the chat) is sent as a new message instead:
@@ -30,11 +37,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.dispatching.pacing import Limits, Pacer, is_private
+from bot.dispatching.pacing import Permit, Priority, is_private
 from bot.dispatching.senders import (
     ChatBlocked,
     ChatGone,
@@ -48,6 +55,7 @@ from bot.dispatching.senders import (
     Transient,
 )
 from bot.formatting.messages import plain_text
+from bot.logs import redact
 from bot.settings import Settings
 from bot.storing.outbox import (
     AsPlain,
@@ -67,12 +75,19 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DispatchStats", "Dispatcher"]
 
-_FROM_SETTINGS: Any = object()
 LOOKAHEAD = 0.25  # seconds of sends claimed ahead of the overall pace
 RETRY_DB = 1.0  # seconds before trying the database again after an error
 # PostgreSQL: other instances plan and release work without telling this one, so an instance
 # with nothing to do looks at the shared outbox again after this many seconds.
 SHARED_IDLE = 2.0
+
+
+class _Outcome(NamedTuple):
+    """What came of one claimed delivery; `bug`: the unexpected exception that failed it."""
+
+    result: Result
+    claimed: Claimed
+    bug: BaseException | None = None
 
 
 @dataclass
@@ -84,6 +99,7 @@ class DispatchStats:
     retried: int = 0  # 5xx, timeouts, network
     flood: int = 0  # 429s
     plain: int = 0  # resent without HTML
+    broken: int = 0  # failed by an unexpected exception (a bug), part of `failed`
     edited: int = 0  # sent messages edited in place (part of `sent`)
     closed_chats: int = 0  # blocked or gone
     moved_chats: int = 0
@@ -92,8 +108,7 @@ class DispatchStats:
 class Dispatcher:
     """Sends pending deliveries of `outbox` through `sender`; see the module docstring.
 
-    `limits`: Telegram pacing; by default from the settings for a real sender and none for the
-    console. `concurrency`: sends in flight at once (different chats).
+    Paced by `sender.pacer`. `concurrency`: sends in flight at once (different chats).
     """
 
     def __init__(
@@ -103,7 +118,6 @@ class Dispatcher:
         settings: Settings,
         *,
         subscribers: Subscribers | None = None,
-        limits: Limits | None = _FROM_SETTINGS,
         concurrency: int | None = None,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
@@ -116,10 +130,7 @@ class Dispatcher:
         self.outbox = outbox
         self.settings = settings
         self.subscribers = subscribers
-        if limits is _FROM_SETTINGS:
-            paced = getattr(sender, "paced", True)
-            limits = Limits.from_settings(settings.telegram) if paced else None
-        self.pacer = Pacer(limits)
+        self.pacer = sender.pacer
         self.concurrency = max(1, concurrency or getattr(sender, "concurrency", 16))
         self.max_attempts = settings.telegram.max_attempts
         self.backoff_base = backoff_base
@@ -136,7 +147,7 @@ class Dispatcher:
         self._wakeup: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
         self._held: set[asyncio.Task] = set()  # claimed, still waiting for their pace
-        self._results: list[tuple[Result, Claimed]] = []
+        self._results: list[_Outcome] = []
         self._waiting = 0  # claimed, not yet sending (waiting for pacing)
         self._first_seen: set[str] = set()
         self._executor: ThreadPoolExecutor | None = None
@@ -238,7 +249,7 @@ class Dispatcher:
             try:
                 exchange = await self._db(
                     self.outbox.exchange,
-                    [result for result, _ in results],
+                    [outcome.result for outcome in results],
                     want,
                     time.time(),
                     self.instance,
@@ -301,7 +312,7 @@ class Dispatcher:
         results, self._results = self._results, []
         if results and self._executor is not None:
             try:
-                await self._db(self.outbox.settle, [result for result, _ in results])
+                await self._db(self.outbox.settle, [outcome.result for outcome in results])
                 await self._settled(results)
             except SQLAlchemyError as error:
                 log.warning("could not record %d outcome(s): %s", len(results), error)
@@ -320,44 +331,54 @@ class Dispatcher:
         self._tasks.add(task)
 
     async def _deliver(self, claimed: Claimed) -> None:
-        result: Result | None = None
+        outcome: _Outcome | None = None
         waiting = True
         task = asyncio.current_task()
         if task is not None:
             self._held.add(task)
         try:
             try:
-                await self.pacer.before_send(claimed.chat_id)
+                permit = await self.pacer.acquire(claimed.chat_id, Priority.DELIVERY)
             except asyncio.CancelledError:  # stopping: not sent, so give it back at once
-                result = Retry(claimed.id, time.time(), "interrupted before sending", False)
+                retry = Retry(claimed.id, time.time(), "interrupted before sending", False)
+                outcome = _Outcome(retry, claimed)
                 raise
             self._waiting -= 1
             waiting = False
-            self._held.discard(task)  # type: ignore[arg-type]
-            try:
-                message_id = await self._request(claimed)
-            except SendError as error:
-                result = self._outcome(claimed, error)
-            except Exception as error:  # a bug or an unexpected library error: retry later
-                log.exception("sending delivery %d failed unexpectedly", claimed.id)
-                result = self._outcome(claimed, Transient(f"{type(error).__name__}: {error}"))
-            else:
-                wait = self.pacer.after_send(claimed.chat_id)
-                now = time.time()
-                anew = claimed.is_edit and claimed.target_message_id is None
-                result = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait, anew)
+            if task is not None:
+                self._held.discard(task)
+            outcome = await self._paced(claimed, permit)
         finally:
             if waiting:
                 self._waiting -= 1
             if task is not None:
                 self._held.discard(task)
                 self._tasks.discard(task)
-            if result is not None:
-                self._results.append((result, claimed))
+            if outcome is not None:
+                self._results.append(outcome)
                 if self._wakeup is not None:
                     self._wakeup.set()
 
-    async def _request(self, claimed: Claimed) -> int | None:
+    async def _paced(self, claimed: Claimed, permit: Permit) -> _Outcome:
+        """Make the delivery's request with the turn `permit`, give the turn back, and say
+        what came of it."""
+        try:
+            message_id = await self._request(claimed, permit)
+        except BaseException as error:
+            self.pacer.done(permit)
+            if isinstance(error, SendError):
+                return _Outcome(self._outcome(claimed, error), claimed)
+            if isinstance(error, Exception):  # a bug or an answer nobody expected: not retried
+                reason = redact(f"{type(error).__name__}: {error}")
+                return _Outcome(Failed(claimed.id, reason), claimed, error)
+            raise  # cancelled in flight: it stays `sending` (see _finish)
+        wait = self.pacer.done(permit)
+        now = time.time()
+        anew = claimed.is_edit and claimed.target_message_id is None
+        sent = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait, anew)
+        return _Outcome(sent, claimed)
+
+    async def _request(self, claimed: Claimed, permit: Permit) -> int | None:
         """The one request a delivery makes: an edit of its message, or a send (also for an
         edit whose message was never sent)."""
         html = not claimed.plain
@@ -368,9 +389,14 @@ class Dispatcher:
                 claimed.text,
                 html=html,
                 disable_preview=claimed.disable_preview,
+                permit=permit,
             )
         return await self.sender.send(
-            claimed.chat_id, claimed.text, html=html, disable_preview=claimed.disable_preview
+            claimed.chat_id,
+            claimed.text,
+            html=html,
+            disable_preview=claimed.disable_preview,
+            permit=permit,
         )
 
     def _outcome(self, claimed: Claimed, error: SendError) -> Result:
@@ -404,9 +430,9 @@ class Dispatcher:
             return Retry(claimed.id, now + delay, reason)
         return Failed(claimed.id, reason)
 
-    async def _settled(self, results: list[tuple[Result, Claimed]]) -> None:
+    async def _settled(self, results: list[_Outcome]) -> None:
         """After outcomes are recorded: chat states, figures, progress, first-send hook."""
-        for result, claimed in results:
+        for result, claimed, bug in results:
             if isinstance(result, Sent):
                 self.stats.sent += 1
                 if claimed.is_edit and not result.anew:
@@ -422,9 +448,19 @@ class Dispatcher:
                             log.exception("on_first_send failed")
             elif isinstance(result, Failed):
                 self.stats.failed += 1
-                log.warning(
-                    "delivery %d to %s failed: %s", result.id, claimed.chat_id, result.error
-                )
+                if bug is not None:
+                    self.stats.broken += 1
+                    log.error(
+                        "delivery %d to %s failed: a bug, not retried: %s",
+                        result.id,
+                        claimed.chat_id,
+                        result.error,
+                        exc_info=bug,
+                    )
+                else:
+                    log.warning(
+                        "delivery %d to %s failed: %s", result.id, claimed.chat_id, result.error
+                    )
             elif isinstance(result, Retry):
                 if result.counts:
                     self.stats.retried += 1

@@ -1,31 +1,43 @@
-"""Pacing: stay under Telegram's limits without waiting on one chat for another.
+"""Pacing: one budget for every request of one bot token, without waiting on one chat for another.
 
-- Overall: sends are spaced `1/(HEADROOM * global_per_second)` apart (GCRA with no burst
-  allowance). Telegram counts when a request *arrives*, and arrivals jitter; the 5% headroom
-  means a one-second window at the server stays within the rate unless requests are delayed
-  unevenly by more than ~50 ms.
-- Per chat: the next send to a chat waits `1/private_per_second` (private chats) or
-  `60/group_per_minute` (groups and channels) after the previous one *finished* (Telegram saw it
-  no later than that), and a 429 `retry_after` holds back only the chat that got it.
+- Overall: requests are spaced `1/(HEADROOM * global_per_second)` apart (GCRA with no burst
+  allowance), and at most `global_per_second` of them are in flight or finished within the
+  last second. Telegram counts when a request *arrives*, and arrivals jitter; the second rule
+  keeps every one-second window at the server within the limit however uneven the delays (at
+  the cost of a lower rate when answers take long: about limit/(1 + round trip in s)).
+- Per chat (requests that post or edit messages in a chat): the next one waits
+  `1/private_per_second` (private chats) or `60/group_per_minute` (groups and channels) after
+  the previous one *finished* (Telegram saw it no later than that), one in flight per chat, and
+  a 429 `retry_after` holds back only the chat that got it.
+- Priority: a command reply (`REPLY`) goes before deliveries (`DELIVERY`) waiting for the same
+  chat and for the overall budget; within a priority, first come first served.
+
+Replies (python-telegram-bot's `ExtBot`, through `bot.dispatching.limiter`) and deliveries (the
+dispatcher) share one `Pacer`, so together they stay within Telegram's limits.
 
 The per-chat spacing is also written to the outbox (`not_before_ts` of the chat's next delivery)
 so a dispatcher does not claim a chat it would only have to wait for, and so instances sharing
-one database respect it together; the in-memory map here is the guard within one process.
+one database respect it together; the in-memory state here is the guard within one process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import IntEnum
 
 from bot.settings import TelegramSettings
 
-__all__ = ["HEADROOM", "ChatPacer", "GlobalPacer", "Limits", "Pacer", "is_private"]
+__all__ = ["HEADROOM", "Limits", "Pacer", "Permit", "Priority", "is_private"]
 
 HEADROOM = 0.95  # share of the configured overall rate actually used
+CATCH_UP = 1 - HEADROOM  # seconds of late grants made up for at once (within the headroom)
 
 
 def is_private(chat_id: str | int) -> bool:
@@ -33,6 +45,13 @@ def is_private(chat_id: str | int) -> bool:
     @names."""
     text = str(chat_id).strip()
     return text.isdigit() and int(text) > 0
+
+
+class Priority(IntEnum):
+    """Lower goes first."""
+
+    REPLY = 0
+    DELIVERY = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,89 +72,232 @@ class Limits:
         return 60.0 / self.group_per_minute
 
 
-class GlobalPacer:
-    """Send slots spaced `1/rate` apart, handed out in order of asking."""
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    seq: int
+    future: asyncio.Future[None] = field(compare=False)
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / per_second
-        self.rate = per_second
+
+class _Queue:
+    """Waiters served one at a time, by priority then arrival, when `ready()` allows."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self._next = 0.0
+        self.waiters: list[_Waiter] = []
+        self.timer: asyncio.TimerHandle | None = None
 
-    def reserve(self) -> float:
-        """The time of the next free slot, taken (it may be now)."""
+    def next_at(self) -> float | None:
+        """When the head may go (None: it may not until something else happens)."""
+        raise NotImplementedError
+
+    def granted(self, now: float) -> None:
+        raise NotImplementedError
+
+    async def wait(self, priority: int, seq: int) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiters, _Waiter(priority, seq, future))
+        self.pump()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.returned()  # granted, but the caller is gone: give the turn back
+            self.pump()
+            raise
+
+    def returned(self) -> None:
+        """A grant was not used."""
+
+    def pump(self) -> None:
+        """Grant the head if it may go now, else wake up when it may."""
+        while self.waiters and self.waiters[0].future.done():
+            heapq.heappop(self.waiters)  # cancelled while waiting
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.waiters:
+            return
+        at = self.next_at()
+        if at is None:
+            return
         now = self.clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        return slot
+        if at <= now:
+            waiter = heapq.heappop(self.waiters)
+            self.granted(now)
+            waiter.future.set_result(None)
+            self.pump()  # the next may be due too (catching up), or needs a timer
+            return
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(at - now, self.pump)
 
-    async def acquire(self) -> None:
-        delay = self.reserve() - self.clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
+
+class _Overall(_Queue):
+    """Slots spaced `1/rate` apart, and never more than `ceiling` requests that may reach
+    Telegram within one second: a request arrives somewhere between its grant and its finish,
+    so one is granted only while fewer than `ceiling` are in flight or finished during the last
+    second. However late requests leave or answers come back (a loaded machine, a slow
+    network), no one-second window at the server then holds more than `ceiling`."""
+
+    def __init__(self, per_second: float, ceiling: int, clock: Callable[[], float]) -> None:
+        super().__init__(clock)
+        self.rate = per_second
+        self.interval = 1.0 / per_second
+        self.ceiling = ceiling
+        self.slot = -math.inf  # the earliest time of the next grant
+        self.in_flight = 0
+        self.finished: deque[float] = deque()  # finish times within the last second
+
+    def next_at(self) -> float | None:
+        now = self.clock()
+        while self.finished and self.finished[0] <= now - 1.0:
+            self.finished.popleft()
+        if self.in_flight + len(self.finished) < self.ceiling:
+            return self.slot
+        if not self.finished:
+            return None  # wait for a request in flight to finish
+        return max(self.slot, self.finished[0] + 1.0)
+
+    def returned(self) -> None:
+        self.in_flight -= 1  # granted but never sent
+
+    def done(self, now: float) -> None:
+        self.in_flight -= 1
+        self.finished.append(now)
+        self.pump()
+
+    def granted(self, now: float) -> None:
+        self.in_flight += 1
+        # A grant up to CATCH_UP late keeps the schedule (the next slot is one interval after
+        # this one's, perhaps also past), so a late timer or a busy event loop does not lower
+        # the rate; the few grants that catch up fit in the headroom. After an idle spell, or
+        # a longer stall, the schedule restarts from now.
+        late = now - self.slot
+        self.slot = (self.slot if late <= CATCH_UP else now) + self.interval
 
 
-class ChatPacer:
-    """When each chat may be sent to next (monotonic time)."""
+class _Chat(_Queue):
+    """One chat: one request in flight, the next `interval` after the previous finished."""
 
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(clock)
+        self.ready = 0.0
+        self.busy = False
+
+    def next_at(self) -> float | None:
+        return None if self.busy else self.ready
+
+    def granted(self, now: float) -> None:
+        self.busy = True
+
+    def returned(self) -> None:
+        self.busy = False
+
+    def idle(self, now: float) -> bool:
+        return not self.busy and not self.waiters and self.ready <= now
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """A turn in the budget: the request may go now. Give it back with `Pacer.done`."""
+
+    chat_id: str | None
+    priority: Priority
+
+
+class Pacer:
+    """The budget of one bot token (`limits=None`: no limits, as in console mode)."""
+
+    def __init__(self, limits: Limits | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.clock = clock
-        self._ready: dict[str, float] = {}
+        self._overall = (
+            _Overall(
+                HEADROOM * limits.global_per_second,
+                max(1, math.floor(limits.global_per_second)),
+                clock,
+            )
+            if limits
+            else None
+        )
+        self._chats: dict[str, _Chat] = {}
+        self._seq = itertools.count()
         self._pruned = clock()
 
-    def ready_at(self, chat_id: str) -> float:
-        return self._ready.get(chat_id, 0.0)
+    @property
+    def rate(self) -> float | None:
+        """Requests per second actually allowed overall (None: no limit)."""
+        return self._overall.rate if self._overall else None
 
-    def hold(self, chat_id: str, until: float) -> None:
-        self._ready[chat_id] = max(self._ready.get(chat_id, 0.0), until)
+    async def acquire(self, chat_id: str | int | None, priority: Priority) -> Permit:
+        """Wait for a turn: the chat's (if any), then the overall one. Cancelling the wait
+        gives the turn back; nothing is sent before this returns."""
+        chat_key = None if chat_id is None else str(chat_id).strip()
+        if self.limits is None:
+            return Permit(chat_key, priority)
+        seq = next(self._seq)
+        chat = self._chat(chat_key) if chat_key is not None else None
+        if chat is not None:
+            await chat.wait(priority, seq)
+        try:
+            assert self._overall is not None
+            await self._overall.wait(priority, seq)
+        except BaseException:
+            if chat is not None:
+                chat.returned()
+                chat.pump()
+            raise
+        return Permit(chat_key, priority)
 
-    def sent(self, chat_id: str, at: float | None = None) -> float:
-        """Note a send that finished at `at`; returns the interval the chat now waits."""
-        interval = self.limits.chat_interval(chat_id)
-        self.hold(chat_id, (self.clock() if at is None else at) + interval)
+    def done(self, permit: Permit) -> float:
+        """The request of `permit` finished (answered, failed or cut off): returns the seconds
+        its chat now waits. Call it exactly once per permit."""
+        if self.limits is None:
+            return 0.0
+        assert self._overall is not None
+        self._overall.done(self.clock())
+        if permit.chat_id is None:
+            return 0.0
+        chat = self._chat(permit.chat_id)
+        interval = self.limits.chat_interval(permit.chat_id)
+        chat.busy = False
+        chat.ready = max(chat.ready, self.clock() + interval)
+        chat.pump()
         self._prune()
         return interval
+
+    def hold(self, chat_id: str | int, seconds: float) -> None:
+        """Nothing goes to the chat for `seconds` (a 429's retry_after, a backoff)."""
+        if self.limits is None:
+            return
+        chat = self._chat(str(chat_id).strip())
+        chat.ready = max(chat.ready, self.clock() + seconds)
+        chat.pump()
+
+    def ready_at(self, chat_id: str | int) -> float:
+        """When the chat may next be sent to (monotonic clock; 0: now)."""
+        chat = self._chats.get(str(chat_id).strip())
+        return chat.ready if chat is not None else 0.0
+
+    def chat_interval(self, chat_id: str) -> float:
+        return self.limits.chat_interval(chat_id) if self.limits else 0.0
+
+    def lookahead(self, horizon: float) -> int | None:
+        """How many requests fit in `horizon` seconds at the overall rate (None: no limit)."""
+        if self._overall is None:
+            return None
+        return max(1, math.ceil(self._overall.rate * horizon))
+
+    def _chat(self, chat_id: str) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = self._chats[chat_id] = _Chat(self.clock)
+        return chat
 
     def _prune(self) -> None:
         now = self.clock()
         if now - self._pruned < 60:
             return
         self._pruned = now
-        for chat_id in [c for c, t in self._ready.items() if t < now]:
-            del self._ready[chat_id]
-
-
-class Pacer:
-    """Both pacers, or none (`limits=None`: console mode, benchmarks without limits)."""
-
-    def __init__(self, limits: Limits | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
-        self.clock = clock
-        self.overall = GlobalPacer(HEADROOM * limits.global_per_second, clock) if limits else None
-        self.chats = ChatPacer(limits, clock) if limits else None
-
-    async def before_send(self, chat_id: str) -> None:
-        if self.chats is not None:
-            delay = self.chats.ready_at(chat_id) - self.clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        if self.overall is not None:
-            await self.overall.acquire()
-
-    def after_send(self, chat_id: str) -> float:
-        """Note a finished send; returns the seconds the chat now waits (0 without limits)."""
-        return self.chats.sent(chat_id) if self.chats is not None else 0.0
-
-    def hold(self, chat_id: str, seconds: float) -> None:
-        if self.chats is not None:
-            self.chats.hold(chat_id, self.clock() + seconds)
-
-    def chat_interval(self, chat_id: str) -> float:
-        return self.limits.chat_interval(chat_id) if self.limits else 0.0
-
-    def lookahead(self, horizon: float) -> int | None:
-        """How many sends fit in `horizon` seconds at the overall rate (None: no limit)."""
-        if self.overall is None:
-            return None
-        return max(1, math.ceil(self.overall.rate * horizon))
+        for chat_id in [c for c, chat in self._chats.items() if chat.idle(now)]:
+            del self._chats[chat_id]

@@ -1,8 +1,10 @@
 """Senders: what actually sends a message. Telegram (python-telegram-bot) or the console.
 
-A sender turns every outcome into either a message id or one of the `SendError`s below, so the
-dispatcher decides on meanings (flood, blocked, gone, migrated, bad HTML, transient, refused)
-and never on library exception types or error wording.
+A sender turns every outcome it understands into either a message id or one of the `SendError`s
+below, so the dispatcher decides on meanings (flood, blocked, gone, migrated, bad HTML,
+transient, refused) and never on library exception types or error wording. Only the network,
+timeouts and 5xx are `Transient`; any other exception propagates as it is (a bug, or an answer
+nobody expected), and the dispatcher fails that delivery at once.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from typing import Protocol
+from typing import Any, Protocol
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -24,8 +26,11 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.dispatching.limiter import SharedLimiter, retry_seconds
+from bot.dispatching.pacing import Limits, Pacer, Permit
 from bot.formatting.messages import plain_text
 from bot.logs import add_secret, redact
 from bot.settings import Settings
@@ -44,8 +49,10 @@ __all__ = [
     "SendError",
     "Sender",
     "SenderUnusable",
+    "StatusRequest",
     "TelegramSender",
     "Transient",
+    "UnexpectedStatus",
     "classify",
 ]
 
@@ -99,12 +106,31 @@ class SenderUnusable(SendError):
 
 
 class Sender(Protocol):
+    """Sends or edits one message; `pacer` is the budget its requests are paced by (the
+    dispatcher takes a turn from it and passes the `permit` on; without one, the request
+    takes its own turn)."""
+
+    pacer: Pacer
+
     async def send(
-        self, chat_id: str, text: str, *, html: bool, disable_preview: bool
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int | None: ...
 
     async def edit(
-        self, chat_id: str, message_id: int, text: str, *, html: bool, disable_preview: bool
+        self,
+        chat_id: str,
+        message_id: int,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int | None:
         """Change the text of a message sent earlier; an edit to the same text counts as done."""
         ...
@@ -128,15 +154,14 @@ _BLOCKED = (
 )
 
 
-def classify(error: BaseException) -> SendError:
-    """The meaning of a python-telegram-bot exception (texts compared case-insensitively:
-    python-telegram-bot rewrites Telegram's descriptions)."""
+def classify(error: TelegramError) -> SendError | None:
+    """The meaning of a python-telegram-bot exception, or None when it has none we know of
+    (a bug, or an answer we do not understand: the caller lets it propagate). Texts are
+    compared case-insensitively: python-telegram-bot rewrites Telegram's descriptions."""
     text = str(error)
     lowered = text.lower()
     if isinstance(error, RetryAfter):
-        wait = getattr(error, "_retry_after", None)
-        seconds = wait.total_seconds() if wait is not None else float(error.retry_after)  # type: ignore[union-attr,arg-type]
-        return FloodWait(max(seconds, 0.0), text)
+        return FloodWait(retry_seconds(error), text)
     if isinstance(error, ChatMigrated):
         return ChatMovedTo(str(error.new_chat_id))
     if isinstance(error, Forbidden):
@@ -155,9 +180,30 @@ def classify(error: BaseException) -> SendError:
         return Refused(text)
     if isinstance(error, TimedOut):
         return Transient(f"timed out: {text}")
-    if isinstance(error, NetworkError | TelegramError):
+    if isinstance(error, NetworkError):  # the network, a 5xx (see StatusRequest), a bare 429
         return Transient(text)
-    return Transient(f"{type(error).__name__}: {text}")
+    return None
+
+
+class UnexpectedStatus(TelegramError):
+    """An HTTP status the Bot API does not answer sendMessage with (3xx, 413, 418, ...)."""
+
+
+class StatusRequest(HTTPXRequest):
+    """python-telegram-bot's HTTP client, made to tell a 5xx from other statuses: by itself it
+    raises `NetworkError` for both (with Telegram's description, not the status, as its text).
+    Here a 5xx stays a `NetworkError` (transient) and a status python-telegram-bot has no
+    exception for becomes `UnexpectedStatus` (not worth retrying)."""
+
+    _KNOWN = frozenset({400, 401, 403, 404, 409, 429})
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code < 300 or code in self._KNOWN:
+            return code, payload
+        if code >= 500:
+            raise NetworkError(f"the Bot API answered HTTP {code}")
+        raise UnexpectedStatus(f"the Bot API answered HTTP {code}")
 
 
 def chat_ref(chat_id: str) -> int | str:
@@ -170,43 +216,68 @@ def chat_ref(chat_id: str) -> int | str:
 
 
 class TelegramSender:
-    """Sends with python-telegram-bot's `Bot` (no rate limiter: the dispatcher paces)."""
+    """Sends with python-telegram-bot's `ExtBot`, every request paced by `pacer` (the bot
+    token's one budget, shared with the Application's bot; its own by default)."""
 
-    paced = True
-
-    def __init__(self, settings: Settings, *, pool_size: int = 16) -> None:
+    def __init__(
+        self, settings: Settings, *, pacer: Pacer | None = None, pool_size: int = 16
+    ) -> None:
         token = settings.token
         if not token:
             raise ValueError("TelegramSender needs a bot token")
         add_secret(token)  # error texts and logged tracebacks may quote request URLs
         timeout = settings.telegram.request_timeout
         self.concurrency = pool_size
-        request = HTTPXRequest(
+        self.pacer = pacer or Pacer(Limits.from_settings(settings.telegram))
+        request = StatusRequest(
             connection_pool_size=pool_size,
             read_timeout=timeout,
             write_timeout=timeout,
             connect_timeout=min(timeout, 10.0),
             pool_timeout=timeout,
         )
-        self.bot = Bot(token, base_url=settings.telegram.base_url, request=request)
+        self.bot: ExtBot[Permit] = ExtBot(
+            token,
+            base_url=settings.telegram.base_url,
+            request=request,
+            rate_limiter=SharedLimiter(self.pacer),
+        )
         self._no_preview = LinkPreviewOptions(is_disabled=True)
 
-    async def send(self, chat_id: str, text: str, *, html: bool, disable_preview: bool) -> int:
+    async def send(
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
+    ) -> int:
         try:
             message = await self.bot.send_message(
                 chat_ref(chat_id),
                 text,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                rate_limit_args=permit,
             )
-        except Exception as error:
+        except TelegramError as error:
             mapped = classify(error)
+            if mapped is None:
+                raise
             mapped.args = (redact(str(mapped)),)
             raise mapped from error
         return message.message_id
 
     async def edit(
-        self, chat_id: str, message_id: int, text: str, *, html: bool, disable_preview: bool
+        self,
+        chat_id: str,
+        message_id: int,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int:
         try:
             await self.bot.edit_message_text(
@@ -215,15 +286,14 @@ class TelegramSender:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                rate_limit_args=permit,
             )
-        except BadRequest as error:
-            if _NOT_MODIFIED in str(error).lower():  # it says this already (an edit repeated)
+        except TelegramError as error:
+            if isinstance(error, BadRequest) and _NOT_MODIFIED in str(error).lower():  # repeated
                 return message_id
             mapped = classify(error)
-            mapped.args = (redact(str(mapped)),)
-            raise mapped from error
-        except Exception as error:
-            mapped = classify(error)
+            if mapped is None:
+                raise
             mapped.args = (redact(str(mapped)),)
             raise mapped from error
         return message_id
@@ -238,23 +308,38 @@ class TelegramSender:
 class ConsoleSender:
     """Console mode (no token): logs each message it would send, and counts it as sent."""
 
-    paced = False
     concurrency = 16
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.pacer = Pacer(None)  # nothing to pace
         self.log = logger or logging.getLogger("digestbot.console")
         self._ids = itertools.count(1)
         self.sent: deque[tuple[str, str]] = deque(maxlen=1000)  # the latest, for tests
         self.edited: deque[tuple[str, int, str]] = deque(maxlen=1000)
 
-    async def send(self, chat_id: str, text: str, *, html: bool, disable_preview: bool) -> int:
+    async def send(
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
+    ) -> int:
         shown = plain_text(text) if html else text
         self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
         self.sent.append((chat_id, text))
         return next(self._ids)
 
     async def edit(
-        self, chat_id: str, message_id: int, text: str, *, html: bool, disable_preview: bool
+        self,
+        chat_id: str,
+        message_id: int,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
         self.log.info(
