@@ -296,6 +296,67 @@ def run(sizes: list[int], repeats: int, profile: bool) -> None:
         print(f" ({verdict} the 2% goal)")
 
 
+def search_only(digests: int, rounds: int) -> None:
+    """Search timings alone: `digests` synthetic digests stored directly (no parsing, no
+    categorising, which dominate a cold build), then the SEARCHES."""
+    import hashlib
+
+    from bot.model import Digest, Item
+
+    with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
+        archive = Archive(open_database(f"sqlite:///{tmp}/state.db"))
+        started = time.perf_counter()
+        for number in range(digests):
+            _, text = digest_text(number)
+            items = []
+            for i in range(11):
+                title, summary = TOPICS[(number + i) % len(TOPICS)]
+                body = f"{summary.format(n=i + 1)}第 {number} 期第 {i + 1} 条。".replace("**", "")
+                items.append(
+                    Item(
+                        id=hashlib.sha256(f"{number}/{i}".encode()).hexdigest()[:16],
+                        position=i + 1,
+                        title=f"{title.format(n=i + 1)}（第 {number} 期）",
+                        url=f"https://x.com/user{i}/status/{number * 100 + i}",
+                        author=AUTHORS[(number * 7 + i) % len(AUTHORS)],
+                        summary_md=body,
+                        summary_html=body,
+                        summary_text=body,
+                        categories=("AI产业",),
+                    )
+                )
+            date = START + timedelta(hours=4 * number)
+            archive.store(
+                Digest(
+                    f"d{number}",
+                    f"{number}",
+                    date,
+                    ("AI产业",),
+                    tuple(items),
+                    Path(tmp),
+                    str(number),
+                )
+            )
+        print(
+            f"stored {digests:,} digests ({11 * digests:,} items) in {time.perf_counter() - started:.0f} s"
+        )
+        bench = Bench.__new__(Bench)
+        bench.archive = archive
+        searched = bench.search_times(rounds)
+    every = sorted(t for samples in searched.values() for t in samples)
+    for query, samples in searched.items():
+        ordered = sorted(samples)
+        print(
+            f"  {query:<20} median {1000 * statistics.median(ordered):7.2f}"
+            f"  p95 {1000 * ordered[int(0.95 * (len(ordered) - 1))]:7.2f}"
+        )
+    p95 = every[int(0.95 * (len(every) - 1))]
+    verdict = "meets" if p95 < 0.05 else "misses"
+    print(
+        f"search p95 over all {len(every)} searches: {1000 * p95:.2f} ms ({verdict} the 50 ms goal)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -303,7 +364,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated digest counts")
     parser.add_argument("--repeats", type=int, default=3, help="samples of each incremental case")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest cold build")
+    parser.add_argument(
+        "--search-only", type=int, metavar="DIGESTS", help="only time searches over this many"
+    )
     args = parser.parse_args()
+    if args.search_only:
+        search_only(args.search_only, 20)
+        return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     run(sizes, args.repeats, args.profile)
 

@@ -234,3 +234,14 @@ async def test_search_command(search_bot: Bot) -> None:
     assert "/search" in (await bot.ask(301, "/search")).plain
     nothing = await bot.ask(301, '/search "OR" 不存在')
     assert "没有找到" in nothing.plain
+
+
+def test_a_common_text_still_answers_the_newest_first(tmp_path: Path) -> None:
+    """More than 500 matches: read newest first instead of sorting every match."""
+    engine = open_database(f"sqlite:///{tmp_path}/db.sqlite")
+    archive = Archive(engine)
+    for number in (50, 3, 20, *range(4, 20), *range(21, 50)):  # stored out of date order
+        archive.store(make_digest(number))
+    newest = [entry.item.title for entry in archive.recent(10)]
+    assert titles(Search(engine).find("<发布>")) == newest
+    assert titles(Search(engine).find("第 3 期第 1 条")) == ["第 3 期第 1 条：模型 <发布> & 更新"]

@@ -7,7 +7,9 @@ and `\\` are escaped. Queries are bounded (`MAX_QUERY` characters) and answers a
 
 - SQLite: FTS5 with the trigram tokenizer (migration 0006) finds any substring of three or more
   characters, so Chinese needs no segmenter. A shorter query (a two-character word such as 模型)
-  has no trigram; it is a LIKE over the items newest first, which stops at `limit` matches.
+  has no trigram; it is a LIKE over the items newest first, which stops at `limit` matches. So
+  is a query the index finds more than `COMMON` times (a LIKE is ASCII-only case-insensitive,
+  where the trigram index folds other letters too).
 - PostgreSQL: ILIKE over the same text, served by the pg_trgm GIN index when there is one.
 """
 
@@ -24,6 +26,7 @@ from bot.storing.tables import digests, items
 
 MAX_QUERY = 100
 TRIGRAM = 3
+COMMON = 500  # FTS matches beyond which a newest-first scan answers sooner (see `_common`)
 # What search adds to the schema that `tables.metadata` cannot describe (a virtual table, its
 # shadow tables, an expression index): the schema comparison leaves these alone.
 SEARCH_OBJECTS = (
@@ -80,6 +83,17 @@ class Search:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def _common(self, query: str) -> bool:
+        """Whether the FTS index holds more than `COMMON` matches. Sorting thousands of matches
+        by date costs more than reading the items newest first until `limit` of them match,
+        which a common text does within a few hundred rows; a rarer one is cheap by the index."""
+        probe = text(
+            "SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH :phrase"
+            " LIMIT :most)"
+        ).bindparams(phrase=fts_phrase(query), most=COMMON + 1)
+        with self.engine.connect() as connection:
+            return int(connection.execute(probe).scalar_one()) > COMMON
+
     def find(self, raw_query: str, limit: int = 10) -> list[Entry]:
         """The newest `limit` entries holding the query; raises QueryError for a bad query."""
         query = normalise_query(raw_query)
@@ -91,7 +105,7 @@ class Search:
                 pattern=like_pattern(query)
             )
             statement = base.where(condition)
-        elif len(query) < TRIGRAM:
+        elif len(query) < TRIGRAM or self._common(query):
             condition = text(f"{_SQLITE_TEXT} LIKE :pattern ESCAPE '\\'").bindparams(
                 pattern=like_pattern(query)
             )
