@@ -307,7 +307,6 @@ def search_only(digests: int, rounds: int) -> None:
         archive = Archive(open_database(f"sqlite:///{tmp}/state.db"))
         started = time.perf_counter()
         for number in range(digests):
-            _, text = digest_text(number)
             items = []
             for i in range(11):
                 title, summary = TOPICS[(number + i) % len(TOPICS)]
@@ -337,9 +336,8 @@ def search_only(digests: int, rounds: int) -> None:
                     str(number),
                 )
             )
-        print(
-            f"stored {digests:,} digests ({11 * digests:,} items) in {time.perf_counter() - started:.0f} s"
-        )
+        seconds = time.perf_counter() - started
+        print(f"stored {digests:,} digests ({11 * digests:,} items) in {seconds:.0f} s")
         bench = Bench.__new__(Bench)
         bench.archive = archive
         searched = bench.search_times(rounds)
