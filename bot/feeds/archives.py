@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any  # hashlib's hash objects have no public type
 from zoneinfo import ZoneInfo
 
 from bot.feeds.common import archive_folder
@@ -84,7 +85,7 @@ def plan_months(
     shown: dict[int, set[str]] = {}
     for mark in current:
         shown.setdefault(months.key(mark.published_ts), set()).add(mark.id)
-    hashes: dict[int, hashlib._Hash] = {}
+    hashes: dict[int, Any] = {}
     order: list[int] = []
     for mark in chosen[limit:]:
         index = months.key(mark.published_ts)

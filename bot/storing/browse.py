@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any  # hashlib's hash objects have no public type
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, bindparam, select, update
@@ -122,7 +123,7 @@ class Browse:
             .join(items, items.c.id == digest_items.c.item_id)
             .order_by(digest_items.c.digest_id, digest_items.c.position)
         )
-        marks: dict[str, hashlib._Hash] = {}
+        marks: dict[str, Any] = {}
         with self.engine.connect() as connection:
             for row in connection.execute(query):
                 mark = marks.get(row.digest_id)
