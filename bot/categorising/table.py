@@ -16,7 +16,7 @@ import logging
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.categorising.model import BUILTIN, CategoryModel, ModelError, builtin_path, load_model
@@ -75,6 +75,10 @@ class CategoryTable:
         automatic ASCII slug and is its own label."""
         found = self._by_key.get(fold(name))
         return found if found else Category(name=name, slug=auto_slug(name), label=name)
+
+    def without_model(self) -> CategoryTable:
+        """The same table deciding by keyword rules only (as when no model is named)."""
+        return replace(self, model=None, model_problem="")
 
     def known(self, name: str) -> bool:
         return fold(name) in self._by_key

@@ -64,20 +64,22 @@ def read_labelled(path: Path, weight: float = 1.0) -> list[LabelledItem]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            found.append(
-                LabelledItem(
-                    source=str(row.get("source", "")),
-                    title=str(row["title"]),
-                    summary=str(row.get("summary", "")),
-                    labels=tuple(str(c) for c in row["labels"]),
-                    lang=str(row.get("lang", "")),
-                    weight=float(row.get("weight", weight)),
-                )
-            )
+            found.append(labelled_from_row(json.loads(line), weight))
         except (ValueError, KeyError, TypeError) as error:
             raise TrainingError(f"{path}:{number}: not a labelled item ({error})") from None
     return found
+
+
+def labelled_from_row(row: dict[str, Any], weight: float = 1.0) -> LabelledItem:
+    """A `LabelledItem` from one parsed JSON line (KeyError, TypeError, ValueError if bad)."""
+    return LabelledItem(
+        source=str(row.get("source", "")),
+        title=str(row["title"]),
+        summary=str(row.get("summary", "")),
+        labels=tuple(str(c) for c in row["labels"]),
+        lang=str(row.get("lang", "")),
+        weight=float(row.get("weight", weight)),
+    )
 
 
 def train(
