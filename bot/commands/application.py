@@ -53,6 +53,7 @@ _COMMANDS = {
     "feeds": handlers.feeds,
     "stop": handlers.stop,
     "stats": handlers.stats,
+    "recategorise": handlers.recategorise,
 }
 
 
