@@ -325,7 +325,8 @@ def _print_outcomes(title: str, rows: dict[str, dict[str, Outcome]]) -> None:
 def _print_per_category(title: str, found: dict[str, Outcome]) -> None:
     print(f"\n{title}")
     print(
-        f"  {'category':<10} {'model P':>8} {'R':>6} {'F1':>6}   {'keywords P':>10} {'R':>6} {'F1':>6}"
+        f"  {'category':<10} {'model P':>8} {'R':>6} {'F1':>6}"
+        f"   {'keywords P':>10} {'R':>6} {'F1':>6}"
     )
     for m, k in zip(found["model"].per_category, found["keywords"].per_category, strict=True):
         print(

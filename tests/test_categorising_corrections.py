@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import ROOT, SAMPLE
 from fakebot import FakeTelegram
 from test_commands import ADMIN, Bot, make_settings, started, stopped, store_digest
 
@@ -19,7 +20,6 @@ from bot.ingest import Ingester
 from bot.storing.archive import Archive
 from bot.storing.corrections import Corrections
 from bot.storing.database import open_database
-from conftest import ROOT, SAMPLE
 
 
 @pytest.fixture
