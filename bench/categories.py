@@ -352,6 +352,33 @@ def _outcome_dict(found: Outcome) -> dict[str, object]:
     }
 
 
+def speed(labelled: list[Labelled], rounds: int = 5) -> dict[str, float]:
+    """Load time of the shipped model file and time per item (probabilities and choice), the
+    median of `rounds` runs, in milliseconds; and the file's size in bytes."""
+    import statistics
+    import time
+
+    from bot.categorising.model import builtin_path, load_model
+
+    loads = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model = load_model(builtin_path())
+        loads.append(time.perf_counter() - start)
+    per_item = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for e in labelled:
+            model.choose(model.probabilities(e.title, e.summary), model.categories)
+        per_item.append((time.perf_counter() - start) / len(labelled))
+    return {
+        "bytes": builtin_path().stat().st_size,
+        "terms": len(model.terms),
+        "load_ms": round(statistics.median(loads) * 1000, 2),
+        "item_ms": round(statistics.median(per_item) * 1000, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", type=Path, default=TABLE)
@@ -360,8 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-heldout", action="store_true", help="--errors includes held-out")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--corpus", type=Path, default=None, help="JSON-lines labelled corpus")
+    parser.add_argument("--speed", action="store_true", help="only the shipped model's timings")
     args = parser.parse_args(argv)
     labelled = load_labelled(args.labelled)
+    if args.speed:
+        print(json.dumps(speed(labelled)))
+        return 0
     table = load_table(args.table)
     figures: dict[str, object] = {}
     if args.corpus:

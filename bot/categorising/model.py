@@ -48,16 +48,20 @@ class CategoryModel:
 
     def logits(self, title: str, summary: str) -> dict[str, float]:
         """Calibrated log-odds per category (before the sigmoid, so keyword nudges add)."""
-        counts = Counter(gram for gram in ngrams(title, summary) if gram in self.terms)
-        weighted = [(gram, (1.0 + math.log(n)) * self.terms[gram][0]) for gram, n in counts.items()]
-        norm = math.sqrt(sum(v * v for _, v in weighted)) or 1.0
-        raw = list(self.bias)
-        for gram, value in weighted:
-            for index, weight in enumerate(self.terms[gram][1]):
-                raw[index] += weight * value / norm
+        terms = self.terms
+        counts = Counter(gram for gram in ngrams(title, summary) if gram in terms)
+        found = [(terms[gram], 1.0 + math.log(n)) for gram, n in counts.items()]
+        norm = math.sqrt(sum((tf * idf) ** 2 for (idf, _), tf in found)) or 1.0
+        sums = [0.0] * len(self.categories)
+        for (idf, weights), tf in found:
+            value = tf * idf / norm
+            for index, weight in enumerate(weights):
+                sums[index] += weight * value
         return {
-            name: a * z + b
-            for name, z, (a, b) in zip(self.categories, raw, self.calibration, strict=True)
+            name: a * (bias + z) + b
+            for name, z, bias, (a, b) in zip(
+                self.categories, sums, self.bias, self.calibration, strict=True
+            )
         }
 
     def probabilities(self, title: str, summary: str) -> dict[str, float]:

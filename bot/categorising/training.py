@@ -100,9 +100,7 @@ def train(
             f"{dict(zip(categories, y.sum(axis=0).tolist(), strict=True))} (need 2 or more each)"
         )
     documents = [_document(i) for i in items]
-    vocabulary = _select_features(documents, y, settings)
-    vectoriser = _vectoriser(settings, vocabulary)
-    x = vectoriser.fit_transform(documents)
+    terms, idf, x = _features(documents, y, settings)
     sample_weight = np.array([i.weight for i in items])
     models = [_fit(x, y[:, j], sample_weight, settings) for j in range(k)]
     out_of_fold = _out_of_fold(x, y, sample_weight, [i.source for i in items], settings)
@@ -111,7 +109,6 @@ def train(
         out_of_fold * np.array([a for a, _ in calibration]) + np.array([b for _, b in calibration])
     )
     second_ratio, min_probability = _second_rule(probabilities, y)
-    terms = vectoriser.get_feature_names_out().tolist()
     weights = np.column_stack([m.coef_[0] for m in models])  # terms × categories
     return {
         "format": FORMAT,
@@ -121,7 +118,7 @@ def train(
         "categories": list(categories),
         "weight_scale": WEIGHT_SCALE,
         "terms": terms,
-        "idf": [round(v / WEIGHT_SCALE) for v in vectoriser.idf_.tolist()],
+        "idf": [round(v / WEIGHT_SCALE) for v in idf.tolist()],
         "weights": [round(w / WEIGHT_SCALE) for w in weights.flatten().tolist()],
         "bias": [float(m.intercept_[0]) for m in models],
         "calibration": [[round(a, 6), round(b, 6)] for a, b in calibration],
@@ -160,41 +157,34 @@ def _analyse(document: str) -> list[str]:
     return ngrams(title, summary)
 
 
-def _vectoriser(settings: Settings, vocabulary: list[str] | None = None) -> Any:
+def _features(documents: list[str], y: Any, settings: Settings) -> tuple[list[str], Any, Any]:
+    """The kept n-grams (those with the highest chi² for some category, in sorted order), their
+    IDFs, and the items' sublinear TF-IDF rows over them, L2-normalised: what inference computes.
+    The documents are split into n-grams once; selection and weighting work on the counts."""
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return TfidfVectorizer(
-        analyzer=_analyse,
-        min_df=1 if vocabulary else settings.min_df,
-        sublinear_tf=True,
-        vocabulary=vocabulary,
-        dtype=np.float64,
-    )
-
-
-def _select_features(documents: list[str], y: Any, settings: Settings) -> list[str]:
-    """The n-grams with the highest chi² for some category."""
-    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.feature_selection import chi2
 
-    vectoriser = _vectoriser(settings)
-    x = vectoriser.fit_transform(documents)
-    names = vectoriser.get_feature_names_out()
-    if len(names) <= settings.features:
-        return sorted(names.tolist())
-    best = np.zeros(len(names))
-    for j in range(y.shape[1]):
-        scores, _ = chi2(x, y[:, j])
-        best = np.maximum(best, np.nan_to_num(scores))
-    keep = np.argsort(-best, kind="stable")[: settings.features]
-    return sorted(names[keep].tolist())
+    counts = CountVectorizer(analyzer=_analyse, min_df=settings.min_df, dtype=np.float64)
+    matrix = counts.fit_transform(documents)
+    names = counts.get_feature_names_out()
+    if len(names) > settings.features:
+        weighted = TfidfTransformer(sublinear_tf=True).fit_transform(matrix)
+        best = np.zeros(len(names))
+        for j in range(y.shape[1]):
+            scores, _ = chi2(weighted, y[:, j])
+            best = np.maximum(best, np.nan_to_num(scores))
+        keep = np.sort(np.argsort(-best, kind="stable")[: settings.features])
+        matrix, names = matrix[:, keep], names[keep]
+    transformer = TfidfTransformer(sublinear_tf=True)
+    x = transformer.fit_transform(matrix)
+    return names.tolist(), transformer.idf_, x
 
 
 def _fit(x: Any, y: Any, sample_weight: Any, settings: Settings) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=settings.c, class_weight="balanced", max_iter=2000)
+    model = LogisticRegression(C=settings.c, class_weight="balanced", max_iter=1000)
     model.fit(x, y, sample_weight=sample_weight)
     return model
 
