@@ -20,6 +20,7 @@ from bot.model import Digest, DigestError
 from bot.parsing import parse_bytes
 from bot.storing.archive import Archive, FileRecord, Ingested, source_key
 from bot.storing.corrections import Corrections
+from bot.storing.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class Ingester:
         ingested = self.archive.store(digest)
         self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, digest.id)
         if known and known.digest_id and known.digest_id != digest.id:
-            self._forget(known.digest_id)
+            self._forget(known.digest_id, digest.id)
         return Outcome(path, "stored", digest=digest, ingested=ingested)
 
     def changed_files(self, paths: list[Path]) -> list[Path]:
@@ -125,10 +126,12 @@ class Ingester:
                 progress(path)
             yield outcome
 
-    def _forget(self, digest_id: str) -> None:
+    def _forget(self, digest_id: str, successor: str) -> None:
         """The file now holds another digest (its title or date changed): drop the old one,
-        unless another file still holds it."""
+        unless another file still holds it. Its messages pass to its successor, whose
+        planning then edits them."""
         if not any(r.digest_id == digest_id for r in self.archive.file_records().values()):
+            Outbox(self.archive.engine).adopt(digest_id, successor)
             removed = self.archive.remove_digest(digest_id)
             log.info(
                 "digest %s replaced by its edited file; %d item(s) left", digest_id, len(removed)

@@ -76,3 +76,4 @@ class Entry:
     digest_title: str
     published: datetime
     updated: datetime
+    feed_id: str = ""  # the id feeds give it, fixed when it was first stored ("" when unstored)

@@ -22,6 +22,17 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGESTBOT_CONFIG", str(ROOT / "config" / "digestbot.toml"))
 
 
+def unavailable(reason: str) -> None:
+    """Skip a test whose outside part is missing, but fail it in CI, where everything must be there.
+
+    CI installs PostgreSQL, newsboat, sfeed and Chromium; a skip there would hide a broken install
+    step behind a green run.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 def _postgres_admin_url() -> str:
     return os.environ.get("DIGESTBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -44,7 +55,7 @@ def postgres_url():  # type: ignore[no-untyped-def]
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # pragma: no cover - CI always has the server
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {admin_url}: {error}")
+        unavailable(f"PostgreSQL not reachable at {admin_url}: {error}")
     yield admin_url.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

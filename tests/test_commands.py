@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -357,6 +357,32 @@ async def test_latest_follows_the_chats_subscriptions(bot: Bot) -> None:
     reply = await bot.ask(114, "/latest")
     assert "Story 2 of digest 12" in reply.plain
     assert "Story 3 of digest 12" not in reply.plain
+
+
+async def test_latest_names_the_digest_its_items_come_from(bot: Bot) -> None:
+    """A story the newest digest repeats from an older one: the header names the newest."""
+    older = store_digest(bot.engine, count=2, hour=8)
+    newest = store_digest(bot.engine, count=2, hour=12)
+    repeat = replace(newest, items=(older.items[0], *newest.items), content_hash="again")
+    Archive(bot.engine).store(repeat)
+    reply = await bot.ask(117, "/latest")
+    assert newest.title in reply.plain
+    assert older.title not in reply.plain
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("zh-hans", "没有做任何更改"), ("en", "Nothing was changed")]
+)
+async def test_subscribing_with_an_unknown_word_changes_nothing_and_says_so(
+    bot: Bot, language: str, expected: str
+) -> None:
+    before = bot.snapshot()
+    reply = await bot.ask(118, "/subscribe AI工具 nonsense", language_code=language)
+    assert expected in reply.plain and "nonsense" in reply.plain
+    assert bot.snapshot() == before
+    unsubscribing = await bot.ask(118, "/unsubscribe AI工具 nonsense", language_code=language)
+    assert expected in unsubscribing.plain
+    assert expected not in (await bot.ask(118, "/latest nonsense", language_code=language)).plain
 
 
 # Bad input -----------------------------------------------------------------------------------

@@ -144,19 +144,26 @@ def test_plan_writes_each_recipients_selection_once(database_url: str) -> None:
     assert len(outbox.rows()) == 6
 
 
-def test_replanning_an_edited_digest_sends_only_new_items(database_url: str) -> None:
+def test_replanning_an_edited_digest_puts_new_items_into_the_unsent_message(
+    database_url: str,
+) -> None:
     engine, subscribers, settings = _setup(database_url)
     outbox = Outbox(engine)
     store(engine, make_digest(27, ITEMS[:2]))
     _plan(engine, subscribers, settings, "d2712")
+    before = {r["chat_id"]: r["id"] for r in outbox.rows()}
     edited = make_digest(27, [*ITEMS[:2], make_item("e-new-tool", ("AI工具",))])
     store(engine, edited)
     result = _plan(engine, subscribers, settings, "d2712")
-    added = [r for r in outbox.rows() if "e-new-tool" in r["item_ids"]]
+    rows = outbox.rows()
+    # nothing was sent yet: each message simply says the new text, no second message
+    assert {r["chat_id"]: r["id"] for r in rows} == before
+    added = [r for r in rows if "e-new-tool" in r["item_ids"]]
     assert {r["chat_id"] for r in added} == {"101", "103", "105", "@tools_channel", "-100777"}
-    assert all(r["item_ids"] == ["e-new-tool"] for r in added)
-    assert all(r["part"] == 2 for r in added)  # after the first plan's part 1
-    assert result.deliveries == 5
+    assert all("e-new-tool" in r["text"] for r in added)
+    assert (result.deliveries, result.edits, result.rewritten) == (0, 0, 5)
+    again = _plan(engine, subscribers, settings, "d2712")
+    assert (again.deliveries, again.edits, again.rewritten, again.items) == (0, 0, 0, 0)
 
 
 def test_an_item_received_in_an_earlier_digest_is_not_sent_again(database_url: str) -> None:

@@ -24,13 +24,13 @@ from test_feeds_support import (
     make_item,
     make_settings,
     need,
-    parse_file,
 )
 
 from bot.feeds import build_feeds, entry_id, render_all
 from bot.model import Digest
+from bot.parsing import parse_file
 from bot.settings import Settings
-from bot.storing.archive import Archive
+from bot.storing.archive import Archive, new_feed_id
 from bot.storing.database import open_database
 
 pytest_plugins = ["test_feeds_support"]  # the `site` fixture
@@ -52,7 +52,7 @@ def expected(digests: list[Digest], category: str | None = None) -> list[tuple[s
     for digest in sorted(digests, key=lambda d: d.date, reverse=True):
         for item in digest.items:
             if category is None or category in item.categories:
-                rows.append((f"tag:127.0.0.1,{digest.date.year}:item/{item.id}", item))
+                rows.append((new_feed_id(item.id), item))
     return rows
 
 
@@ -338,18 +338,19 @@ def test_categories_opml_and_subscribe_links(tmp_path: Path) -> None:
         assert f'href="https://t.me/digest_bot?start=sub-{s}"' in page
     assert "t.me" not in render_all(archive, load_test_table(), settings)["index.html"].decode()
     atom = feedparser.parse(files["atom.xml"])
-    assert atom.entries[0].id == f"tag:news.example.com,2025:item/{make_item(0, 0).id}"
+    assert atom.entries[0].id == new_feed_id(make_item(0, 0).id)
 
 
-def test_entry_id_uses_year_first_published() -> None:
+def test_entry_id_is_the_stored_one_and_never_the_sites() -> None:
     from bot.model import Entry
 
     item = make_item(0, 0)
     moment = datetime(2024, 12, 31, 23, 59, 59, tzinfo=ZONE)
-    entry = Entry(item, "d", "t", moment, moment + timedelta(days=3))
-    assert entry_id(entry, "https://News.Example.com:8443/x/") == (
-        f"tag:news.example.com,2024:item/{item.id}"
-    )
+    kept = Entry(item, "d", "t", moment, moment, feed_id="tag:localhost,2024:item/x")
+    assert entry_id(kept) == "tag:localhost,2024:item/x"
+    fresh = Entry(item, "d", "t", moment, moment + timedelta(days=3))
+    assert entry_id(fresh) == new_feed_id(item.id)
+    assert entry_id(fresh).startswith("urn:uuid:") and new_feed_id("other") != entry_id(fresh)
 
 
 def test_future_dates_never_shown(tmp_path: Path) -> None:
@@ -364,7 +365,6 @@ def test_future_dates_never_shown(tmp_path: Path) -> None:
     assert all(datetime.fromisoformat(e.published) <= now for e in feed.entries)
 
 
-@pytest.mark.skipif(parse_file is None, reason="bot.parsing (parse_file) is not written yet")
 async def test_real_digests_through_the_parser(site: Site) -> None:
     from conftest import SAMPLE
 
@@ -385,7 +385,7 @@ async def test_real_digests_through_the_parser(site: Site) -> None:
     assert [e.id for e in feed.entries] == [row[0] for row in expected(digests)]
     sample = digests[0]
     by_id = {e.id: e for e in feed.entries}
-    first = by_id[f"tag:127.0.0.1,2025:item/{sample.items[0].id}"]
+    first = by_id[new_feed_id(sample.items[0].id)]
     assert first.title == "sfcompute 获得 4000 万美元融资并招聘 Linux 程序员"
     assert first.link == "https://x.com/bentossell/status/1993804613146038363"
     assert first.author == "Ben Tossell"
@@ -397,7 +397,7 @@ async def test_real_digests_through_the_parser(site: Site) -> None:
 
 
 def test_settings_site_url_feeds(tmp_path: Path) -> None:
-    """Feed self links and ids follow the configured site URL (a reader's key)."""
+    """Feed self links follow the configured site URL; entry ids (a reader's key) do not."""
     settings = Settings(
         feeds_dir=tmp_path / "feeds",
         database_url=f"sqlite:///{tmp_path}/db.sqlite",
@@ -417,8 +417,11 @@ def test_settings_site_url_feeds(tmp_path: Path) -> None:
         "https://news.example.com/c/ai-tools/atom.xml"
     )
     guids = [g.text for g in rss.iter("guid")]
-    assert len(guids) == 11
-    assert all(g.startswith("tag:news.example.com,2025:item/") for g in guids)
+    assert len(guids) == 11 and len(set(guids)) == 11
+    before_the_move = settings.model_copy(update={"site_url": "http://localhost:8080/"})
+    old_rss = etree.fromstring(render_all(archive, load_test_table(), before_the_move)["rss.xml"])
+    assert [g.text for g in old_rss.iter("guid")] == guids
+    assert old_rss.findtext("channel/link") == "http://localhost:8080/"
 
 
 def test_summary_line_breaks_survive_in_html_readers(tmp_path: Path) -> None:

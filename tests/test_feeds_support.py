@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import ROOT
+from conftest import ROOT, unavailable
 
 from bot.categorising.table import CategoryRule, CategoryTable, load_table
 from bot.feeds import build_feeds
@@ -30,11 +30,6 @@ HOSTILE_TITLE = '<script>alert("x")</script> & \'引号\' "双引号" \x01\x1f �
 HOSTILE_AUTHOR = 'O\'Brien & <Co> "😀"'
 CATEGORIES = ("AI产业", "AI工具", "AI应用")
 FIRST_DAY = datetime(2025, 11, 27, 8, 0, 10, 236000, tzinfo=ZONE)
-
-try:
-    from bot.parsing import parse_file
-except ImportError:  # the parser is being written; tests build digests directly meanwhile
-    parse_file = None
 
 
 def item_id(digest_number: int, index: int) -> str:
@@ -205,5 +200,5 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
 def need(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        pytest.skip(f"{binary} is not installed (apt-get install {binary})")
+        unavailable(f"{binary} is not installed (apt-get install {binary})")
     return path

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, unavailable
 from test_feeds_support import (
     HOSTILE_TITLE,
     TEST_CATEGORIES,
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.browser
 
 def need_chromium() -> None:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} is absent (apt-get install chromium)")
 
 
 async def test_index_page_in_chromium(site: Site) -> None:

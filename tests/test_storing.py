@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import inspect
+import pytest
+from sqlalchemy import insert, inspect, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.model import Digest, Item
 from bot.storing.archive import Archive, FileRecord
-from bot.storing.database import open_database
+from bot.storing.database import make_engine, open_database
 from bot.storing.subscribers import ALL, Subscribers
+from bot.storing.tables import chats, digest_items, item_categories, subscriptions
 
 CST = timezone(timedelta(hours=8))
 
@@ -215,3 +220,75 @@ def _drop_all(database_url: str) -> None:
 
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
+
+
+# Transactions and foreign keys ---------------------------------------------------------------
+
+
+def test_a_read_that_decides_a_write_holds_the_sqlite_write_lock(tmp_path: Path) -> None:
+    """Every SQLite transaction begins IMMEDIATE: while one is open (even before it writes), a
+    second connection's transaction cannot begin, so it cannot read what the first will change."""
+    url = f"sqlite:///{tmp_path}/race.db"
+    first_engine, second_engine = open_database(url), make_engine(url)
+    subscribers = Subscribers(first_engine)
+    with first_engine.begin() as first, second_engine.connect() as second:
+        second.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+        assert first.execute(select(chats.c.id)).all() == []  # the read that decides
+        with pytest.raises(OperationalError, match="locked"):
+            second.execute(select(chats.c.id)).all()
+        second.rollback()
+        first.execute(
+            insert(chats).values(id="1", type="private", state="active", created_ts=0, updated_ts=0)
+        )
+    with second_engine.connect() as second:
+        assert second.execute(select(chats.c.id)).scalars().all() == ["1"]
+    assert subscribers.chat(1) is not None
+    first_engine.dispose()
+    second_engine.dispose()
+
+
+def test_racing_writers_each_see_the_others_row(database_url: str) -> None:
+    """Many threads register one new chat and add one subscription at once: no error, and
+    exactly one of them is told it added the subscription."""
+    engine = open_database(database_url)
+    subscribers = Subscribers(engine)
+    racers = 8
+    start = threading.Barrier(racers)
+
+    def race(n: int) -> list[str]:
+        start.wait()
+        subscribers.upsert_chat(77, "private", f"racer {n}")
+        return subscribers.subscribe(77, ["AI工具"])
+
+    with ThreadPoolExecutor(racers) as pool:
+        results = list(pool.map(race, range(racers)))
+    assert sorted(results) == [[]] * (racers - 1) + [["AI工具"]]
+    assert subscribers.subscriptions_of(77) == ["AI工具"]
+    engine.dispose()
+
+
+def test_rows_that_belong_to_no_row_are_refused(database_url: str) -> None:
+    engine = open_database(database_url)
+    orphans = [
+        insert(subscriptions).values(chat_id="nobody", category=ALL, created_ts=0),
+        insert(item_categories).values(category="AI工具", item_id="nothing", published_ts=0),
+        insert(digest_items).values(digest_id="no-digest", item_id="nothing", position=0),
+    ]
+    for statement in orphans:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(statement)
+    engine.dispose()
+
+
+def test_removing_a_digest_hands_its_items_to_the_digest_that_carries_them(
+    database_url: str,
+) -> None:
+    """Item 2 was dropped from digest 27 (its first) but is repeated by digest 28: when digest
+    27 goes, item 2 belongs to digest 28 (no item points at a digest that is gone)."""
+    archive = Archive(open_database(database_url))
+    first = make_digest(27, (make_item(1), make_item(2)))
+    archive.store(first)
+    archive.store(make_digest(28, (make_item(2),)))
+    archive.store(replace(first, items=(make_item(1),), content_hash="h2"))
+    assert archive.remove_digest("digest27") == ("item0001",)
+    assert [(e.item.id, e.digest_id) for e in archive.recent(10)] == [("item0002", "digest28")]

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from bot.categorising.table import CategoryTable
 from bot.model import Category, Entry
 from bot.storing.archive import Archive
-from bot.storing.subscribers import ACTIVE, ALL, Subscribers
-from bot.storing.tables import chats, deliveries
+from bot.storing.outbox import Outbox
+from bot.storing.subscribers import ALL, Subscribers
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +155,9 @@ def latest(archive: Archive, names: set[str] | None, limit: int = 50) -> Latest 
 
 
 def delivery_counts(engine: Engine) -> dict[str, int]:
-    """Deliveries per state (pending / sent / failed / ...)."""
-    query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
-    with engine.connect() as connection:
-        return {state: count for state, count in connection.execute(query)}
+    """Deliveries per state (pending / sent / failed / ...), the states that have any."""
+    return {state: n for state, n in Outbox(engine).counts().items() if n}
 
 
-def active_chats(engine: Engine) -> int:
-    query = select(func.count()).select_from(chats).where(chats.c.state == ACTIVE)
-    with engine.connect() as connection:
-        return connection.execute(query).scalar_one()
+def active_chats(subscribers: Subscribers) -> int:
+    return subscribers.active_chat_count()

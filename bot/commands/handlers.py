@@ -161,7 +161,9 @@ async def selection(
         await refuse_arguments(update, context, error)
         return None
     if chosen.unknown:
-        await send(update, context, texts.unknown_categories(lang, chosen.unknown, pool))
+        unchanged = command in ("subscribe", "unsubscribe")
+        reply = texts.unknown_categories(lang, chosen.unknown, pool, unchanged)
+        await send(update, context, reply)
     elif chosen.ambiguous:
         word, candidates = chosen.ambiguous[0]
         await send(update, context, texts.ambiguous(lang, word, candidates))
@@ -356,7 +358,7 @@ async def stats(update: Update, context: Context) -> None:
         return
     counts = await db(s.subscribers.counts_by_category)
     deliveries = await db(actions.delivery_counts, s.engine)
-    chats = await db(actions.active_chats, s.engine)
+    chats = await db(actions.active_chats, s.subscribers)
     n_digests, n_items = await db(s.archive.counts)
     names = {c.name: c for c in await known(context)}
     reply = texts.stats(lang, counts, deliveries, chats, n_digests, n_items, names)

@@ -291,9 +291,14 @@ def toggled(lang: Lang, category: Category | None, on: bool) -> str:
 # Bad input -------------------------------------------------------------------------------------
 
 
-def unknown_categories(lang: Lang, words: Sequence[str], categories: Sequence[Category]) -> str:
+def unknown_categories(
+    lang: Lang, words: Sequence[str], categories: Sequence[Category], unchanged: bool = False
+) -> str:
+    """`unchanged`: the command would have changed subscriptions, and changed none of them."""
     quoted = _t(lang, "、", ", ").join(f"<b>{esc(cut(w, 40))}</b>" for w in words)
     head = _t(lang, f"找不到分类：{quoted}", f"Unknown category: {quoted}")
+    if unchanged:
+        head += _t(lang, "\n没有做任何更改。", "\nNothing was changed.")
     if not categories:
         return head + _t(lang, "\n还没有任何分类。", "\nThere are no categories yet.")
     return (

@@ -10,6 +10,10 @@ Outcomes (see `senders`): sent; 429 -> that chat waits `retry_after`; 5xx/timeou
 with exponential backoff and jitter up to `max_attempts`; 403 or "chat not found" -> the chat is
 marked blocked/gone and its pending deliveries cancelled; migrated -> the chat's deliveries and
 subscriptions move to the new id and the message goes there; refused HTML -> sent as plain text.
+
+An edit (a digest corrected after it was sent) is paced like a send; "not modified" counts as
+done, and an edit whose message is gone (deleted in the chat) is sent as a new message instead:
+the chat gets the corrected part either way.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from bot.dispatching.senders import (
     ChatMovedTo,
     EntityError,
     FloodWait,
+    MessageGone,
     Sender,
     SendError,
     SenderUnusable,
@@ -53,6 +58,7 @@ from bot.storing.outbox import (
     Outbox,
     Result,
     Retry,
+    SendAnew,
     Sent,
 )
 from bot.storing.subscribers import BLOCKED, GONE, Subscribers
@@ -78,6 +84,7 @@ class DispatchStats:
     retried: int = 0  # 5xx, timeouts, network
     flood: int = 0  # 429s
     plain: int = 0  # resent without HTML
+    edited: int = 0  # sent messages edited in place (part of `sent`)
     closed_chats: int = 0  # blocked or gone
     moved_chats: int = 0
 
@@ -328,12 +335,7 @@ class Dispatcher:
             waiting = False
             self._held.discard(task)  # type: ignore[arg-type]
             try:
-                message_id = await self.sender.send(
-                    claimed.chat_id,
-                    claimed.text,
-                    html=not claimed.plain,
-                    disable_preview=claimed.disable_preview,
-                )
+                message_id = await self._request(claimed)
             except SendError as error:
                 result = self._outcome(claimed, error)
             except Exception as error:  # a bug or an unexpected library error: retry later
@@ -342,7 +344,8 @@ class Dispatcher:
             else:
                 wait = self.pacer.after_send(claimed.chat_id)
                 now = time.time()
-                result = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait)
+                anew = claimed.is_edit and claimed.target_message_id is None
+                result = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait, anew)
         finally:
             if waiting:
                 self._waiting -= 1
@@ -353,6 +356,22 @@ class Dispatcher:
                 self._results.append((result, claimed))
                 if self._wakeup is not None:
                     self._wakeup.set()
+
+    async def _request(self, claimed: Claimed) -> int | None:
+        """The one request a delivery makes: an edit of its message, or a send (also for an
+        edit whose message was never sent)."""
+        html = not claimed.plain
+        if claimed.is_edit and claimed.target_message_id is not None:
+            return await self.sender.edit(
+                claimed.chat_id,
+                claimed.target_message_id,
+                claimed.text,
+                html=html,
+                disable_preview=claimed.disable_preview,
+            )
+        return await self.sender.send(
+            claimed.chat_id, claimed.text, html=html, disable_preview=claimed.disable_preview
+        )
 
     def _outcome(self, claimed: Claimed, error: SendError) -> Result:
         now = time.time()
@@ -366,6 +385,8 @@ class Dispatcher:
             return ChatClosed(claimed.id, claimed.chat_id, BLOCKED, reason)
         if isinstance(error, ChatGone):
             return ChatClosed(claimed.id, claimed.chat_id, GONE, reason)
+        if isinstance(error, MessageGone) and claimed.is_edit:
+            return SendAnew(claimed.id, reason)
         if isinstance(error, EntityError) and not claimed.plain:
             return AsPlain(claimed.id, plain_text(claimed.text), reason)
         if isinstance(error, SenderUnusable):
@@ -388,6 +409,8 @@ class Dispatcher:
         for result, claimed in results:
             if isinstance(result, Sent):
                 self.stats.sent += 1
+                if claimed.is_edit and not result.anew:
+                    self.stats.edited += 1
                 if claimed.digest_id not in self._first_seen:
                     if len(self._first_seen) > 10_000:
                         self._first_seen.clear()
@@ -407,6 +430,13 @@ class Dispatcher:
                     self.stats.retried += 1
                 else:
                     self.stats.flood += 1
+            elif isinstance(result, SendAnew):
+                log.info(
+                    "the message delivery %d was to edit in %s is gone (%s); sending it anew",
+                    result.id,
+                    claimed.chat_id,
+                    result.error,
+                )
             elif isinstance(result, AsPlain):
                 self.stats.plain += 1
                 log.warning(

@@ -3,25 +3,31 @@
 Every recipient's message is laid out once per distinct selection (100,000 subscribers of a
 handful of category combinations cost a handful of layouts), and written with the items it
 carries to `delivered_items` in the same transaction. So planning is idempotent: planning the
-same digest again finds every item delivered and adds nothing; planning it after an edit that
-added items sends each chat only the items it has not had.
+same digest again finds every item delivered and adds nothing.
+
+A digest planned again after it changed (an item added or removed, a summary corrected) is a
+revision: each chat's message is laid out again into the parts it already has
+(`revise_layout`); a part whose text changed is edited in place if it was sent (or is being
+sent), or simply given the new text if it was not; items that no longer fit go out as a
+follow-up message. A chat never gets a second copy of the message, nor an item twice.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
 from bot.dispatching.routing import ALL, Recipient, recipients, route
-from bot.formatting.messages import layout_digest
+from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
-from bot.storing.outbox import NewPart, Outbox
+from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
 
 log = logging.getLogger(__name__)
@@ -35,12 +41,17 @@ class PlanResult:
     deliveries: int  # messages (parts) added to the outbox
     items: int  # (chat, item) pairs added
     skipped: int  # recipients that select nothing new in this digest
+    edits: int = 0  # edits of messages already sent, queued
+    rewritten: int = 0  # parts not sent yet that were given their new text
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.deliveries} message(s) to {self.chats} chat(s), "
             f"{self.items} item deliveries, {self.skipped} chat(s) with nothing new"
         )
+        if self.edits or self.rewritten:
+            text += f", {self.edits} edit(s) of sent messages, {self.rewritten} part(s) rewritten"
+        return text
 
 
 def feed_url_for(recipient: Recipient, settings: Settings, table: CategoryTable) -> str:
@@ -95,7 +106,7 @@ def _write(
     outbox: Outbox,
     digest_id: str,
     title: str,
-    date,  # type: ignore[no-untyped-def]
+    date: datetime,
     items: list[Item],
     targets: list[Recipient],
     table: CategoryTable,
@@ -106,14 +117,22 @@ def _write(
     with outbox.planning(digest_id) as writer:
         delivered = writer.delivered([item.id for item in items])
         routed = route(items, targets, table, delivered)
+        planned = writer.planned()
+        reviser = _Reviser(writer, title, date, items, table, settings)
+        skipped = len(targets) - len(routed)
+        for chat_id, messages in planned.items():
+            recipient = by_chat.get(chat_id)
+            if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
+                continue
+            fresh = routed.pop(chat_id, ())
+            reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
         for chat_id, chosen in routed.items():
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
             key = (tuple(item.id for item in chosen), feed_url)
             parts = layouts.get(key)
             if parts is None:
-                parts = layouts[key] = [
-                    NewPart(part.html, part.item_ids, part.disable_preview)
-                    for part in layout_digest(
+                parts = layouts[key] = _new_parts(
+                    layout_digest(
                         title,
                         date,
                         chosen,
@@ -121,15 +140,127 @@ def _write(
                         feed_url=feed_url,
                         table=table,
                     )
-                ]
+                )
             writer.add(chat_id, parts)
     return PlanResult(
         digest_id=digest_id,
         chats=writer.chats,
         deliveries=writer.deliveries,
         items=writer.items,
-        skipped=len(targets) - len(routed),
+        skipped=skipped,
+        edits=writer.edits,
+        rewritten=reviser.rewritten,
     )
+
+
+def _new_parts(parts: list[Part]) -> list[NewPart]:
+    return [NewPart(part.html, part.item_ids, part.disable_preview) for part in parts]
+
+
+class _Reviser:
+    """Revises the messages of one digest already planned to chats (see the module docstring).
+    Chats whose messages held the same items share one layout."""
+
+    def __init__(
+        self,
+        writer: PlanWriter,
+        title: str,
+        date: datetime,
+        items: list[Item],
+        table: CategoryTable,
+        settings: Settings,
+    ) -> None:
+        self.writer = writer
+        self.title = title
+        self.date = date
+        self.current = {item.id: item for item in items}
+        self.position = {item.id: index for index, item in enumerate(items)}
+        self.table = table
+        self.settings = settings
+        self.rewritten = 0
+        self._layouts: dict[tuple[object, ...], Revision] = {}
+        self._follow_ups: dict[tuple[object, ...], list[NewPart]] = {}
+
+    def revise(
+        self,
+        chat_id: str,
+        messages: list[list[PlannedPart]],
+        fresh: tuple[Item, ...],
+        feed_url: str,
+    ) -> None:
+        """Bring a chat's messages of this digest up to date; `fresh`: items it has not had."""
+        overflow: list[Item] = []
+        added: list[str] = []
+        had = {item_id for message in messages for p in message for item_id in p.item_ids}
+        for index, message in enumerate(messages):
+            extra = fresh if index == len(messages) - 1 else ()
+            revision = self._layout(message, extra, feed_url)
+            overflow.extend(revision.overflow)
+            for planned, part in zip(message, revision.parts, strict=True):
+                added.extend(i for i in part.item_ids if i not in had)
+                self._update(planned, part)
+        self.writer.received(chat_id, dict.fromkeys(added))
+        if overflow:
+            overflow.sort(key=lambda item: self.position.get(item.id, len(self.position)))
+            self.writer.add(
+                chat_id,
+                self._follow_up(overflow, feed_url),
+                received=had | set(added),
+            )
+
+    def _layout(
+        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str
+    ) -> Revision:
+        slots = tuple(
+            tuple(i for i in planned.item_ids if i in self.current) for planned in message
+        )
+        key = (slots, tuple(item.id for item in extra), feed_url)
+        revision = self._layouts.get(key)
+        if revision is None:
+            revision = self._layouts[key] = revise_layout(
+                self.title,
+                self.date,
+                [[self.current[i] for i in slot] for slot in slots],
+                extra,
+                zone=self.settings.zone,
+                feed_url=feed_url,
+                table=self.table,
+            )
+        return revision
+
+    def _follow_up(self, overflow: list[Item], feed_url: str) -> list[NewPart]:
+        key = (tuple(item.id for item in overflow), feed_url)
+        parts = self._follow_ups.get(key)
+        if parts is None:
+            parts = self._follow_ups[key] = _new_parts(
+                layout_digest(
+                    self.title,
+                    self.date,
+                    overflow,
+                    zone=self.settings.zone,
+                    feed_url=feed_url,
+                    table=self.table,
+                )
+            )
+        return parts
+
+    def _update(self, planned: PlannedPart, part: Part) -> None:
+        if _shows(planned, part):
+            return
+        new = NewPart(part.html, part.item_ids, part.disable_preview)
+        if planned.latest_state == PENDING and self.writer.replace(planned.latest_id, new):
+            self.rewritten += 1
+            return
+        self.writer.edit(planned, new)
+
+
+def _shows(planned: PlannedPart, part: Part) -> bool:
+    """Whether a planned part already says what `part` says."""
+    if planned.disable_preview != part.disable_preview:
+        return False
+    if planned.text_hash is not None:
+        return planned.text_hash == text_hash(part.html)
+    return planned.text in (part.html, plain_text(part.html))  # resent as plain text
 
 
 __all__ = ["ALL", "PlanResult", "feed_url_for", "plan_digest"]

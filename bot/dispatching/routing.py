@@ -69,11 +69,11 @@ def recipients(
             wanted = interned(names) if names else frozenset({ALL})
             configured[chat_id] = configured.get(chat_id, frozenset()) | wanted
     out: list[Recipient] = []
-    for chat, names in subscriptions.items():
+    for chat, chosen in subscriptions.items():
         chat_id = str(chat)
         if chat_id in skip:
             continue
-        wanted = interned(names)
+        wanted = interned(chosen)
         if chat_id in configured:
             wanted = interned(wanted | configured.pop(chat_id))
             out.append(Recipient(chat_id, wanted, True))

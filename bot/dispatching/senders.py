@@ -39,6 +39,7 @@ __all__ = [
     "ConsoleSender",
     "EntityError",
     "FloodWait",
+    "MessageGone",
     "Refused",
     "SendError",
     "Sender",
@@ -81,6 +82,10 @@ class EntityError(SendError):
     """Telegram refused the HTML."""
 
 
+class MessageGone(SendError):
+    """The message to edit is not there (deleted, or not one the bot can edit)."""
+
+
 class Transient(SendError):
     """5xx, a timeout, the network: try again later (a timeout may have delivered it)."""
 
@@ -98,9 +103,17 @@ class Sender(Protocol):
         self, chat_id: str, text: str, *, html: bool, disable_preview: bool
     ) -> int | None: ...
 
+    async def edit(
+        self, chat_id: str, message_id: int, text: str, *, html: bool, disable_preview: bool
+    ) -> int | None:
+        """Change the text of a message sent earlier; an edit to the same text counts as done."""
+        ...
+
     async def close(self) -> None: ...
 
 
+_MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+_NOT_MODIFIED = "message is not modified"
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "chat_id is empty")
 _BLOCKED = (
     "bot was blocked",
@@ -133,6 +146,8 @@ def classify(error: BaseException) -> SendError:
     if isinstance(error, BadRequest):
         if "parse entities" in lowered or "can't find end" in lowered:
             return EntityError(text)
+        if any(marker in lowered for marker in _MESSAGE_GONE):
+            return MessageGone(text)
         if any(marker in lowered for marker in _GONE):
             return ChatGone(text)
         if any(marker in lowered for marker in _BLOCKED):
@@ -190,6 +205,29 @@ class TelegramSender:
             raise mapped from error
         return message.message_id
 
+    async def edit(
+        self, chat_id: str, message_id: int, text: str, *, html: bool, disable_preview: bool
+    ) -> int:
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat_ref(chat_id),
+                message_id=message_id,
+                parse_mode=ParseMode.HTML if html else None,
+                link_preview_options=self._no_preview if disable_preview else None,
+            )
+        except BadRequest as error:
+            if _NOT_MODIFIED in str(error).lower():  # it says this already (an edit repeated)
+                return message_id
+            mapped = classify(error)
+            mapped.args = (redact(str(mapped)),)
+            raise mapped from error
+        except Exception as error:
+            mapped = classify(error)
+            mapped.args = (redact(str(mapped)),)
+            raise mapped from error
+        return message_id
+
     async def close(self) -> None:
         try:
             await self.bot.shutdown()
@@ -207,12 +245,23 @@ class ConsoleSender:
         self.log = logger or logging.getLogger("digestbot.console")
         self._ids = itertools.count(1)
         self.sent: deque[tuple[str, str]] = deque(maxlen=1000)  # the latest, for tests
+        self.edited: deque[tuple[str, int, str]] = deque(maxlen=1000)
 
     async def send(self, chat_id: str, text: str, *, html: bool, disable_preview: bool) -> int:
         shown = plain_text(text) if html else text
         self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
         self.sent.append((chat_id, text))
         return next(self._ids)
+
+    async def edit(
+        self, chat_id: str, message_id: int, text: str, *, html: bool, disable_preview: bool
+    ) -> int:
+        shown = plain_text(text) if html else text
+        self.log.info(
+            "console mode, would edit message %d in %s to:\n%s", message_id, chat_id, shown
+        )
+        self.edited.append((chat_id, message_id, text))
+        return message_id
 
     async def close(self) -> None:
         return None

@@ -98,9 +98,7 @@ def render_all(
         return by_name.get(name) or table.get(name)
 
     def spec(entries: list[Entry], category: Category | None) -> FeedSpec:
-        prepared: tuple[FeedEntry, ...] = tuple(
-            prepare(e, site, zone, category_of, now) for e in entries
-        )
+        prepared: tuple[FeedEntry, ...] = tuple(prepare(e, zone, category_of, now) for e in entries)
         if category is None:
             title, description = settings.site_title, f"{settings.site_title}：全部条目"
         else:

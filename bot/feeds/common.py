@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.model import Category, Entry, Item
+from bot.storing.archive import new_feed_id
 
 # C0 controls except tab/newline/carriage return, DEL and C1 controls, lone surrogates and the two
 # non-characters XML forbids. None of them is visible; all of them break one reader or another.
@@ -46,18 +46,13 @@ def html_content(item: Item) -> str:
     return clean(item.summary_html).replace("\n", "<br />\n")
 
 
-def site_host(site_url: str) -> str:
-    """The authority of tag URIs: the site's host name, lower-cased, without port."""
-    return (urlsplit(site_url).hostname or "localhost").lower()
-
-
-def entry_id(entry: Entry, site_url: str) -> str:
+def entry_id(entry: Entry) -> str:
     """The id shared by Atom `<id>`, RSS `<guid isPermaLink="false">` and JSON Feed `id`.
 
-    Built from the item's stable id and the year of its first publication (which never moves),
-    never from its position, title or the build time: readers key items by it.
+    The one the archive fixed when the item was first stored, so it never follows the site's
+    address, position, title or the build time: readers key items by it.
     """
-    return f"tag:{site_host(site_url)},{entry.published.year}:item/{entry.item.id}"
+    return entry.feed_id or new_feed_id(entry.item.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +104,6 @@ def local_time(moment: datetime, zone: ZoneInfo, now: datetime | None = None) ->
 
 def prepare(
     entry: Entry,
-    site_url: str,
     zone: ZoneInfo,
     category_of: Callable[[str], Category],
     now: datetime | None = None,
@@ -119,7 +113,7 @@ def prepare(
     published = local_time(entry.published, zone, now)
     updated = max(local_time(entry.updated, zone, now), published)
     return FeedEntry(
-        id=entry_id(entry, site_url),
+        id=entry_id(entry),
         item=item,
         categories=tuple(category_of(name) for name in dict.fromkeys(item.categories)),
         published=published,

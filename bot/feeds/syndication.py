@@ -69,11 +69,3 @@ def render_syndication(spec: FeedSpec) -> dict[str, bytes]:
         fg.link(href=spec.home_url, rel="alternate", type="text/html")
         atom = fg.atom_str(pretty=True, encoding="UTF-8")
     return {RSS: rss, ATOM: atom}
-
-
-def render_rss(spec: FeedSpec) -> bytes:
-    return render_syndication(spec)[RSS]
-
-
-def render_atom(spec: FeedSpec) -> bytes:
-    return render_syndication(spec)[ATOM]

@@ -43,7 +43,16 @@ from bot.formatting.telegram_html import (
 )
 from bot.model import Item
 
-__all__ = ["LIMIT", "Part", "format_digest", "hashtag", "layout_digest", "plain_text"]
+__all__ = [
+    "LIMIT",
+    "Part",
+    "Revision",
+    "format_digest",
+    "hashtag",
+    "layout_digest",
+    "plain_text",
+    "revise_layout",
+]
 
 LIMIT = 4096
 SEPARATOR = "\n\n"
@@ -107,63 +116,201 @@ def layout_digest(
     """`format_digest` with what the outbox needs to know of each part."""
     if not items:
         return []
-    title = _truncate(clean_text(digest_title).strip().replace("\n", " "), MAX_TITLE) or "digest"
-    head = _block([Run(title, _BOLD), Run("\n" + _local_time(digest_date, zone))])
-    cont_reserve = utf16_len(title) + len(" (999/999)")
-    foot = _block(_footer(items, feed_url, table))
-    overhead = max(head.length, cont_reserve) + 2 * len(SEPARATOR) + foot.length
-    room = limit - overhead
-    if room < 64:
-        raise ValueError(f"limit {limit} leaves no room for items after header and footer")
-
-    chunks: list[_Block] = []
-    for number, item in enumerate(items, 1):
-        block = _item_block(number, item)
-        if block.length <= room:
-            chunks.append(block)
-        else:
-            chunks.extend(
-                _block(piece, block.item_id) for piece in split_runs(list(block.runs), room)
-            )
-
+    frame = _Frame.of(digest_title, digest_date, items, zone, feed_url, table, limit)
     packed: list[list[_Block]] = []
     current: list[_Block] = []
-    used = head.length
+    used = frame.head.length
+    chunks = [chunk for _, chunk in frame.chunks(items)]
     for index, chunk in enumerate(chunks):
         need = len(SEPARATOR) + chunk.length
         if index == len(chunks) - 1:
-            need += len(SEPARATOR) + foot.length
+            need += len(SEPARATOR) + frame.foot.length
         if current and used + need > limit:
             packed.append(current)
-            current, used = [], cont_reserve
+            current, used = [], frame.cont_reserve
         current.append(chunk)
         used += len(SEPARATOR) + chunk.length
     packed.append(current)
+    return frame.render(packed, items)
 
-    distinct_items = {item.id for item in items}
-    single_link = len(distinct_items) == 1 and safe_url(items[0].url) is not None
-    parts: list[Part] = []
-    for index, blocks in enumerate(packed):
-        first = (
-            head
-            if index == 0
-            else _block([Run(title, _BOLD), Run(f" ({index + 1}/{len(packed)})")])
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A message laid out again after its digest changed: one part per part already planned,
+    and the items that no longer fit into them (for a follow-up message)."""
+
+    parts: list[Part]
+    overflow: tuple[Item, ...]
+
+
+def revise_layout(
+    digest_title: str,
+    digest_date: datetime,
+    slots: Sequence[Sequence[Item]],
+    extra: Sequence[Item] = (),
+    *,
+    zone: tzinfo,
+    feed_url: str,
+    table: CategoryTable,
+    limit: int = LIMIT,
+) -> Revision:
+    """Lay out a message again into its `len(slots)` existing parts.
+
+    `slots` are the items each part held (their current text; items gone from the digest left
+    out; an item split over several parts is in each); `extra` are items to add at the end.
+    Every item stays in the part that held it, so a correction edits only the parts it touches
+    (and an unchanged message comes out exactly as `layout_digest` laid it out). An item that
+    no longer fits is left for a follow-up message, in `overflow`, whole.
+    """
+    if not slots:
+        raise ValueError("a revision needs the parts of the message it revises")
+    owner: dict[str, int] = {}
+    for index, held in enumerate(slots):
+        for item in held:
+            owner.setdefault(item.id, index)
+    members = list({item.id: item for held in slots for item in held}.values())
+    members += [item for item in dict.fromkeys(extra) if item.id not in owner]
+    overflow: dict[str, Item] = {}
+    for _ in range(2):  # again without what overflowed: numbers and footer shrink with it
+        placed = [item for item in members if item.id not in overflow]
+        frame = _Frame.of(digest_title, digest_date, placed, zone, feed_url, table, limit)
+        packed, spilled = _pack_into(frame, frame.chunks(placed), owner, len(slots))
+        if not spilled:
+            return Revision(frame.render(packed, placed), tuple(overflow.values()))
+        overflow.update((item.id, item) for item in spilled)
+    ordered = tuple(item for item in members if item.id in overflow)
+    return Revision(frame.render(packed, placed), ordered)
+
+
+def _pack_into(
+    frame: _Frame,
+    chunks: Sequence[tuple[Item, _Block]],
+    owner: dict[str, int],
+    count: int,
+) -> tuple[list[list[_Block]], list[Item]]:
+    """Chunks packed into exactly `count` parts: an item starts in the part that held it (or
+    later), a chunk that does not fit moves on to the next part, and an item that would need a
+    part after the last one is given up whole (and every new item after it, to keep order)."""
+    packed: list[list[_Block]] = [[] for _ in range(count)]
+    spilled: dict[str, Item] = {}
+    current, used = 0, frame.head.length
+    started: set[str] = set()
+    for item, chunk in chunks:
+        if item.id in spilled:
+            continue
+        target = owner.get(item.id)
+        spot: int | None = current
+        if target is None and spilled:
+            spot = None
+        elif item.id not in started and target is not None and target > current:
+            current, used = target, _used(frame, packed[target], target)
+            spot = current
+        started.add(item.id)
+        spot_used = used
+        while spot is not None and not _fits(frame, packed[spot], spot_used, chunk, spot, count):
+            if spot == count - 1:
+                spot = None
+            else:
+                spot, spot_used = spot + 1, _used(frame, packed[spot + 1], spot + 1)
+        if spot is None:
+            spilled[item.id] = item
+            for blocks in packed:
+                blocks[:] = [b for b in blocks if b.item_id != item.id]
+            used = _used(frame, packed[current], current)
+            continue
+        current, used = spot, spot_used
+        packed[current].append(chunk)
+        used += len(SEPARATOR) + chunk.length
+    return packed, list(spilled.values())
+
+
+def _fits(
+    frame: _Frame, blocks: Sequence[_Block], used: int, chunk: _Block, index: int, count: int
+) -> bool:
+    need = len(SEPARATOR) + chunk.length
+    if index == count - 1:
+        need += len(SEPARATOR) + frame.foot.length
+    return not blocks or used + need <= frame.limit
+
+
+def _used(frame: _Frame, blocks: Sequence[_Block], index: int) -> int:
+    start = frame.head.length if index == 0 else frame.cont_reserve
+    return start + sum(len(SEPARATOR) + b.length for b in blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What every part of one message shares: header, continuation header, footer, room."""
+
+    title: str
+    head: _Block
+    cont_reserve: int
+    foot: _Block
+    room: int
+    limit: int
+
+    @classmethod
+    def of(
+        cls,
+        digest_title: str,
+        digest_date: datetime,
+        items: Sequence[Item],
+        zone: tzinfo,
+        feed_url: str,
+        table: CategoryTable,
+        limit: int,
+    ) -> _Frame:
+        title = (
+            _truncate(clean_text(digest_title).strip().replace("\n", " "), MAX_TITLE) or "digest"
         )
-        sequence = [first, *blocks]
-        if index == len(packed) - 1:
-            sequence.append(foot)
-        runs: list[Run] = []
-        for position, block in enumerate(sequence):
-            if position:
-                runs.append(Run(SEPARATOR))
-            runs.extend(block.runs)
-        runs = join_runs(runs)
-        length = utf16_len(plain_of(runs))
-        if length > limit:  # by construction impossible; never send what Telegram refuses
-            raise AssertionError(f"part of {length} units exceeds {limit}")
-        ids = tuple(dict.fromkeys(b.item_id for b in blocks if b.item_id is not None))
-        parts.append(Part(render(runs), length, ids, not single_link))
-    return parts
+        head = _block([Run(title, _BOLD), Run("\n" + _local_time(digest_date, zone))])
+        cont_reserve = utf16_len(title) + len(" (999/999)")
+        foot = _block(_footer(items, feed_url, table))
+        overhead = max(head.length, cont_reserve) + 2 * len(SEPARATOR) + foot.length
+        room = limit - overhead
+        if room < 64:
+            raise ValueError(f"limit {limit} leaves no room for items after header and footer")
+        return cls(title, head, cont_reserve, foot, room, limit)
+
+    def chunks(self, items: Sequence[Item]) -> list[tuple[Item, _Block]]:
+        """Each item as one block, numbered in order, or as pieces when it exceeds the room."""
+        out: list[tuple[Item, _Block]] = []
+        for number, item in enumerate(items, 1):
+            block = _item_block(number, item)
+            if block.length <= self.room:
+                out.append((item, block))
+            else:
+                out.extend(
+                    (item, _block(piece, block.item_id))
+                    for piece in split_runs(list(block.runs), self.room)
+                )
+        return out
+
+    def render(self, packed: Sequence[Sequence[_Block]], items: Sequence[Item]) -> list[Part]:
+        distinct_items = {item.id for item in items}
+        single_link = len(distinct_items) == 1 and safe_url(items[0].url) is not None
+        parts: list[Part] = []
+        for index, blocks in enumerate(packed):
+            first = (
+                self.head
+                if index == 0
+                else _block([Run(self.title, _BOLD), Run(f" ({index + 1}/{len(packed)})")])
+            )
+            sequence = [first, *blocks]
+            if index == len(packed) - 1:
+                sequence.append(self.foot)
+            runs: list[Run] = []
+            for position, block in enumerate(sequence):
+                if position:
+                    runs.append(Run(SEPARATOR))
+                runs.extend(block.runs)
+            runs = join_runs(runs)
+            length = utf16_len(plain_of(runs))
+            if length > self.limit:  # by construction impossible; never send what Telegram refuses
+                raise AssertionError(f"part of {length} units exceeds {self.limit}")
+            ids = tuple(dict.fromkeys(b.item_id for b in blocks if b.item_id is not None))
+            parts.append(Part(render(runs), length, ids, not single_link))
+        return parts
 
 
 def hashtag(name: str) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,9 +19,12 @@ from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, sele
 from sqlalchemy.exc import IntegrityError
 
 from bot.model import Digest, Entry, Item
+from bot.storing.database import upsert
 from bot.storing.tables import digest_items, digests, files, item_categories, items
 
 ALL = "*"
+# The namespace of items' feed ids (fixed: changing it would give every new item another id).
+_FEED_NAMESPACE = uuid.UUID("5d2f8c3e-64b1-4a57-9a0e-2b7f4c1d9e60")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +78,6 @@ class Archive:
         return FileRecord(*row[:6]) if row else None
 
     def record_file(self, record: FileRecord) -> None:
-        try:
-            self._record_file(record)
-        except IntegrityError:  # another instance recorded it first: update theirs
-            self._record_file(record)
-
-    def _record_file(self, record: FileRecord) -> None:
         values = {
             "size": record.size,
             "mtime_ns": record.mtime_ns,
@@ -89,11 +87,11 @@ class Archive:
             "seen_ts": time.time(),
         }
         with self.engine.begin() as connection:
-            changed = connection.execute(
-                update(files).where(files.c.path == record.path).values(**values)
-            ).rowcount
-            if not changed:
-                connection.execute(insert(files).values(path=record.path, **values))
+            connection.execute(
+                upsert(connection, files)
+                .values(path=record.path, **values)
+                .on_conflict_do_update(index_elements=[files.c.path], set_=values)
+            )
 
     def file_records(self) -> dict[str, FileRecord]:
         with self.engine.connect() as connection:
@@ -136,10 +134,11 @@ class Archive:
                 "source": str(digest.source),
                 "content_hash": digest.content_hash,
             }
-            if known:
-                connection.execute(update(digests).where(digests.c.id == digest.id).values(**row))
-            else:
-                connection.execute(insert(digests).values(id=digest.id, ingested_ts=now, **row))
+            connection.execute(
+                upsert(connection, digests)
+                .values(id=digest.id, ingested_ts=now, **row)
+                .on_conflict_do_update(index_elements=[digests.c.id], set_=row)
+            )
             ids = [item.id for item in digest.items]
             existing = {
                 r.id: r
@@ -165,14 +164,6 @@ class Archive:
                 ).scalars()
             )
             connection.execute(delete(digest_items).where(digest_items.c.digest_id == digest.id))
-            connection.execute(
-                insert(digest_items),
-                # The order in the file, whatever numbers the writer used.
-                [
-                    {"digest_id": digest.id, "item_id": item.id, "position": index}
-                    for index, item in enumerate(digest.items)
-                ],
-            )
             fresh = []
             for index, item in enumerate(digest.items):
                 stored = existing.get(item.id)
@@ -185,6 +176,14 @@ class Archive:
                 ):
                     edited.append(item.id)
             self._insert_items(connection, digest, fresh, moment)
+            connection.execute(
+                insert(digest_items),
+                # The order in the file, whatever numbers the writer used.
+                [
+                    {"digest_id": digest.id, "item_id": item.id, "position": index}
+                    for index, item in enumerate(digest.items)
+                ],
+            )
             new_items = [item.id for _, item in fresh]
             removed = self._remove_orphans(connection, previous - set(ids))
         return Ingested(digest.id, not known, tuple(new_items), tuple(edited), removed)
@@ -223,6 +222,7 @@ class Archive:
             rows.append(
                 {
                     "id": item.id,
+                    "feed_id": new_feed_id(item.id),
                     "digest_id": digest.id,
                     **_item_columns(item),
                     "published": stamp,
@@ -300,11 +300,14 @@ class Archive:
             )
 
     def digest_entries(self, digest_id: str) -> list[Entry]:
-        """The entries of one digest in its order (an item first seen earlier keeps its time)."""
+        """The entries of one digest in its order, as that digest tells them: its id and title
+        (not those of the digest that first carried a repeated story), each item keeping the
+        time it was first published."""
+        own = [column for column in items.c if column.name != "digest_id"]
         query = (
-            select(items, digests.c.title.label("digest_title"))
+            select(*own, digest_items.c.digest_id, digests.c.title.label("digest_title"))
             .join(digest_items, digest_items.c.item_id == items.c.id)
-            .join(digests, digests.c.id == items.c.digest_id)
+            .join(digests, digests.c.id == digest_items.c.digest_id)
             .where(digest_items.c.digest_id == digest_id)
             .order_by(digest_items.c.position)
         )
@@ -327,19 +330,26 @@ class Archive:
                 ).scalars()
             )
             connection.execute(delete(digest_items).where(digest_items.c.digest_id == digest_id))
-            connection.execute(delete(digests).where(digests.c.id == digest_id))
-            # Items that first appeared in it now belong to the digest that carries them on.
-            for item_id in carried:
+            # Items that first appeared in it (carried by it or not: an edit may have dropped
+            # one that a later digest repeats) now belong to a digest that carries them on.
+            first_here = set(
+                connection.execute(
+                    select(items.c.id).where(items.c.digest_id == digest_id)
+                ).scalars()
+            )
+            for item_id in first_here:
                 other = connection.execute(
-                    select(digest_items.c.digest_id).where(digest_items.c.item_id == item_id)
-                ).first()
+                    select(func.min(digest_items.c.digest_id)).where(
+                        digest_items.c.item_id == item_id
+                    )
+                ).scalar()
                 if other is not None:
                     connection.execute(
-                        update(items)
-                        .where(items.c.id == item_id, items.c.digest_id == digest_id)
-                        .values(digest_id=other.digest_id)
+                        update(items).where(items.c.id == item_id).values(digest_id=other)
                     )
-            return self._remove_orphans(connection, carried)
+            removed = self._remove_orphans(connection, carried | first_here)
+            connection.execute(delete(digests).where(digests.c.id == digest_id))
+            return removed
 
     def unplanned(self) -> list[str]:
         """Digests stored but not (or not in their current version) planned for delivery, oldest
@@ -372,6 +382,12 @@ class Archive:
             n_digests = connection.execute(select(func.count()).select_from(digests)).scalar_one()
             n_items = connection.execute(select(func.count()).select_from(items)).scalar_one()
         return n_digests, n_items
+
+
+def new_feed_id(item_id: str) -> str:
+    """The feed id of an item stored for the first time: a name-based UUID of its archive id,
+    the same wherever the site is served from (items stored before 0003 keep a tag: id)."""
+    return f"urn:uuid:{uuid.uuid5(_FEED_NAMESPACE, item_id)}"
 
 
 def _json(values: Sequence[str]) -> str:
@@ -416,6 +432,7 @@ def _entry(row: Row) -> Entry:
         digest_title=row.digest_title,
         published=datetime.fromisoformat(row.published),
         updated=datetime.fromisoformat(row.updated),
+        feed_id=row.feed_id,
     )
 
 

@@ -16,6 +16,11 @@ Claiming uses `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several inst
 outbox; SQLite ignores the clause (one process per database file), and the conditional
 `UPDATE … WHERE state = 'pending' RETURNING` makes a double claim impossible on both.
 
+An edit is a delivery too: when a digest changes after it was planned, each part whose text
+changed gets a row with `edit_of` (the delivery whose Telegram message it edits) and the next
+`revision` of that part; it waits its turn in its chat and is paced like a send. A part not yet
+sent has its text replaced instead. An edit whose message is gone is sent as a new message.
+
 Texts are stored once per distinct message in `delivery_texts` (100,000 subscribers of the same
 categories share one row); a delivery resent as plain text carries its own text.
 """
@@ -25,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +38,7 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
     bindparam,
     delete,
     func,
@@ -41,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.storing.database import upsert
 from bot.storing.tables import (
     chat_moves,
     delivered_items,
@@ -67,6 +74,7 @@ class Sent:
     sent_ts: float
     # the chat's next delivery is not due before this (per-chat pacing, shared by instances)
     next_not_before: float = 0.0
+    anew: bool = False  # an edit whose message was gone, sent as a new message instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +120,16 @@ class AsPlain:
     error: str
 
 
-Result = Sent | Retry | Failed | ChatClosed | ChatMoved | AsPlain
+@dataclass(frozen=True, slots=True)
+class SendAnew:
+    """An edit whose message cannot be edited (deleted, never sent): send its text as a new
+    message instead, so the chat still gets the corrected part."""
+
+    id: int
+    error: str
+
+
+Result = Sent | Retry | Failed | ChatClosed | ChatMoved | AsPlain | SendAnew
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +145,12 @@ class Claimed:
     plain: bool
     disable_preview: bool
     attempts: int
+    edit_of: int | None = None  # an edit of the message that delivery sent
+    target_message_id: int | None = None  # that message's id (None: it was never sent)
+
+    @property
+    def is_edit(self) -> bool:
+        return self.edit_of is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +169,24 @@ class NewPart:
     disable_preview: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedPart:
+    """One part of a message already planned to a chat, as it stands now: the delivery that
+    sends it (`base_id`), and its latest live version (the base itself or its newest edit)."""
+
+    chat_id: str
+    part: int
+    parts: int
+    base_id: int
+    latest_id: int
+    latest_state: str
+    text: str  # "" when the text is shared (then `text_hash` names it)
+    text_hash: str | None
+    disable_preview: bool
+    item_ids: tuple[str, ...]
+    revision: int  # the highest revision of this part so far (edits that failed included)
+
+
 class PlanWriter:
     """Writes one digest's deliveries inside the planning transaction (see `Outbox.planning`)."""
 
@@ -155,6 +196,7 @@ class PlanWriter:
         self.deliveries = 0
         self.items = 0
         self.chats = 0
+        self.edits = 0
         self._known_texts: set[str] = set()
         self._rows: list[dict] = []
         self._item_rows: list[dict] = []
@@ -184,42 +226,111 @@ class PlanWriter:
         return self._last_part.get(chat_id, 0) + 1
 
     def _text_hash(self, text: str) -> str:
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        digest = text_hash(text)
         if digest not in self._known_texts:
-            exists = self.connection.execute(
-                select(delivery_texts.c.hash).where(delivery_texts.c.hash == digest)
-            ).first()
-            if not exists:
-                self.connection.execute(insert(delivery_texts).values(hash=digest, text=text))
+            self.connection.execute(
+                upsert(self.connection, delivery_texts)
+                .values(hash=digest, text=text)
+                .on_conflict_do_nothing(index_elements=[delivery_texts.c.hash])
+            )
             self._known_texts.add(digest)
         return digest
 
-    def add(self, chat_id: str, parts: Sequence[NewPart]) -> None:
-        """One message (its parts, in order) for a chat."""
+    def planned(self) -> dict[str, list[list[PlannedPart]]]:
+        """chat -> the messages of this digest planned to it (each its live parts, in order)."""
+        d = deliveries
+        query = (
+            select(
+                d.c.id,
+                d.c.chat_id,
+                d.c.part,
+                d.c.parts,
+                d.c.revision,
+                d.c.edit_of,
+                d.c.state,
+                d.c.text,
+                d.c.text_hash,
+                d.c.disable_preview,
+                d.c.item_ids,
+            )
+            .where(d.c.digest_id == self.digest_id)
+            .order_by(d.c.chat_id, d.c.part, d.c.revision)
+        )
+        by_part: dict[str, dict[int, list[Row]]] = {}
+        for row in self.connection.execute(query):
+            by_part.setdefault(row.chat_id, {}).setdefault(row.part, []).append(row)
+        out: dict[str, list[list[PlannedPart]]] = {}
+        for chat_id, parts in by_part.items():
+            messages = _messages_of(chat_id, parts)
+            if messages:
+                out[chat_id] = messages
+        return out
+
+    def replace(self, delivery_id: int, part: NewPart) -> bool:
+        """A new text for a delivery not claimed yet; False when it was claimed meanwhile."""
+        return bool(
+            self.connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.state == PENDING)
+                .values(
+                    text="",
+                    text_hash=self._text_hash(part.text),
+                    plain=False,
+                    item_ids=json.dumps(list(part.item_ids)),
+                    disable_preview=part.disable_preview,
+                )
+            ).rowcount
+        )
+
+    def edit(self, planned: PlannedPart, part: NewPart) -> None:
+        """An edit of a part already sent (or being sent), queued behind it in its chat."""
+        self._rows.append(
+            {
+                **self._row(planned.chat_id, planned.part, planned.parts, part),
+                "edit_of": planned.base_id,
+                "revision": planned.revision + 1,
+            }
+        )
+        self.edits += 1
+
+    def received(self, chat_id: str, item_ids: Iterable[str]) -> None:
+        """Items a chat gets by an edit (they count as delivered, like those of a message)."""
+        self._item_rows.extend(
+            {"chat_id": chat_id, "item_id": item_id, "digest_id": self.digest_id}
+            for item_id in dict.fromkeys(item_ids)
+        )
+
+    def _row(self, chat_id: str, number: int, parts: int, part: NewPart) -> dict:
+        return {
+            "chat_id": chat_id,
+            "digest_id": self.digest_id,
+            "part": number,
+            "parts": parts,
+            "text": "",
+            "text_hash": self._text_hash(part.text),
+            "item_ids": json.dumps(list(part.item_ids)),
+            "disable_preview": part.disable_preview,
+            "state": PENDING,
+            "attempts": 0,
+            "not_before_ts": 0.0,
+            "created_ts": self._now,
+            "plain": False,
+            "edit_of": None,
+            "revision": 0,
+        }
+
+    def add(
+        self, chat_id: str, parts: Sequence[NewPart], *, received: Collection[str] = ()
+    ) -> None:
+        """One message (its parts, in order) for a chat; `received`: items it has already."""
         if not parts:
             return
         first = self._next_part(chat_id)
         assert self._last_part is not None
         self._last_part[chat_id] = first + len(parts) - 1
-        seen: set[str] = set()
+        seen: set[str] = set(received)
         for offset, part in enumerate(parts):
-            self._rows.append(
-                {
-                    "chat_id": chat_id,
-                    "digest_id": self.digest_id,
-                    "part": first + offset,
-                    "parts": len(parts),
-                    "text": "",
-                    "text_hash": self._text_hash(part.text),
-                    "item_ids": json.dumps(list(part.item_ids)),
-                    "disable_preview": part.disable_preview,
-                    "state": PENDING,
-                    "attempts": 0,
-                    "not_before_ts": 0.0,
-                    "created_ts": self._now,
-                    "plain": False,
-                }
-            )
+            self._rows.append(self._row(chat_id, first + offset, len(parts), part))
             for item_id in part.item_ids:
                 if item_id not in seen:
                     seen.add(item_id)
@@ -233,7 +344,7 @@ class PlanWriter:
     def flush(self) -> None:
         if self._rows:
             self.connection.execute(insert(deliveries), self._rows)
-            self.deliveries += len(self._rows)
+            self.deliveries += sum(1 for row in self._rows if row["edit_of"] is None)
             self._rows = []
         if self._item_rows:
             self.connection.execute(insert(delivered_items), self._item_rows)
@@ -257,6 +368,26 @@ class Outbox:
             writer = PlanWriter(connection, digest_id)
             yield writer
             writer.flush()
+
+    def adopt(self, old_id: str, new_id: str) -> int:
+        """A file's digest replaced by its edited version under a new id (its title or date
+        changed): the messages planned for the old one become the new one's, so planning the
+        new one revises them in place instead of sending a second copy. Chats that have
+        messages of the new one already keep theirs. The deliveries moved."""
+        d = deliveries
+        with self.engine.begin() as connection:
+            has_new = select(d.c.chat_id).where(d.c.digest_id == new_id).scalar_subquery()
+            moved = connection.execute(
+                update(d)
+                .where(d.c.digest_id == old_id, d.c.chat_id.not_in(has_new))
+                .values(digest_id=new_id)
+            ).rowcount
+            connection.execute(
+                update(delivered_items)
+                .where(delivered_items.c.digest_id == old_id)
+                .values(digest_id=new_id)
+            )
+        return moved
 
     def digest_header(self, digest_id: str) -> tuple[str, datetime] | None:
         """(title, date) of a stored digest."""
@@ -356,6 +487,7 @@ class Outbox:
         )
         if not taken:
             return []
+        target = deliveries.alias("target")
         rows = connection.execute(
             select(
                 d.c.id,
@@ -367,8 +499,14 @@ class Outbox:
                 d.c.plain,
                 d.c.disable_preview,
                 d.c.attempts,
+                d.c.edit_of,
+                target.c.message_id.label("target_message_id"),
             )
-            .select_from(d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash))
+            .select_from(
+                d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash).outerjoin(
+                    target, (target.c.id == d.c.edit_of) & (target.c.state == SENT)
+                )
+            )
             .where(d.c.id.in_(taken))
             .order_by(d.c.id)
         ).all()
@@ -383,6 +521,8 @@ class Outbox:
                 plain=bool(row.plain),
                 disable_preview=bool(row.disable_preview),
                 attempts=row.attempts,
+                edit_of=row.edit_of,
+                target_message_id=row.target_message_id,
             )
             for row in rows
         ]
@@ -392,13 +532,18 @@ class Outbox:
         """A message given up on did not reach its chat: its items no longer count as received,
         so a later digest that carries them again offers them to that chat."""
         row = connection.execute(
-            select(deliveries.c.chat_id, deliveries.c.item_ids).where(
+            select(deliveries.c.chat_id, deliveries.c.item_ids, deliveries.c.edit_of).where(
                 deliveries.c.id == delivery_id
             )
         ).first()
         if row is None:
             return
         item_ids = json.loads(row.item_ids)
+        if row.edit_of is not None:  # the message stands as it was: only what the edit added
+            shown = connection.execute(
+                select(deliveries.c.item_ids).where(deliveries.c.id == row.edit_of)
+            ).scalar()
+            item_ids = [i for i in item_ids if i not in set(json.loads(shown or "[]"))]
         if item_ids:
             connection.execute(
                 delete(delivered_items).where(
@@ -413,6 +558,8 @@ class Outbox:
         for result in results:
             if isinstance(result, Sent):
                 sent.append({"b_id": result.id, "b_ts": result.sent_ts, "b_mid": result.message_id})
+                if result.anew:  # from now on the message of its part
+                    _set(connection, result.id, edit_of=None)
                 if result.next_not_before > now:
                     paced.append({"b_chat": result.chat_id, "b_nb": result.next_not_before})
             elif isinstance(result, Retry):
@@ -448,7 +595,18 @@ class Outbox:
                     claimed_by=None,
                     claimed_ts=None,
                 )
-                self._move_chat(connection, result.old_id, result.new_id)
+                self.move_chat_in(connection, result.old_id, result.new_id)
+            elif isinstance(result, SendAnew):
+                _set(
+                    connection,
+                    result.id,
+                    state=PENDING,
+                    edit_of=None,
+                    not_before_ts=0.0,
+                    error=result.error[:_ERROR_MAX],
+                    claimed_by=None,
+                    claimed_ts=None,
+                )
             elif isinstance(result, AsPlain):
                 _set(
                     connection,
@@ -498,7 +656,7 @@ class Outbox:
     def move_chat(self, old_id: str, new_id: str) -> int:
         """A group became a supergroup: its unfinished deliveries and its history follow it."""
         with self.engine.begin() as connection:
-            return self._move_chat(connection, str(old_id), str(new_id))
+            return self.move_chat_in(connection, str(old_id), str(new_id))
 
     @staticmethod
     def _cancel_chat(connection: Connection, chat_id: str, reason: str) -> int:
@@ -509,47 +667,52 @@ class Outbox:
         ).rowcount
 
     @staticmethod
-    def _move_chat(connection: Connection, old: str, new: str) -> int:
+    def move_chat_in(connection: Connection, old: str, new: str) -> int:
+        """`move_chat` inside a caller's transaction (the subscribers' move of the same chat)."""
         if old == new:
             return 0
         moved = 0
+        d = deliveries
         rows = connection.execute(
-            select(deliveries.c.id, deliveries.c.digest_id, deliveries.c.part)
-            .where(deliveries.c.chat_id == old, deliveries.c.state.in_(UNFINISHED))
-            .order_by(deliveries.c.id)
+            select(d.c.id, d.c.digest_id, d.c.part, d.c.revision)
+            .where(d.c.chat_id == old, d.c.state.in_(UNFINISHED))
+            .order_by(d.c.id)
         ).all()
         taken = {
-            (r.digest_id, r.part)
+            (r.digest_id, r.part, r.revision)
             for r in connection.execute(
-                select(deliveries.c.digest_id, deliveries.c.part).where(deliveries.c.chat_id == new)
+                select(d.c.digest_id, d.c.part, d.c.revision).where(d.c.chat_id == new)
             )
         }
         for row in rows:
-            if (row.digest_id, row.part) in taken:  # the new chat has it already
+            if (row.digest_id, row.part, row.revision) in taken:  # the new chat has it already
                 _set(connection, row.id, state=CANCELLED, error=f"chat moved to {new}")
                 continue
-            _set(connection, row.id, chat_id=new)
+            # an edit cannot follow: message ids belong to the old chat (the same id in the new
+            # one is another message), so the new chat gets the part as a new message
+            _set(connection, row.id, chat_id=new, edit_of=None)
             moved += 1
-        have = set(
-            connection.execute(
-                select(delivered_items.c.item_id).where(delivered_items.c.chat_id == new)
-            ).scalars()
-        )
         history = connection.execute(
             select(delivered_items).where(delivered_items.c.chat_id == old)
         ).all()
-        fresh = [
-            {"chat_id": new, "item_id": r.item_id, "digest_id": r.digest_id}
-            for r in history
-            if r.item_id not in have
-        ]
-        if fresh:
-            connection.execute(insert(delivered_items), fresh)
+        if history:
+            connection.execute(
+                upsert(connection, delivered_items).on_conflict_do_nothing(
+                    index_elements=[delivered_items.c.chat_id, delivered_items.c.item_id]
+                ),
+                [{"chat_id": new, "item_id": r.item_id, "digest_id": r.digest_id} for r in history],
+            )
         connection.execute(delete(delivered_items).where(delivered_items.c.chat_id == old))
         # remember the move, and keep earlier moves pointing at the newest id
         connection.execute(update(chat_moves).where(chat_moves.c.new_id == old).values(new_id=new))
-        connection.execute(delete(chat_moves).where(chat_moves.c.old_id == old))
-        connection.execute(insert(chat_moves).values(old_id=old, new_id=new, moved_ts=time.time()))
+        moved_ts = time.time()
+        connection.execute(
+            upsert(connection, chat_moves)
+            .values(old_id=old, new_id=new, moved_ts=moved_ts)
+            .on_conflict_do_update(
+                index_elements=[chat_moves.c.old_id], set_={"new_id": new, "moved_ts": moved_ts}
+            )
+        )
         return moved
 
     # Figures -----------------------------------------------------------------------------------
@@ -560,7 +723,7 @@ class Outbox:
         if digest_id is not None:
             query = query.where(deliveries.c.digest_id == digest_id)
         with self.engine.connect() as connection:
-            found = dict(connection.execute(query).all())
+            found: dict[str, int] = {state: n for state, n in connection.execute(query)}
         return {state: int(found.get(state, 0)) for state in STATES}
 
     def pending_count(self) -> int:
@@ -596,6 +759,57 @@ class Outbox:
         return out
 
 
+def text_hash(text: str) -> str:
+    """The key of a message text in `delivery_texts`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _set(connection: Connection, delivery_id: int, **values: object) -> None:
     """Record what became of one delivery."""
     connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+
+
+_LIVE = (PENDING, SENDING, SENT)
+
+
+def _messages_of(chat_id: str, parts: dict[int, list[Row]]) -> list[list[PlannedPart]]:
+    """A chat's rows of one digest (part -> its rows by revision) as messages of live parts.
+    A message is `parts` consecutive part numbers, as it was planned; a part whose message was
+    given up on (failed, cancelled) is left out: its items were offered again."""
+    messages: list[list[PlannedPart]] = []
+    numbers = sorted(parts)
+    index = 0
+    while index < len(numbers):
+        rows = parts[numbers[index]]
+        bases = [row for row in rows if row.edit_of is None]
+        size = max(1, (bases or rows)[-1].parts)
+        message: list[PlannedPart] = []
+        for number in numbers[index : index + size]:
+            planned = _planned_part(chat_id, number, parts[number])
+            if planned is not None:
+                message.append(planned)
+        if message:
+            messages.append(message)
+        index += size
+    return messages
+
+
+def _planned_part(chat_id: str, number: int, rows: list[Row]) -> PlannedPart | None:
+    live_bases = [row for row in rows if row.edit_of is None and row.state in _LIVE]
+    if not live_bases:
+        return None
+    base = live_bases[-1]
+    latest = [row for row in rows if row.state in _LIVE and row.revision >= base.revision][-1]
+    return PlannedPart(
+        chat_id=chat_id,
+        part=number,
+        parts=base.parts,
+        base_id=base.id,
+        latest_id=latest.id,
+        latest_state=latest.state,
+        text=latest.text,
+        text_hash=latest.text_hash,
+        disable_preview=bool(latest.disable_preview),
+        item_ids=tuple(json.loads(latest.item_ids)),
+        revision=rows[-1].revision,
+    )

@@ -6,8 +6,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
+from bot.storing.database import upsert
 from bot.storing.outbox import Outbox
 from bot.storing.tables import chats, subscriptions
 
@@ -38,24 +39,15 @@ class Subscribers:
         """Remember a chat (a chat that writes again is active again)."""
         now = time.time()
         key = str(chat_id)
+        values = {"type": type_, "title": title, "language": language, "state": ACTIVE}
         with self.engine.begin() as connection:
-            changed = connection.execute(
-                update(chats)
-                .where(chats.c.id == key)
-                .values(type=type_, title=title, language=language, state=ACTIVE, updated_ts=now)
-            ).rowcount
-            if not changed:
-                connection.execute(
-                    insert(chats).values(
-                        id=key,
-                        type=type_,
-                        title=title,
-                        language=language,
-                        state=ACTIVE,
-                        created_ts=now,
-                        updated_ts=now,
-                    )
+            connection.execute(
+                upsert(connection, chats)
+                .values(id=key, created_ts=now, updated_ts=now, **values)
+                .on_conflict_do_update(
+                    index_elements=[chats.c.id], set_={**values, "updated_ts": now}
                 )
+            )
         return Chat(key, type_, title, language, ACTIVE)
 
     def chat(self, chat_id: str | int) -> Chat | None:
@@ -79,11 +71,12 @@ class Subscribers:
         if old == new:
             return
         with self.engine.begin() as connection:
-            Outbox._move_chat(connection, old, new)
+            Outbox.move_chat_in(connection, old, new)
             row = connection.execute(select(chats).where(chats.c.id == old)).first()
-            if row and not connection.execute(select(chats.c.id).where(chats.c.id == new)).first():
+            if row:
                 connection.execute(
-                    insert(chats).values(
+                    upsert(connection, chats)
+                    .values(
                         id=new,
                         type="supergroup",
                         title=row.title,
@@ -92,44 +85,54 @@ class Subscribers:
                         created_ts=row.created_ts,
                         updated_ts=time.time(),
                     )
+                    .on_conflict_do_nothing(index_elements=[chats.c.id])
                 )
-            for sub in connection.execute(
+            moving = connection.execute(
                 select(subscriptions).where(subscriptions.c.chat_id == old)
-            ).all():
-                exists = connection.execute(
-                    select(subscriptions.c.chat_id).where(
-                        subscriptions.c.chat_id == new, subscriptions.c.category == sub.category
+            ).all()
+            if moving:
+                connection.execute(
+                    upsert(connection, subscriptions)
+                    .values(
+                        [
+                            {"chat_id": new, "category": sub.category, "created_ts": sub.created_ts}
+                            for sub in moving
+                        ]
                     )
-                ).first()
-                if not exists:
-                    connection.execute(
-                        insert(subscriptions).values(
-                            chat_id=new, category=sub.category, created_ts=sub.created_ts
-                        )
+                    .on_conflict_do_nothing(
+                        index_elements=[subscriptions.c.chat_id, subscriptions.c.category]
                     )
+                )
             connection.execute(delete(subscriptions).where(subscriptions.c.chat_id == old))
             connection.execute(
                 update(chats).where(chats.c.id == old).values(state=GONE, updated_ts=time.time())
             )
 
     def subscribe(self, chat_id: str | int, categories: Iterable[str]) -> list[str]:
-        """Add subscriptions; returns the ones that are new."""
-        key, added = str(chat_id), []
+        """Add subscriptions; returns the ones that are new (to this call: of several at once,
+        one adds each)."""
+        key, names = str(chat_id), list(dict.fromkeys(categories))
+        if not names:
+            return []
+        now = time.time()
         with self.engine.begin() as connection:
-            have = set(
+            added = set(
                 connection.execute(
-                    select(subscriptions.c.category).where(subscriptions.c.chat_id == key)
+                    upsert(connection, subscriptions)
+                    # a microsecond apart: subscriptions are listed in the order they were named
+                    .values(
+                        [
+                            {"chat_id": key, "category": n, "created_ts": now + i * 1e-6}
+                            for i, n in enumerate(names)
+                        ]
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[subscriptions.c.chat_id, subscriptions.c.category]
+                    )
+                    .returning(subscriptions.c.category)
                 ).scalars()
             )
-            for name in dict.fromkeys(categories):
-                if name not in have:
-                    connection.execute(
-                        insert(subscriptions).values(
-                            chat_id=key, category=name, created_ts=time.time()
-                        )
-                    )
-                    added.append(name)
-        return added
+        return [n for n in names if n in added]
 
     def unsubscribe(self, chat_id: str | int, categories: Iterable[str] | None = None) -> list[str]:
         """Remove the given subscriptions (all of them with None); returns those removed."""
@@ -178,3 +181,8 @@ class Subscribers:
         )
         with self.engine.connect() as connection:
             return {category: count for category, count in connection.execute(query)}
+
+    def active_chat_count(self) -> int:
+        query = select(func.count()).select_from(chats).where(chats.c.state == ACTIVE)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()

@@ -4,6 +4,11 @@ Portable SQL only (SQLite and PostgreSQL). Times are Unix seconds (`*_ts`, float
 arithmetic, and ISO 8601 text with the digest's own offset where the offset is part of the data.
 Chats are keyed by text (`"123"`, `"-100123"` or `"@channel"`) because configured channels may be
 known only by their @name.
+
+Foreign keys tie the rows that belong to other rows: an item to the digest that first carried it,
+its categories and digest places to it, a subscription to its chat, a delivery to its shared text.
+Deliveries and delivered items name chats and digests without one: a configured channel may have
+no chat row, and the delivery history outlives a digest that is removed.
 """
 
 from sqlalchemy import (
@@ -11,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -19,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -55,7 +62,10 @@ items = Table(
     "items",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("digest_id", String(40), nullable=False),  # the digest that first carried it
+    # the digest that first carried it (the one that carries it on, once that one is removed)
+    Column(
+        "digest_id", String(40), ForeignKey("digests.id", name="fk_items_digest"), nullable=False
+    ),
     Column("position", Integer, nullable=False),
     Column("title", Text, nullable=False),
     Column("url", Text),
@@ -70,6 +80,9 @@ items = Table(
     Column("updated", String(40), nullable=False),
     Column("updated_ts", Float, nullable=False),
     Column("content_hash", String(64), nullable=False),
+    # 0003: the id feeds give the item (Atom <id>, RSS <guid>, JSON Feed id), fixed when it is
+    # first stored: readers key entries by it, so it never follows the site's address.
+    Column("feed_id", Text, nullable=False),
 )
 Index("ix_items_published_ts", items.c.published_ts)
 
@@ -77,7 +90,12 @@ item_categories = Table(
     "item_categories",
     metadata,
     Column("category", Text, primary_key=True),
-    Column("item_id", String(40), primary_key=True),
+    Column(
+        "item_id",
+        String(40),
+        ForeignKey("items.id", name="fk_item_categories_item", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("published_ts", Float, nullable=False),
 )
 Index("ix_item_categories_recent", item_categories.c.category, item_categories.c.published_ts)
@@ -86,8 +104,18 @@ Index("ix_item_categories_item", item_categories.c.item_id)
 digest_items = Table(
     "digest_items",
     metadata,
-    Column("digest_id", String(40), primary_key=True),
-    Column("item_id", String(40), primary_key=True),
+    Column(
+        "digest_id",
+        String(40),
+        ForeignKey("digests.id", name="fk_digest_items_digest", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "item_id",
+        String(40),
+        ForeignKey("items.id", name="fk_digest_items_item"),
+        primary_key=True,
+    ),
     Column("position", Integer, nullable=False),
 )
 # Which digests carry an item: asked for every item of every digest stored.
@@ -108,7 +136,12 @@ chats = Table(
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column("chat_id", String(64), primary_key=True),
+    Column(
+        "chat_id",
+        String(64),
+        ForeignKey("chats.id", name="fk_subscriptions_chat", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("category", Text, primary_key=True),  # a category name, or "*" for all
     Column("created_ts", Float, nullable=False),
 )
@@ -134,10 +167,16 @@ deliveries = Table(
     Column("claimed_by", String(64)),
     # 0002: the text may live in delivery_texts (one row per distinct message, shared by every
     # recipient of it; `text` is then ""); `plain` marks a resend without parse mode.
-    Column("text_hash", String(64)),
+    Column("text_hash", String(64), ForeignKey("delivery_texts.hash", name="fk_deliveries_text")),
     Column("claimed_ts", Float),
     Column("plain", Boolean, nullable=False, default=False, server_default=false()),
-    UniqueConstraint("chat_id", "digest_id", "part", name="uq_deliveries_chat_digest_part"),
+    # 0004: an edit of the message that delivery `edit_of` sent; `revision` counts the edits of
+    # one part (0: the message itself).
+    Column("edit_of", Integer),
+    Column("revision", Integer, nullable=False, default=0, server_default=text("0")),
+    UniqueConstraint(
+        "chat_id", "digest_id", "part", "revision", name="uq_deliveries_chat_digest_part_revision"
+    ),
 )
 Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.not_before_ts)
 Index("ix_deliveries_chat_state", deliveries.c.chat_id, deliveries.c.state, deliveries.c.id)

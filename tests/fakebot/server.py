@@ -169,12 +169,13 @@ def _decode_body(headers: dict[str, str], query: str, body: bytes) -> dict[str, 
             raw = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body
             message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
             for part in message.iter_parts():
-                name = part.get_param("name", header="content-disposition")
+                name = str(part.get_param("name", header="content-disposition"))
                 payload = part.get_payload(decode=True) or b""
+                data = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
                 if part.get_filename():
-                    params[name] = {"filename": part.get_filename(), "size": len(payload)}
+                    params[name] = {"filename": part.get_filename(), "size": len(data)}
                 else:
-                    params[name] = payload.decode("utf-8")
+                    params[name] = data.decode("utf-8")
         else:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     return {name: _coerce(name, value) for name, value in params.items()}
@@ -332,6 +333,7 @@ class FakeTelegram:
         self._stall: dict[str, list[tuple[float, bool]]] = {}
         self._gate = FloodGate(self._default_limits) if self._default_limits else None
         self._flood_counts: Counter[int | str] = Counter()
+        self._accepted: list[tuple[int | str, float]] = []  # (chat, when) per send and edit
         self._webhook: dict | None = None
         self._webhook_deliveries: list[tuple[int, int | str]] = []
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future, Callable]] = []
@@ -741,13 +743,7 @@ class FakeTelegram:
         )
         with self._lock:
             now = time.monotonic()
-            if self._gate is not None:
-                retry = self._gate.admit(key, now)
-                if retry:
-                    self._flood_counts[key] += 1
-                    raise BotApiError(
-                        429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
-                    )
+            self._admit(key, now)
             sm = SentMessage(
                 chat_id=key,
                 message_id=self._new_message_id(key),
@@ -780,14 +776,26 @@ class FakeTelegram:
             raise _bad(f"message to {verb} not found")
         return key, index, self._messages[index]
 
+    def _admit(self, key: int | str, now: float) -> None:
+        """(Under the lock) the flood gate for one send or edit: Telegram counts both."""
+        if self._gate is not None:
+            retry = self._gate.admit(key, now)
+            if retry:
+                self._flood_counts[key] += 1
+                raise BotApiError(
+                    429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+                )
+        self._accepted.append((key, now))
+
     async def _edit_message_text(self, params: dict, gone: asyncio.Future) -> dict:
         text, parse_mode, plain, entities = self._render(params)
         markup = _check_reply_markup(params.get("reply_markup"))
         preview = params.get("link_preview_options")
         with self._lock:
-            _, index, old = self._find_for_edit(params, "edit")
+            key, index, old = self._find_for_edit(params, "edit")
             if old.plain == plain and old.entities == entities and old.reply_markup == markup:
                 raise _bad(_NOT_MODIFIED[len("Bad Request: ") :])
+            self._admit(key, time.monotonic())
             no_preview = old.link_preview_disabled
             if "disable_web_page_preview" in params or isinstance(preview, dict):
                 no_preview = bool(params.get("disable_web_page_preview")) or (
@@ -1290,9 +1298,10 @@ class FakeTelegram:
                     f"message {message_id} in chat {key!r} has no button with callback_data "
                     f"{data!r}; it has {sm.callback_data()!r}"
                 )
-            if user_id is None:
-                user_id = key if is_private(key) else DEFAULT_GROUP_USER
-            user = self._user(int(user_id), first_name, username, language_code)
+            presser = user_id
+            if presser is None:
+                presser = int(key) if is_private(key) else DEFAULT_GROUP_USER
+            user = self._user(presser, first_name, username, language_code)
             query_id = str(next(self._query_ids))
             self._callbacks[query_id] = {
                 "answered": False,
@@ -1389,15 +1398,22 @@ class FakeTelegram:
         with self._lock:
             return dict(Counter(m.chat_id for m in self._messages))
 
+    def delete(self, chat_id: int | str, message_id: int) -> None:
+        """The message is deleted in the chat (by a user or an admin): edits then find nothing."""
+        with self._lock:
+            index = self._message_at[(chat_id, message_id)]
+            self._messages[index] = replace(self._messages[index], deleted=True)
+
+    def max_requests_in_window(self, seconds: float, chat_id: int | str | None = None) -> int:
+        """Most sends and edits accepted within any `seconds`-long window: Telegram's flood
+        limits count both."""
+        with self._lock:
+            times = sorted(t for c, t in self._accepted if chat_id is None or c == chat_id)
+        return _densest(times, seconds)
+
     def max_in_window(self, seconds: float, chat_id: int | str | None = None) -> int:
         """Most messages accepted within any `seconds`-long window (rate-limit assertions)."""
-        times = sorted(m.at for m in self.messages(chat_id))
-        best = start = 0
-        for end, t in enumerate(times):
-            while t - times[start] >= seconds:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+        return _densest(sorted(m.at for m in self.messages(chat_id)), seconds)
 
     @property
     def webhook(self) -> dict | None:
@@ -1474,6 +1490,16 @@ class _MessageCount:
 
     def __call__(self, fake: FakeTelegram) -> bool:
         return len(fake.messages(self.chat_id)) >= self.count
+
+
+def _densest(times: list[float], seconds: float) -> int:
+    """Most of the sorted `times` within any `seconds`-long window."""
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def _settle(future: asyncio.Future, error: BaseException | None) -> None:

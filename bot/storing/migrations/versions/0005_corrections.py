@@ -1,14 +1,14 @@
 """Corrections: an administrator's categories for one item, kept across re-ingests.
 
 Revision ID: 0005_corrections
-Revises: 0002
+Revises: 0004_message_edits
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_corrections"
-down_revision = "0002"
+down_revision = "0004_message_edits"
 branch_labels = None
 depends_on = None
 
