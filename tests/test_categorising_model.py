@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -109,10 +110,10 @@ def test_a_decisive_keyword_forces_its_category(tmp_path: Path) -> None:
 def test_keyword_weights_nudge_the_models_scores(tmp_path: Path) -> None:
     plain = load_table(table_naming(tmp_path, "builtin").replace(tmp_path / "a.toml"))
     pushed_file = table_naming(tmp_path, "builtin")
-    pushed_file.write_text(
-        pushed_file.read_text("utf-8").replace("nudge = 0.1", "nudge = 5", 1), "utf-8"
-    )
+    text = pushed_file.read_text("utf-8")
+    pushed_file.write_text(re.sub(r"(?m)^nudge = .*$", "nudge = 5", text, count=1), "utf-8")
     pushed = load_table(pushed_file)
+    assert pushed.nudge == 5 and plain.nudge < 5
     story = item("一家公司发布新产品", "新品面向医院，医生可用于诊断。")
     (a,) = assignments(digest(story), plain)
     (b,) = assignments(digest(story), pushed)
