@@ -1,7 +1,9 @@
 """Time from a digest's arrival (rename into the watched folder) to its first Telegram message at
-the fake Bot API server and to the feed serving it: p50 and p95 over 20 digests.
+the fake Bot API server and to the feed serving it: p50 and p95 over 20 digests; then the same for
+digests written in place by a slow writer (10 flushed chunks into one open file, 0.6 s apart,
+twice the settle time), from its first byte and from its close to the first message.
 
-    .venv/bin/python bench/latency.py [--digests 20]
+    .venv/bin/python bench/latency.py [--digests 20] [--slow 3]
 
 `digestbot run` runs as a subprocess, as an operator runs it; the fake server runs in this
 process, so its arrival times and ours share one monotonic clock.
@@ -30,6 +32,8 @@ from bot.settings import load_settings  # noqa: E402
 SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
 CHANNEL = -1001000000001
 CHANNEL_GAP = 60 / 20 + 0.1  # seconds between two messages to one channel, with a margin
+SLOW_CHUNKS = 10
+SLOW_GAP = 0.6  # seconds between two chunks: twice the shipped settle time
 
 
 def digest_text(n: int) -> str:
@@ -50,10 +54,15 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digests", type=int, default=20)
+    parser.add_argument("--slow", type=int, default=3, help="digests written by a slow writer")
     args = parser.parse_args()
 
     to_message: list[float] = []
     to_feed: list[float] = []
+    slow_from_start: list[float] = []
+    slow_from_close: list[float] = []
+    slow_messages: list[int] = []
+    renamed_messages: list[int] = []
     with FakeTelegram(limits=None) as fake, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         service = ServiceProcess(
@@ -85,8 +94,20 @@ def main() -> None:
                 to_message.append(first.at - arrived)
                 to_feed.append(seen_feed - arrived)
                 _wait_until(lambda: not _pending(client, service.url), 30)
+                renamed_messages.append(len(fake.messages(CHANNEL)) - sent_before)
                 # Digests come hours apart; back to back, the channel's own limit (20/min, one
                 # message every 3 s) would be measured instead of our latency.
+                last = fake.messages(CHANNEL)[-1].at
+                time.sleep(max(0.0, last + CHANNEL_GAP - time.monotonic()))
+            for n in range(args.digests, args.digests + args.slow):
+                sent_before = len(fake.messages(CHANNEL))
+                started, closed = _write_slowly(service.digests / f"digest-{n:03d}.md", n)
+                fake.wait_for(lambda f, k=sent_before: len(f.messages(CHANNEL)) > k, timeout=30)
+                first = fake.messages(CHANNEL)[sent_before]
+                slow_from_start.append(first.at - started)
+                slow_from_close.append(first.at - closed)
+                _wait_until(lambda: not _pending(client, service.url), 30)
+                slow_messages.append(len(fake.messages(CHANNEL)) - sent_before)
                 last = fake.messages(CHANNEL)[-1].at
                 time.sleep(max(0.0, last + CHANNEL_GAP - time.monotonic()))
         finally:
@@ -100,6 +121,33 @@ def main() -> None:
             f"| {label} | {statistics.median(values):.3f} | {percentile(values, 0.95):.3f} "
             f"| {max(values):.3f} | p50 < 1 s, p95 < 2 s |"
         )
+    if args.slow:
+        print(f"\nslow writer: {args.slow} digests, {SLOW_CHUNKS} chunks {SLOW_GAP} s apart\n")
+        print("| first Telegram message from | p50 (s) | max (s) |")
+        print("|---|---|---|")
+        for label, values in (
+            ("first byte written", slow_from_start),
+            ("writer's close", slow_from_close),
+        ):
+            print(f"| {label} | {statistics.median(values):.3f} | {max(values):.3f} |")
+        print(
+            f"\nmessages per digest: renamed in {sorted(set(renamed_messages))}, "
+            f"slow writer {slow_messages} (the same: never a partial digest)"
+        )
+
+
+def _write_slowly(target: Path, n: int) -> tuple[float, float]:
+    """Write digest n in place the way a slow writer does; (first byte, close) monotonic times."""
+    data = digest_text(n).encode("utf-8")
+    size = len(data) // SLOW_CHUNKS + 1
+    with target.open("wb") as out:
+        started = time.monotonic()
+        for start in range(0, len(data), size):
+            out.write(data[start : start + size])
+            out.flush()
+            if start + size < len(data):
+                time.sleep(SLOW_GAP)
+    return started, time.monotonic()
 
 
 def _ok(client: httpx.Client, url: str) -> bool:

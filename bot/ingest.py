@@ -17,7 +17,7 @@ from bot.categorising.assign import categorise
 from bot.categorising.corrected import with_corrections
 from bot.categorising.table import CategoryTable
 from bot.model import Digest, DigestError
-from bot.parsing import parse_bytes
+from bot.parsing import parse_bytes, read_digest_file
 from bot.storing.archive import Archive, FileRecord, Ingested, source_key
 from bot.storing.corrections import Corrections
 from bot.storing.outbox import Outbox
@@ -80,9 +80,10 @@ class Ingester:
             # A broken file is reported once, and read again only when it changes.
             return Outcome(path, "unchanged")
         try:
-            data = path.read_bytes()
-        except OSError as error:
-            return Outcome(path, "error", error=DigestError(path, 1, f"cannot read: {error}"))
+            data = read_digest_file(path)  # a regular file, bounded: never a FIFO or 6 GB
+        except DigestError as error:  # reported once, like a parse error, until it changes
+            self._remember(key, stat.st_size, stat.st_mtime_ns, "", None, error.reason)
+            return Outcome(path, "error", error=error)
         content_hash = hashlib.sha256(data).hexdigest()
         if not force and known and known.content_hash == content_hash and not known.error:
             self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, known.digest_id)

@@ -23,9 +23,10 @@ from bot.formatting.messages import (
     plain_text,
     split_runs,
 )
-from bot.formatting.telegram_html import Run, parse_inline, render, safe_url
+from bot.formatting.telegram_html import Run, parse_inline, render
 from bot.model import Item
 from bot.parsing import parse_file
+from bot.sanitizer import safe_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = ZoneInfo("Asia/Shanghai")

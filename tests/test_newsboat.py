@@ -23,6 +23,8 @@ from test_feeds_support import (
     need,
 )
 
+from bot.storing.archive import new_feed_id
+
 pytest_plugins = ["test_feeds_support"]  # the `site` fixture
 
 
@@ -131,10 +133,8 @@ async def test_newsboat_reads_revalidates_and_keeps_ids(site: Site, tmp_path: Pa
     site.build()
     assert await reader.reload() == 11
     assert reader.sql("SELECT count(*) FROM rss_item") == [(44,)]
-    unread = {
-        row[0].rsplit("/", 1)[1] for row in reader.sql("SELECT guid FROM rss_item WHERE unread = 1")
-    }
-    assert unread == {item.id for item in new.items}
+    unread = {row[0] for row in reader.sql("SELECT guid FROM rss_item WHERE unread = 1")}
+    assert unread == {new_feed_id(item.id) for item in new.items}
 
     # an edited summary changes the feeds but adds no item, and no unread one
     reader.mark_all_read()

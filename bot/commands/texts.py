@@ -1,6 +1,6 @@
 """Every reply of the bot, in Chinese (the default) and English, as Telegram HTML.
 
-Everything a user or a digest supplied is escaped here and nowhere else, so a reply is valid
+Everything a user or a digest supplied is escaped here (with `bot.sanitizer`), so a reply is valid
 Telegram HTML whatever went into it: the only tags used are b, i, code and a; the only entities
 `&lt; &gt; &amp; &quot;`. Plain text is cut before it is escaped, never after.
 """
@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.model import Category, Entry
+from bot.sanitizer import escape_attribute as attr
+from bot.sanitizer import escape_text as esc
+from bot.sanitizer import safe_url
 
 Lang = Literal["zh", "en"]
 
@@ -53,25 +56,6 @@ COMMANDS: tuple[Command, ...] = (
 def language(code: str | None) -> Lang:
     """English for users whose Telegram language is English (en, en-US, ...), else Chinese."""
     return "en" if code and code.lower().startswith("en") else "zh"
-
-
-def esc(text: object) -> str:
-    """Text for Telegram HTML: `<`, `>` and `&` escaped (quotes need no escaping in text)."""
-    return html.escape(str(text), quote=False)
-
-
-def attr(text: str) -> str:
-    """A value for a double-quoted HTML attribute."""
-    return esc(text).replace('"', "&quot;")
-
-
-def safe_url(url: str | None) -> str | None:
-    """An http(s) URL fit for `<a href>`, else None (javascript:, relative, spaces, ...)."""
-    if not url or len(url) > 2048:
-        return None
-    if not re.fullmatch(r"https?://[^\s<>\"\x00-\x1f\x7f]+", url, flags=re.IGNORECASE):
-        return None
-    return url
 
 
 def cut(text: str, limit: int) -> str:
@@ -114,7 +98,8 @@ def _bullets(categories: Iterable[Category], lang: Lang, marked: set[str] | None
 
 def _capped(lines: list[str], lang: Lang, budget: int = _LIST_BUDGET) -> list[str]:
     """As many whole lines as fit in `budget` parsed characters, then a count of the rest."""
-    kept, used = [], 0
+    kept: list[str] = []
+    used = 0
     for index, line in enumerate(lines):
         used += parsed_length(line) + 1
         if used > budget:

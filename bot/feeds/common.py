@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.formatting.telegram_html import parse_inline, render
 from bot.model import Category, Entry, Item
 from bot.storing.archive import new_feed_id
 
@@ -41,9 +42,12 @@ def html_content(item: Item) -> str:
     """An item's summary as HTML for feed readers and the index page.
 
     The summary HTML is shared with Telegram, where a newline is a line break; in HTML it is a
-    space, so paragraphs and list items would run together: each newline becomes `<br />`.
+    space, so paragraphs and list items would run together: each newline becomes `<br />`. It is
+    read through the one HTML boundary (`parse_inline`, `bot.sanitizer`'s allowlist), as for
+    Telegram, not trusted as stored.
     """
-    return clean(item.summary_html).replace("\n", "<br />\n")
+    safe = render(parse_inline(item.summary_html)) if item.summary_html else ""
+    return clean(safe).replace("\n", "<br />\n")
 
 
 def entry_id(entry: Entry) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from html import escape
 from urllib.parse import quote
 
 from bot.feeds.common import ATOM, JSON, OPML, RSS, FeedEntry, FeedSpec, clean, html_content
+from bot.sanitizer import escape_attribute, escape_text, safe_url
 
 RECENT_ITEMS = 50
 
@@ -53,11 +53,11 @@ code { font-size: .9em; }
 
 
 def _attr(value: str) -> str:
-    return escape(clean(value), quote=True)
+    return escape_attribute(clean(value))
 
 
 def _text(value: str) -> str:
-    return escape(clean(value), quote=False)
+    return escape_text(clean(value))
 
 
 def _when(moment: datetime) -> str:
@@ -65,13 +65,6 @@ def _when(moment: datetime) -> str:
         f'<time datetime="{moment.isoformat()}">{moment.strftime("%Y-%m-%d %H:%M")}'
         f" {moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]}</time>"
     )
-
-
-def _safe_url(url: str | None) -> str | None:
-    """Only web links become links on our page."""
-    if url and url.lower().startswith(("https://", "http://")):
-        return url
-    return None
 
 
 def telegram_link(username: str, slug: str) -> str:
@@ -89,7 +82,7 @@ def _feed_links(spec: FeedSpec) -> str:
 
 def _item(entry: FeedEntry, slugs: dict[str, str]) -> str:
     item = entry.item
-    url = _safe_url(item.url)
+    url = safe_url(item.url)
     title = _text(item.title) or _text(item.url or "") or _text(entry.id)
     if url:
         title = f'<a href="{_attr(url)}" rel="noopener">{title}</a>'

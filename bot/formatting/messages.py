@@ -38,10 +38,10 @@ from bot.formatting.telegram_html import (
     parse_inline,
     plain_of,
     render,
-    safe_url,
     utf16_len,
 )
 from bot.model import Item
+from bot.sanitizer import safe_url
 
 __all__ = [
     "LIMIT",

@@ -6,8 +6,10 @@ run with its own complete, correctly nested tags, so cutting between runs (or in
 never leave a tag open. Lengths are counted in UTF-16 code units of the text Telegram shows
 (never fewer than its code points), which is what the 4096 limit is checked against.
 
-`summary_html` of an item is not trusted: it is parsed, and only b/strong, i/em, u/ins,
-s/strike/del, code/pre and a href (http/https with a host) survive; the rest becomes text.
+`summary_html` of an item is not trusted: `parse_inline` is where it is read, for Telegram and
+for the feeds alike, keeping only the tags of `bot.sanitizer`'s allowlist (b/strong, i/em, u/ins,
+s/strike/del, code/pre, and a with an `href` that `safe_url` accepts); other HTML becomes its
+text, and tag-like text that is no HTML (`<think>`) stays as written.
 """
 
 from __future__ import annotations
@@ -16,46 +18,34 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+
+from bot.sanitizer import (
+    BREAKING_TAGS,
+    HTML_ELEMENTS,
+    LINK_ATTRIBUTE,
+    LINK_TAG,
+    SKIPPED_TAGS,
+    TAG_MARKS,
+    escape_attribute,
+    escape_text,
+    safe_url,
+)
 
 __all__ = [
     "Run",
     "clean_text",
-    "escape",
-    "escape_attribute",
     "join_runs",
     "parse_inline",
     "plain_of",
     "render",
-    "safe_url",
     "utf16_len",
 ]
 
 # Marks in nesting order, outermost first: a link may hold bold/italic, never the other way.
 _ORDER = {"a": 0, "b": 1, "i": 2, "u": 3, "s": 4, "code": 5}
-_TAG_MARK = {
-    "b": "b",
-    "strong": "b",
-    "i": "i",
-    "em": "i",
-    "u": "u",
-    "ins": "u",
-    "s": "s",
-    "strike": "s",
-    "del": "s",
-    "code": "code",
-    "pre": "code",
-    "tt": "code",
-}
-_BREAKING = frozenset(
-    {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
-    | {"ul", "ol", "table"}
-)
-_SKIPPED = frozenset({"script", "style", "template", "head", "title"})
 # C0/C1 controls except tab and newline, lone surrogates, non-characters: Telegram refuses or
 # mangles them, readers never need them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_MAX_URL = 2048
 
 Mark = tuple[str, str]  # ("b", ""), ("a", "https://...")
 
@@ -77,36 +67,6 @@ def clean_text(text: str) -> str:
     """Line endings to `\\n`, tabs to spaces, control characters and lone surrogates removed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     return _CONTROL.sub("", text)
-
-
-def escape(text: str) -> str:
-    """Text for Telegram HTML: only `&`, `<` and `>` need escaping (and only named entities
-    Telegram knows are used)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape_attribute(text: str) -> str:
-    return escape(text).replace('"', "&quot;")
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it may be a link: http(s), a host, no spaces or controls, not absurdly long."""
-    if not url:
-        return None
-    url = url.strip()
-    if len(url) > _MAX_URL or not re.match(r"(?i)^https?://", url):
-        return None
-    if re.search(r"[\s\x00-\x1f\x7f<>\"]", url):
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return None
-    if not host:
-        return None
-    return url
 
 
 def marks_of(marks: Iterable[Mark]) -> tuple[Mark, ...]:
@@ -138,7 +98,7 @@ def render(runs: Sequence[Run]) -> str:
     parts: list[str] = []
     for run in join_runs(runs):
         if not run.marks:
-            parts.append(escape(run.text))
+            parts.append(escape_text(run.text))
             continue
         opened, closing = [], []
         for kind, value in run.marks:
@@ -147,7 +107,7 @@ def render(runs: Sequence[Run]) -> str:
             else:
                 opened.append(f"<{kind}>")
             closing.append(f"</{kind}>")
-        parts.append("".join(opened) + escape(run.text) + "".join(reversed(closing)))
+        parts.append("".join(opened) + escape_text(run.text) + "".join(reversed(closing)))
     return "".join(parts)
 
 
@@ -170,29 +130,37 @@ class _InlineParser(HTMLParser):
             self.runs.append(Run("\n"))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
+        if tag not in HTML_ELEMENTS:  # `<think>`: text that looks like a tag, shown as written
+            self.handle_data(self.get_starttag_text() or f"<{tag}>")
+            return
+        if tag in SKIPPED_TAGS:
             self.skipping += 1
             return
-        if tag in _BREAKING:
+        if tag in BREAKING_TAGS:
             self._newline()
             return
         mark: Mark | None = None
-        if tag == "a":
-            href = safe_url(dict(attrs).get("href"))
+        if tag == LINK_TAG:
+            href = safe_url(dict(attrs).get(LINK_ATTRIBUTE))
             mark = ("a", href) if href else None
-        elif tag in _TAG_MARK:
-            mark = (_TAG_MARK[tag], "")
+        elif tag in TAG_MARKS:
+            mark = (TAG_MARKS[tag], "")
         self.stack.append((tag, mark))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BREAKING:
+        if tag not in HTML_ELEMENTS:
+            self.handle_data(self.get_starttag_text() or f"<{tag}/>")
+        elif tag in BREAKING_TAGS:
             self._newline()
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
+        if tag not in HTML_ELEMENTS:
+            self.handle_data(f"</{tag}>")
+            return
+        if tag in SKIPPED_TAGS:
             self.skipping = max(0, self.skipping - 1)
             return
-        if tag in _BREAKING:
+        if tag in BREAKING_TAGS:
             self._newline()
             return
         for index in range(len(self.stack) - 1, -1, -1):

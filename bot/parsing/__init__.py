@@ -2,7 +2,8 @@
 
 Modules, one job each: `digest` (bytes → Digest), `frontmatter` (the YAML block), `items` (the
 numbered item lines and their summaries), `summary` (Markdown → safe HTML and plain text),
-`tags` (explicit item tags), `dates`, `identity` (stable ids), `text` (character clean-up),
+`tags` (explicit item tags), `dates`, `file` (a bounded read of a regular file), `cutoff` (does a
+file look cut off mid-write), `identity` (stable ids), `text` (character clean-up),
 `export` (Digest → JSON-ready dict).
 
 Decisions beyond SPEC §2:
@@ -22,14 +23,19 @@ Decisions beyond SPEC §2:
   `summary_md` is those lines with their common indentation removed and the tag line dropped.
 - A Markdown link left open on an item line (`[title](htt`) is an error: a file still being
   written looks like that.  So is a file ending inside a UTF-8 character.
-- Limits: 10 MB per file, 64 KiB of front matter, 100 000 characters per summary, 20 s per
+- Dates: from 1970-01-01 UTC to a year (366 days) after now; outside that, a `file:line` error.
+- Items are numbered with up to nine digits (item 10 000 is an item, not text of item 9 999).
+- Only regular files are read (`file`): FIFOs, devices and directories are refused unread.
+- Limits: 10 MB per file (`MAX_BYTES`, checked by `fstat` before reading and during the read),
+  64 KiB of front matter, 100 000 characters per summary, 20 s per
   digest (realistic digests parse at about 5 MB/s; only Markdown built to be slow gets near).
 - Digest `extra` is left empty.
 """
 
 from bot.parsing.dates import date_from_filename
-from bot.parsing.digest import MAX_BYTES, parse_bytes, parse_file
+from bot.parsing.digest import parse_bytes, parse_file
 from bot.parsing.export import digest_to_dict
+from bot.parsing.file import MAX_BYTES, inside_folder, read_digest_file
 from bot.parsing.identity import (
     assign_item_ids,
     digest_id,
@@ -47,12 +53,14 @@ __all__ = [
     "date_from_filename",
     "digest_id",
     "digest_to_dict",
+    "inside_folder",
     "item_id",
     "item_key",
     "normalise_link",
     "normalise_text",
     "parse_bytes",
     "parse_file",
+    "read_digest_file",
     "render_markdown",
     "short_hash",
 ]

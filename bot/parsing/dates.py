@@ -72,6 +72,23 @@ def _offset(tz: str, text: str) -> timezone:
     return timezone(-delta if m["sign"] == "-" else delta)
 
 
+# Digests are news of the day: a date before the Unix epoch or more than a year ahead is a typo
+# (or a hostile file), and dates near the ends of Python's range cannot even be converted to UTC.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=366)
+
+
+def outside_window(when: datetime, now: datetime) -> str | None:
+    """Why `when` is no date a digest can have, or None if it lies in the sane window:
+    from 1970-01-01 UTC up to a year (366 days) after `now`."""
+    # Aware comparisons never overflow, unlike `astimezone(UTC)` on year 1 or 9999.
+    if when < EARLIEST:
+        return f"date {when.isoformat()} is before 1970-01-01: a digest cannot be that old"
+    if when > now + MAX_AHEAD:
+        return f"date {when.isoformat()} is more than a year ahead of now ({now:%Y-%m-%d})"
+    return None
+
+
 def date_from_filename(path: str | PurePath, zone: ZoneInfo) -> datetime | None:
     """The date a digest's file name carries (year, month, day, hour), or None."""
     m = _NAME_RE.search(PurePath(path).name)

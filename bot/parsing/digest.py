@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.model import Digest, DigestError, Item
-from bot.parsing.dates import date_from_filename
+from bot.parsing.dates import date_from_filename, outside_window
 from bot.parsing.failure import ParseFailure
+from bot.parsing.file import MAX_BYTES, read_digest_file, too_big
 from bot.parsing.frontmatter import read_front_matter
 from bot.parsing.identity import assign_item_ids, digest_id
 from bot.parsing.items import (
@@ -25,7 +27,6 @@ from bot.parsing.summary import render
 from bot.parsing.tags import hashtags, split_tag_line, unique
 from bot.parsing.text import strip_zero_width, structural
 
-MAX_BYTES = 10 * 1024 * 1024
 # Summaries become messages of at most 4096 characters (SPEC §3); a 100 000-character one is a
 # broken file, and refusing it bounds the time any single summary takes to render.
 MAX_SUMMARY_CHARS = 100_000
@@ -38,23 +39,18 @@ _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _CONTROL_RE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def parse_file(path: Path, *, zone: ZoneInfo) -> Digest:
-    """Read and parse the digest at `path`."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise DigestError(path, 1, _too_big(size))
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)  # the file may have grown since stat()
-    except OSError as exc:
-        raise DigestError(path, 1, f"cannot read the file: {exc.strerror or exc}") from None
-    return parse_bytes(data, path, zone=zone)
+def parse_file(path: Path, *, zone: ZoneInfo, now: datetime | None = None) -> Digest:
+    """Read (a regular file, at most `MAX_BYTES`) and parse the digest at `path`."""
+    return parse_bytes(read_digest_file(path), path, zone=zone, now=now)
 
 
-def parse_bytes(data: bytes, source: Path | str, *, zone: ZoneInfo) -> Digest:
-    """Parse a digest's bytes; `source` names it in the result and in errors."""
+def parse_bytes(
+    data: bytes, source: Path | str, *, zone: ZoneInfo, now: datetime | None = None
+) -> Digest:
+    """Parse a digest's bytes; `source` names it in the result and in errors; `now` (default:
+    the clock) bounds the digest's date (see `dates.outside_window`)."""
     try:
-        return _parse(data, Path(source), zone)
+        return _parse(data, Path(source), zone, now or datetime.now(UTC))
     except ParseFailure as failure:
         raise DigestError(source, failure.line, failure.reason) from None
     except RecursionError:
@@ -65,10 +61,10 @@ def parse_bytes(data: bytes, source: Path | str, *, zone: ZoneInfo) -> Digest:
         ) from exc
 
 
-def _parse(data: bytes, source: Path, zone: ZoneInfo) -> Digest:
+def _parse(data: bytes, source: Path, zone: ZoneInfo, now: datetime) -> Digest:
     deadline = time.monotonic() + TIME_LIMIT_SECONDS
     if len(data) > MAX_BYTES:
-        raise ParseFailure(1, _too_big(len(data)))
+        raise ParseFailure(1, too_big(len(data)))
     lines = _decode(data).split("\n")
     front = read_front_matter(lines, zone)
     body = lines[front.body_index :]
@@ -91,6 +87,9 @@ def _parse(data: bytes, source: Path, zone: ZoneInfo) -> Digest:
             front.open_line,
             f"no date: the front matter has no `date` and the file name {source.name!r} holds none",
         )
+    problem = outside_window(date, now)
+    if problem is not None:
+        raise ParseFailure(front.date_line if front.date else front.open_line, problem)
     did = digest_id(date, title)
     ids = assign_item_ids(did, [(draft.url, draft.title) for draft in drafts])
     items = tuple(
@@ -173,7 +172,3 @@ def _item(draft: ItemDraft, item_id: str, deadline: float) -> Item:
         line=draft.line,
         tags=unique(written_tags + hashtags(summary_text)),
     )
-
-
-def _too_big(size: int) -> str:
-    return f"file too large: {size / 1048576:.1f} MB, more than the {MAX_BYTES // 1048576} MB limit"

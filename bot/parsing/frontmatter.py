@@ -61,6 +61,7 @@ class FrontMatter:
     date: datetime | None
     categories: tuple[str, ...]
     open_line: int  # line of the opening `---`
+    date_line: int  # line of the `date:` key (the opening `---` without one)
     body_index: int  # index in the file's lines of the first line after the closing `---`
 
 
@@ -112,11 +113,12 @@ def read_front_matter(lines: list[str], zone: ZoneInfo) -> FrontMatter:
         categories=names(categories if categories is not None else texts.get("tags"), key,
                          locate(key)),
         open_line=start + 1,
+        date_line=locate("date"),
         body_index=end + 1,
     )  # fmt: skip
 
 
-def _load(block: list[str], first_line: int, loader: type[_BaseLoader]) -> dict[object, object]:
+def _load(block: list[str], first_line: int, loader: type[yaml.SafeLoader]) -> dict[object, object]:
     try:
         data = yaml.load("\n".join(block), Loader=loader)  # both loaders are safe loaders
     except yaml.YAMLError as exc:

@@ -15,7 +15,7 @@ from bot.parsing.text import structural
 # `1.  t`, `1、t`, `1．t`, `### 1. t`, `**1. t**`, `**1.** t`; at most three spaces of indent,
 # as in Markdown, so that a numbered list inside an indented summary is not taken for an item.
 _ITEM_RE = re.compile(
-    r"[ ]{0,3}(?P<hashes>#{1,6}[ \t]+)?(?P<bold>\*\*|__)?[ \t]*(?P<num>\d{1,4})(?P<sep>[.、．])"
+    r"[ ]{0,3}(?P<hashes>#{1,6}[ \t]+)?(?P<bold>\*\*|__)?[ \t]*(?P<num>\d{1,9})(?P<sep>[.、．])"
 )
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:--?|——?|–|－)[ \t]*")
 # The author separator inside a title line without a link must have a space on each side,

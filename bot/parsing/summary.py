@@ -1,8 +1,9 @@
 """Render a Markdown fragment (a summary or a title) to safe inline HTML and to plain text.
 
 The HTML holds only what Telegram's HTML mode and feed readers both accept: `<b>`, `<i>`, `<code>`
-and `<a href>` with an http(s) link; everything else is escaped text.  Raw HTML written in the
-Markdown is reduced to its text (`<br/>` becomes a line break) and never passed through.
+and `<a href>` with a link `bot.sanitizer.safe_url` accepts; everything else is escaped text.  Raw
+HTML written in the Markdown is reduced to its text (`<br/>` becomes a line break) and never
+passed through; tag-like text that is no HTML element (`<think>`, `Vec<T>`) is kept as written.
 Block structure becomes text: paragraphs are separated by a blank line, list items start on their
 own line with `• ` or their number, headings become bold.
 """
@@ -19,16 +20,18 @@ from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
 from markdown_it.rules_inline.state_inline import Delimiter, Scanned, StateInline
 from markdown_it.token import Token
 
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*>")
-# Tags after which the text continues on a new line when HTML is reduced to text.
-_BREAKING_TAGS = frozenset(
-    {"br", "p", "div", "li", "ul", "ol", "tr", "table", "blockquote", "pre", "hr"}
-    | {"section", "article", "h1", "h2", "h3", "h4", "h5", "h6"}
+from bot.sanitizer import (
+    BREAKING_TAGS,
+    SKIPPED_TAGS,
+    escape_attribute,
+    escape_text,
+    is_html_tag,
+    safe_url,
 )
-_SKIPPED_CONTENT_TAGS = frozenset({"script", "style", "template"})
+
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*>")
 _MANY_NEWLINES_RE = re.compile(r"\n{3,}")
 _SPACED_NEWLINE_RE = re.compile(r"[ \t]*\n[ \t]*")
-_SAFE_SCHEMES = ("http://", "https://")
 # Characters that can start inline Markdown (emphasis, code, links, HTML, entities, escapes).
 _INLINE_MARKUP_RE = re.compile(r"[\\`*_\[\]<>&!\n]")
 
@@ -115,17 +118,19 @@ def render(markdown: str) -> tuple[str, str]:
             h, t = render_inline(token.children or [])
             if heading:
                 h = f"<b>{h}</b>" if h else h
-            blocks.append((_escape(prefix) + h, prefix + t, outermost if lists else 0))
+            blocks.append((escape_text(prefix) + h, prefix + t, outermost if lists else 0))
             prefix = ""
         elif kind in ("code_block", "fence"):
             code = token.content.rstrip("\n")
-            html_code = f"{_escape(prefix)}<code>{_escape(code)}</code>"
+            html_code = f"{escape_text(prefix)}<code>{escape_text(code)}</code>"
             blocks.append((html_code, prefix + code, outermost if lists else 0))
             prefix = ""
         elif kind == "html_block":
             text = html_to_text(token.content).strip()
             if text:
-                blocks.append((_escape(prefix + text), prefix + text, outermost if lists else 0))
+                blocks.append(
+                    (escape_text(prefix + text), prefix + text, outermost if lists else 0)
+                )
                 prefix = ""
     return _join([(b[0], b[2]) for b in blocks]), _join([(b[1], b[2]) for b in blocks])
 
@@ -138,7 +143,7 @@ def render_inline(children: Sequence[Token]) -> tuple[str, str]:
     for token in children:
         kind = token.type
         if kind == "text":
-            hs.append(_escape(token.content))
+            hs.append(escape_text(token.content))
             ts.append(token.content)
         elif kind == "softbreak":
             hs.append(None)
@@ -151,13 +156,13 @@ def render_inline(children: Sequence[Token]) -> tuple[str, str]:
             hs.append(f"<{tag}>" if kind.endswith("open") else f"</{tag}>")
             ts.append("")
         elif kind == "code_inline":
-            hs.append(f"<code>{_escape(token.content)}</code>")
+            hs.append(f"<code>{escape_text(token.content)}</code>")
             ts.append(token.content)
         elif kind == "link_open":
-            href = str(token.attrGet("href") or "")
-            if href.lower().startswith(_SAFE_SCHEMES):
+            href = safe_url(str(token.attrGet("href") or ""))
+            if href is not None:
                 links.append((len(hs), href))
-                hs.append(f'<a href="{html.escape(href, quote=True)}">')
+                hs.append(f'<a href="{escape_attribute(href)}">')
             else:
                 links.append(None)
                 hs.append("")
@@ -166,20 +171,20 @@ def render_inline(children: Sequence[Token]) -> tuple[str, str]:
             opened = links.pop() if links else None
             if opened is not None:
                 if opened[0] == len(hs) - 1:  # `[](url)`: show the address rather than nothing
-                    hs.append(_escape(opened[1]))
+                    hs.append(escape_text(opened[1]))
                 hs.append("</a>")
             else:
                 hs.append("")
             ts.append("")
         elif kind == "image":  # the alt text stands in for the picture
-            hs.append(_escape(token.content))
+            hs.append(escape_text(token.content))
             ts.append(token.content)
         elif kind == "html_inline":
             text = html_to_text(token.content)
-            hs.append(_escape(text))
+            hs.append(escape_text(text))
             ts.append(text)
         else:  # any other inline token: its source text, escaped
-            hs.append(_escape(token.content))
+            hs.append(escape_text(token.content))
             ts.append(token.content)
     breaks = _soft_breaks(ts)
     return _tidy(_fill(hs, breaks)), _tidy(_fill(ts, breaks))
@@ -217,12 +222,15 @@ def html_to_text(raw: str) -> str:
             out.append("<")
             i = lt + 1
             continue
-        name = m[2].lower()
         i = m.end()
-        if name in _SKIPPED_CONTENT_TAGS and not m[1]:
+        if not is_html_tag(m[2]):  # `<think>`, `<T>`: text that only looks like a tag
+            out.append(m[0])
+            continue
+        name = m[2].lower()
+        if name in SKIPPED_TAGS and not m[1]:
             end = lowered.find(f"</{name}", i)
             i = n if end < 0 else end
-        elif name in _BREAKING_TAGS:
+        elif name in BREAKING_TAGS:
             out.append("\n")
     return _MANY_NEWLINES_RE.sub("\n\n", html.unescape("".join(out)))
 
@@ -284,7 +292,3 @@ def _fill(pieces: list[str | None], breaks: dict[int, str]) -> str:
 def _tidy(text: str) -> str:
     """No spaces around a line break (`a <br/> b` is `a\nb`)."""
     return _SPACED_NEWLINE_RE.sub("\n", text) if "\n" in text else text
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=False)

@@ -146,9 +146,8 @@ class Service:
             changed=self.ingester.changed_files,
         )
         watching = asyncio.create_task(self.watcher.watch(self.stop), name="watch")
-        # awatch sets up its inotify watches on its first step, before its first await: let it
-        # take that step, so that no file arriving during the first scan goes unnoticed.
-        await asyncio.sleep(0)
+        # So that no file arriving during the first scan goes unnoticed.
+        await self.watcher.started(watching)
         await self.watcher.rescan()
         # From here each digest is rendered and planned as it comes; the first scan's digests
         # are rendered once and planned together (planning twice is harmless, missing one not).

@@ -1,0 +1,399 @@
+"""corpus/build.py on a tiny digest repository made here with git: extraction, mapping, dedup."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CATEGORIES = ROOT / "config" / "categories.toml"
+
+
+def load_build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("corpus_build", ROOT / "corpus" / "build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["corpus_build"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+build = load_build()
+
+DAY_ONE = """---
+title: "Daily 2026-03-01"
+date: "2026-03-01"
+---
+
+## 🔬 Research (2)
+
+### A sparse attention method halves long-context cost
+Researchers show a sparse attention scheme that keeps accuracy on long documents.
+
+[Read more →](https://example.org/sparse-attention?utm_source=digest)
+
+---
+
+### 1. Tiny
+ok
+
+## 💰 Funding
+
+### Acme AI raises $40M Series B led by Example Ventures
+The startup will use the money to hire and to expand into Europe.
+
+**Source:** [Example News](https://news.example.com/acme-series-b)
+
+## Top stories
+
+### Everything happened today all at once
+A headline section that mixes every topic, which the table skips.
+
+## Quantum Gardening
+
+### Robots prune bonsai trees with a vision model
+A heading nobody reviewed, so its items are left out.
+"""
+
+DAY_TWO = """---
+date: 2026-03-02
+---
+
+## Research
+
+### A sparse attention method halves long-context cost!
+The same story again under a slightly different title punctuation.
+
+## Funding
+
+### Acme AI closes its Series B
+Same link as yesterday, so it is a duplicate of that item.
+[link](https://www.news.example.com/acme-series-b/)
+
+## Policy & Safety
+
+### Regulator publishes rules for AI model audits
+The new rules require yearly third-party audits of large models.
+"""
+
+OTHER_SOURCE = """# 2026-03-03
+
+## 概览
+### 开发生态
+- 某框架发布 2.0 版本，支持本地运行 [↗](https://example.cn/framework-2) `#1`
+### 要闻
+- 今日头条新闻，什么都有 [↗](https://example.cn/top) `#2`
+### 开发生态
+- Acme AI raises $40M Series B led by Example Ventures [↗](https://example.cn/acme) `#3`
+
+---
+
+## [某框架发布 2.0 版本，支持本地运行](https://example.cn/framework-2) `#1`
+> 该框架的 2.0 版本新增命令行工具与插件系统，开发者可以在本地运行完整流程。
+
+正文补充说明。
+
+---
+
+## [今日头条新闻，什么都有](https://example.cn/top) `#2`
+> 这一条在要闻里，会被跳过。
+
+---
+
+## [Acme AI raises $40M Series B led by Example Ventures](https://example.cn/acme) `#3`
+> The same story as in the first source, copied word for word.
+"""
+
+MANIFEST = """
+[[source]]
+id = "alpha"
+repository = "someone/alpha-digest"
+commit = "{alpha}"
+paths = ["daily/*.md"]
+exclude = ["daily/draft-*.md"]
+licence = "not stated"
+language = "en"
+writer = "a test writer"
+format = "heading_items"
+section_level = 2
+item_level = 3
+drop_lines = ['^\\s*\\[Read more', '^\\s*\\*\\*Source']
+min_chars = 30
+recognition = "## section, ### item"
+
+[[source]]
+id = "beta"
+repository = "other/beta-daily"
+commit = "{beta}"
+paths = ["BACKUP/*.md"]
+licence = "not stated"
+language = "zh"
+writer = "another test writer"
+format = "overview_index"
+section_level = 3
+min_chars = 20
+recognition = "overview bullets with #N, detail blocks"
+"""
+
+SECTIONS = """
+[alpha.map]
+"Research" = ["AI发展"]
+"Funding" = ["AI产业"]
+"Policy & Safety" = ["AI伦理"]
+
+[alpha.skip]
+"Top stories" = "mixes every topic"
+
+[beta.map]
+"开发生态" = ["AI工具"]
+
+[beta.skip]
+"要闻" = "top stories"
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.org",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.org",
+            "HOME": str(cwd),
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+        },
+    )
+    return result.stdout.strip()
+
+
+def make_mirror(mirrors: Path, repository: str, files: dict[str, str]) -> str:
+    """A bare mirror at <mirrors>/<owner>+<name> holding one commit of `files`."""
+    work = mirrors.parent / ("work-" + repository.replace("/", "-"))
+    work.mkdir(parents=True)
+    git(work, "init", "-q")
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text, encoding="utf-8")
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "digests")
+    commit = git(work, "rev-parse", "HEAD")
+    git(mirrors, "clone", "-q", "--mirror", str(work), repository.replace("/", "+"))
+    return commit
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[list[dict[str, object]], dict[str, object]]:
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    alpha = make_mirror(
+        mirrors,
+        "someone/alpha-digest",
+        {
+            "daily/2026-03-01.md": DAY_ONE,
+            "daily/2026-03-02.md": DAY_TWO,
+            "daily/draft-2026-03-03.md": DAY_ONE.replace("Acme", "Draft"),
+            "README.md": "## Research\n\n### Not a digest file at all, never read\n",
+        },
+    )
+    beta = make_mirror(mirrors, "other/beta-daily", {"BACKUP/3_2026-03-03.md": OTHER_SOURCE})
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(MANIFEST.format(alpha=alpha, beta=beta), encoding="utf-8")
+    sections = tmp_path / "sections.toml"
+    sections.write_text(SECTIONS, encoding="utf-8")
+    out = tmp_path / "out"
+    assert (
+        build.main(
+            [
+                "--mirrors",
+                str(mirrors),
+                "--manifest",
+                str(manifest),
+                "--sections",
+                str(sections),
+                "--categories",
+                str(CATEGORIES),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    lines = (out / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    return [json.loads(line) for line in lines], stats
+
+
+def test_items_carry_text_link_date_section_and_mapped_labels(built) -> None:
+    items, _ = built
+    research = next(i for i in items if i["title"].startswith("A sparse attention"))
+    assert research == {
+        "source": "alpha",
+        "date": "2026-03-01",
+        "section": "research",
+        "title": "A sparse attention method halves long-context cost",
+        "summary": (
+            "Researchers show a sparse attention scheme that keeps accuracy on long documents."
+        ),
+        "url": "https://example.org/sparse-attention?utm_source=digest",
+        "lang": "en",
+        "labels": ["AI发展"],
+    }
+    policy = next(i for i in items if i["section"] == "policy & safety")
+    assert policy["labels"] == ["AI伦理"] and policy["date"] == "2026-03-02"
+    tool = next(i for i in items if i["source"] == "beta")
+    assert tool["labels"] == ["AI工具"] and tool["lang"] == "zh"
+    assert tool["url"] == "https://example.cn/framework-2"
+    assert (
+        tool["summary"].startswith("该框架的 2.0 版本新增命令行工具")
+        and "正文补充说明" in tool["summary"]
+    )
+
+
+def test_skipped_unreviewed_and_short_items_are_left_out(built) -> None:
+    items, stats = built
+    titles = {i["title"] for i in items}
+    assert "Everything happened today all at once" not in titles
+    assert "Robots prune bonsai trees with a vision model" not in titles
+    assert not any("Tiny" in t or "Draft" in t or "Not a digest" in t for t in titles)
+    assert "今日头条新闻，什么都有" not in titles
+    alpha = stats["sources"]["alpha"]
+    assert alpha["skipped_sections"] == {"top stories": 1}
+    assert alpha["unreviewed_sections"] == {"quantum gardening": 1}
+    assert alpha["too_short"] == 1
+    assert stats["sources"]["beta"]["skipped_sections"] == {"要闻": 1}
+
+
+def test_duplicates_by_title_or_link_in_a_source_and_across_sources(built) -> None:
+    items, stats = built
+    alpha = [i["title"] for i in items if i["source"] == "alpha"]
+    assert alpha == [
+        "A sparse attention method halves long-context cost",
+        "Acme AI raises $40M Series B led by Example Ventures",
+        "Regulator publishes rules for AI model audits",
+    ]
+    assert stats["sources"]["alpha"]["duplicate_in_source"] == 2
+    assert [i["title"] for i in items if i["source"] == "beta"] == [
+        "某框架发布 2.0 版本，支持本地运行"
+    ]
+    assert stats["sources"]["beta"]["duplicate_across_sources"] == 1
+    assert stats["per_source"] == {"alpha": 3, "beta": 1}
+    assert stats["per_label"] == {"AI发展": 1, "AI产业": 1, "AI伦理": 1, "AI工具": 1}
+
+
+def test_a_missing_mirror_says_how_to_get_it(tmp_path: Path, capsys) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(MANIFEST.format(alpha="a" * 40, beta="b" * 40), encoding="utf-8")
+    sections = tmp_path / "sections.toml"
+    sections.write_text(SECTIONS, encoding="utf-8")
+    arguments = ["--mirrors", str(tmp_path), "--manifest", str(manifest)]
+    arguments += ["--sections", str(sections), "--categories", str(CATEGORIES)]
+    code = build.main([*arguments, "--out", str(tmp_path / "out")])
+    assert code == 1
+    message = capsys.readouterr().err
+    assert "git clone --mirror https://github.com/someone/alpha-digest" in message
+
+
+def test_a_label_that_is_not_a_category_is_an_error(tmp_path: Path) -> None:
+    sections = tmp_path / "sections.toml"
+    sections.write_text('[alpha.map]\n"Research" = ["AI Research"]\n', encoding="utf-8")
+    with pytest.raises(build.BuildError, match="unknown labels"):
+        build.load_sections(sections, build.load_category_names(CATEGORIES))
+
+
+REWRITTEN_V1 = """## AI Chip Wars
+
+- A chipmaker unveils a faster accelerator for data centres, shipping next year. - [Example](https://example.org/chip)
+- Short. - [Example](https://example.org/short)
+
+## Other News
+
+- Something happened somewhere and it is worth a sentence or two. - [Example](https://example.org/other)
+"""
+
+REWRITTEN_V2 = """## Regulation Roundup
+
+- Lawmakers pass a bill requiring labels on AI-generated political adverts. - [Example](https://example.org/bill)
+
+## Regulation & Chip Controls
+
+- New export rules restrict shipments of advanced accelerators to some countries. - [Example](https://example.org/rules)
+"""
+
+
+def test_a_digest_rewritten_in_place_is_read_in_every_version_with_heading_patterns(
+    tmp_path: Path,
+) -> None:
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    (work / "summary.md").write_text(REWRITTEN_V1, encoding="utf-8")
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "day one", "--date", "2025-05-01T08:00:00")
+    (work / "out").mkdir()
+    git(work, "mv", "summary.md", "out/summary.md")
+    (work / "out" / "summary.md").write_text(REWRITTEN_V2, encoding="utf-8")
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "day two")
+    commit = git(work, "rev-parse", "HEAD")
+    git(mirrors, "clone", "-q", "--mirror", str(work), "someone+rewritten")
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        f"""
+[[source]]
+id = "rewritten"
+repository = "someone/rewritten"
+commit = "{commit}"
+paths = ["summary.md", "out/summary.md"]
+history = true
+language = "en"
+format = "bullet_items"
+section_level = 2
+min_chars = 40
+""",
+        encoding="utf-8",
+    )
+    sections = tmp_path / "sections.toml"
+    sections.write_text(
+        """
+[rewritten.patterns]
+'chip|accelerator' = ["硬件设施"]
+'regulat|controls' = ["AI伦理"]
+
+[rewritten.skip]
+"Other News" = "every topic"
+""",
+        encoding="utf-8",
+    )
+    stats = build.build(mirrors, manifest, sections, CATEGORIES, tmp_path / "out")
+    items = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    by_url = {item["url"]: item for item in items}
+    assert set(by_url) == {
+        "https://example.org/chip",
+        "https://example.org/bill",
+        "https://example.org/rules",
+    }
+    chip = by_url["https://example.org/chip"]
+    assert chip["title"] == (
+        "A chipmaker unveils a faster accelerator for data centres, shipping next year."
+    )
+    assert chip["labels"] == ["硬件设施"] and chip["date"] == "2025-05-01"
+    assert by_url["https://example.org/bill"]["labels"] == ["AI伦理"]
+    assert by_url["https://example.org/rules"]["labels"] == ["硬件设施", "AI伦理"]
+    assert stats["sources"]["rewritten"]["skipped_sections"] == {"other news": 1}
+    assert stats["sources"]["rewritten"]["too_short"] == 1
