@@ -65,6 +65,7 @@ _COMMANDS = {
     "feeds": handlers.feeds,
     "stop": handlers.stop,
     "stats": handlers.stats,
+    "recategorise": handlers.recategorise,
 }
 
 
