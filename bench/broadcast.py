@@ -147,7 +147,8 @@ def make_world(
     url = f"sqlite:///{folder}/bench-{recipients}-{seed}.db"
     engine = open_database(url)
     rng = random.Random(seed)
-    chat_rows, sub_rows = [], []
+    chat_rows: list[dict[str, Any]] = []
+    sub_rows: list[dict[str, Any]] = []
     now = time.time()
     for n in range(recipients):
         group = n % 10 == 9
