@@ -17,6 +17,17 @@ items_ingested = Counter("digestbot_items_ingested", "Items new to the archive."
 digest_errors = Counter(
     "digestbot_digest_errors", "Digest files that could not be parsed.", registry=registry
 )
+pipeline_failures = Counter(
+    "digestbot_pipeline_failures",
+    "Digests whose planning failed, and failed feed renderings (each attempt).",
+    ["stage"],
+    registry=registry,
+)
+pipeline_failing = Gauge(
+    "digestbot_pipeline_failing",
+    "Digests (and the feeds) failing now and waiting for a retry.",
+    registry=registry,
+)
 deliveries_pending = Gauge(
     "digestbot_deliveries_pending", "Deliveries waiting to be sent.", registry=registry
 )
@@ -53,6 +64,11 @@ class _DeliveryCounters:
         ("retried", "digestbot_deliveries_retried", "Send attempts retried after 5xx or timeouts."),
         ("flood", "digestbot_flood_waits", "429 Too Many Requests answers from Telegram."),
         ("plain", "digestbot_deliveries_plain", "Messages resent as plain text after HTML errors."),
+        (
+            "edited",
+            "digestbot_messages_edited",
+            "Sent messages edited in place after their digest changed.",
+        ),
     )
 
     def __init__(self) -> None:

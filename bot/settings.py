@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -23,9 +24,16 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
+
+if TYPE_CHECKING:
+    from bot.categorising.table import CategoryTable
 
 DEFAULT_CONFIG = Path("config/digestbot.toml")
 _CHANNEL_NAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
+PREFIX = "DIGESTBOT_"
+# Not settings, but read by digestbot (the config file's path) or its test suite.
+OTHER_VARIABLES = frozenset({"DIGESTBOT_CONFIG", "DIGESTBOT_TEST_POSTGRES"})
 
 
 class SettingsError(Exception):
@@ -48,7 +56,7 @@ def _chat_ref(value: Any) -> int | str:
 class ChannelSettings(BaseModel):
     """A channel (or group) that receives every digest, filtered to some categories."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     chat: Annotated[int | str, BeforeValidator(_chat_ref)]
     categories: list[str] = Field(default_factory=list)
@@ -57,7 +65,7 @@ class ChannelSettings(BaseModel):
 class TelegramSettings(BaseModel):
     """The bot: its token (a secret), where the Bot API is, who it delivers to and how fast."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
@@ -105,19 +113,24 @@ class TelegramSettings(BaseModel):
 class HttpSettings(BaseModel):
     """Where `digestbot run` serves the feeds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # Clients waiting for their request headers at once (fewer when file descriptors are short);
+    # beyond it the longest-waiting one is dropped.
+    max_connections: int = Field(1000, ge=4)
+    header_timeout: float = Field(10.0, gt=0, le=300)  # seconds to send the request headers
 
 
 class Settings(BaseSettings):
     """Every setting of digestbot; see `config/digestbot.toml` for each one explained."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DIGESTBOT_",
+        env_prefix=PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
+        allow_inf_nan=False,  # `inf` seconds or messages per second is a typo, never a wish
         toml_file=None,
     )
 
@@ -202,20 +215,107 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        raise SettingsError(_one_line(error)) from None
+        raise SettingsError(_one_line(error, path)) from None
+    except SourceError as error:  # a variable that is not valid JSON where JSON is needed
+        raise SettingsError(_unreadable_variable(error)) from None
     except (ValueError, OSError) as error:  # TOML syntax, unreadable file
         raise SettingsError(f"{path}: {_first_line(str(error))}") from None
 
 
-def _one_line(error: ValidationError) -> str:
+def _one_line(error: ValidationError, path: Path) -> str:
+    """`key (WHERE): why`, WHERE being the variable that gave the value if one is set, else
+    the settings file."""
     first = error.errors()[0]
+    names = [str(part) for part in first["loc"] if not isinstance(part, int)]
     key = ".".join(str(part) for part in first["loc"]) or "settings"
-    env = "DIGESTBOT_" + "__".join(str(p).upper() for p in first["loc"] if not isinstance(p, int))
+    where = _variable_for(names) or (str(path) if path.is_file() else _variable_name(names))
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "is not a known setting"
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
-    return f"{key} ({env}): {message}{more}"
+    return f"{key} ({where}): {message}{more}"
+
+
+def _variable_name(names: list[str]) -> str:
+    return PREFIX + "__".join(name.upper() for name in names)
+
+
+def _variable_for(names: list[str]) -> str | None:
+    """The set variable that holds the value at `names` (`DIGESTBOT_HTTP__PORT`, or the
+    `DIGESTBOT_HTTP` JSON object holding it), or None."""
+    set_names = {name.upper() for name in os.environ}
+    for end in range(len(names), 0, -1):
+        name = _variable_name(names[:end])
+        if name in set_names:
+            return name
+    return None
+
+
+def _unreadable_variable(error: SourceError) -> str:
+    field = re.search(r'field "(\w+)"', str(error))
+    name = field.group(1) if field else ""
+    given = sorted(
+        variable
+        for variable in os.environ
+        if variable.upper() == _variable_name([name])
+        or variable.upper().startswith(_variable_name([name]) + "__")
+    )
+    cause = error.__cause__
+    why = _first_line(str(cause)) if cause else "cannot be read"
+    where = ", ".join(given) or _variable_name([name])
+    return f"{name or 'settings'} ({where}): is not valid JSON: {why}"
+
+
+def known_variables() -> frozenset[str]:
+    """Every DIGESTBOT_* variable that sets something."""
+    names = set(OTHER_VARIABLES)
+    for name, field in Settings.model_fields.items():
+        names.add(_variable_name([name]))
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names.update(_variable_name([name, inner]) for inner in model.model_fields)
+    return frozenset(names)
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """A warning for each DIGESTBOT_* variable that sets nothing (a typo is otherwise silently
+    ignored), with the likeliest intended name."""
+    environ = dict(os.environ) if environ is None else environ
+    known = known_variables()
+    warnings = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(PREFIX) or upper in known:
+            continue
+        bare = {name.removeprefix(PREFIX): name for name in known}
+        guess = difflib.get_close_matches(upper.removeprefix(PREFIX), sorted(bare), n=1)
+        hint = f"; did you mean {bare[guess[0]]}?" if guess else ""
+        warnings.append(f"{variable} is not a setting and is ignored{hint}")
+    return warnings
+
+
+def unknown_channel_categories(settings: Settings, table: CategoryTable) -> list[str]:
+    """A line for each channel filter naming no known category (it would match nothing),
+    located in the variable or the settings file that holds it."""
+    known = ", ".join(c.name for c in table.categories)
+    if "DIGESTBOT_TELEGRAM__CHANNELS" in os.environ:
+        where = "DIGESTBOT_TELEGRAM__CHANNELS:0"
+        lines: list[str] = []
+    else:
+        path = config_path()
+        lines = path.read_text("utf-8").splitlines() if path.is_file() else []
+        where = f"{path}:{{line}}"
+    problems = []
+    for channel in settings.telegram.channels:
+        for name in channel.categories:
+            if table.known(name):
+                continue
+            line = next((n for n, text in enumerate(lines, 1) if name in text), 1)
+            problems.append(
+                f"{where.format(line=line)}: channel {channel.chat}: unknown category "
+                f"{name!r} (known: {known})"
+            )
+    return problems
 
 
 def _first_line(text: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -27,7 +28,9 @@ def free_port() -> int:
 class ServiceProcess:
     """One `python -m bot run` with its own folders, database and port."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, *, open_files: int | None = None
+    ) -> None:
         self.workdir = workdir
         self.digests = workdir / "seeds"
         self.feeds = workdir / "feeds"
@@ -48,6 +51,7 @@ class ServiceProcess:
             "DIGESTBOT_LOG_LEVEL": "INFO",
             **(env or {}),
         }
+        self.open_files = open_files  # the service's RLIMIT_NOFILE (soft and hard), if given
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -69,11 +73,15 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             text=True,
             encoding="utf-8",
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         threading.Thread(target=self._read, daemon=True).start()
         if wait_for:
             self.wait_for_line(wait_for, timeout)
         return self
+
+    def _limit_open_files(self) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _read(self) -> None:
         assert self.process and self.process.stdout
@@ -102,6 +110,13 @@ class ServiceProcess:
                 self._changed.wait(remaining)
         tail = "\n".join(self.lines[-30:])
         raise TimeoutError(f"no log line matching {pattern!r} within {timeout}s; last:\n{tail}")
+
+    def wait_closed(self, timeout: float = 20) -> None:
+        """Until the process's output has been read to its end."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._closed and time.monotonic() < deadline:
+                self._changed.wait(deadline - time.monotonic())
 
     def terminate(self, timeout: float = 10) -> tuple[int, float]:
         """SIGTERM; returns (exit code, seconds it took)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,18 @@ def test_check_rejects_channel_filter_with_unknown_category(tmp_path: Path) -> N
     assert "AI工具'" not in result.stdout
 
 
+def test_check_warns_when_the_bot_would_link_to_localhost(tmp_path: Path) -> None:
+    token = f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(30)}"  # shaped, never real
+    bot = {"DIGESTBOT_TELEGRAM__TOKEN": token}
+    local = digestbot("check", str(ROOT / "seeds"), cwd=tmp_path, env=bot)
+    assert local.returncode == 0, local.stderr
+    assert "warning: site_url (DIGESTBOT_SITE_URL) is http://localhost:8080/" in local.stderr
+    assert token not in local.stdout + local.stderr
+    public = {**bot, "DIGESTBOT_SITE_URL": "https://news.example.com/"}
+    assert "warning" not in digestbot("check", str(ROOT / "seeds"), cwd=tmp_path, env=public).stderr
+    assert "warning" not in digestbot("check", str(ROOT / "seeds"), cwd=tmp_path).stderr
+
+
 def test_build_then_stats(tmp_path: Path) -> None:
     (tmp_path / "seeds").mkdir()
     shutil.copy(SAMPLE, tmp_path / "seeds" / SAMPLE.name)
@@ -102,3 +115,35 @@ def test_parse_refuses_what_is_not_a_file(tmp_path: Path) -> None:
         f"{fifo}:1: not a regular file",
         f"{tmp_path}:1: not a regular file",
     ]
+
+
+def test_run_refuses_a_channel_filter_with_unknown_category(tmp_path: Path) -> None:
+    channels = json.dumps([{"chat": "@ai_news", "categories": ["AI玩具"]}])
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "DIGESTBOT_CONFIG": str(ROOT / "config" / "digestbot.toml"),
+            "DIGESTBOT_CATEGORIES_FILE": str(ROOT / "config" / "categories.toml"),
+            "DIGESTBOT_TELEGRAM__CHANNELS": channels,
+            "DIGESTBOT_HTTP__PORT": "0",
+        },
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown category 'AI玩具'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_installed_command_and_python_m_bot_are_the_same(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("digestbot")
+    for command in ([str(script)], [sys.executable, "-m", "bot"]):
+        result = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        assert result.returncode == 0 and result.stdout.startswith("digestbot ")

@@ -10,6 +10,7 @@ import random
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fakebot.limits import FloodLimits
@@ -322,7 +323,7 @@ categories: ["AI工具"]
 
 async def test_a_title_corrected_in_the_file_edits_the_header(world: World, tmp_path: Path) -> None:
     # a new title gives the digest a new id; its messages pass to it and are edited
-    ingester = Ingester(Archive(world.engine), TABLE, CST)
+    ingester = Ingester(Archive(world.engine), TABLE, ZoneInfo("Asia/Shanghai"))
     path = tmp_path / "2025.11.28.08.md"
     archive = Archive(world.engine)
 

@@ -9,7 +9,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from test_dispatch_support import TABLE, make_digest, make_item, settings_for, store
 
 from bot.dispatching import Dispatcher, plan_digest
@@ -29,7 +29,7 @@ class RecordingSender:
     concurrency = 16
     pacer = Pacer(None)  # nothing to pace
 
-    def __init__(self, name: str, log: list, in_flight: set) -> None:  # type: ignore[type-arg]
+    def __init__(self, name: str, log: list[tuple], in_flight: set[str]) -> None:
         self.name, self.log, self.in_flight = name, log, in_flight
         self.overlaps = 0
 
@@ -59,12 +59,12 @@ async def test_two_instances_share_the_outbox_without_double_sends(postgres_url:
                 writer.add(chat, [NewPart(f"{digest}/{chat}/1", (f"{digest}x",), True)])
                 if chat.endswith("7"):
                     writer.add(chat, [NewPart(f"{digest}/{chat}/2", (f"{digest}y",), True)])
-    expected = {r["chat_id"]: [] for r in outbox.rows()}
+    expected: dict[str, list[str]] = {r["chat_id"]: [] for r in outbox.rows()}
     for row in outbox.rows():
         expected[row["chat_id"]].append(row["text"])
 
-    log: list = []  # type: ignore[type-arg]
-    in_flight: set = set()  # type: ignore[type-arg]
+    log: list[tuple] = []
+    in_flight: set[str] = set()
     settings = settings_for(postgres_url)
     senders = [RecordingSender(n, log, in_flight) for n in ("one", "two")]
     dispatchers = [
@@ -110,7 +110,7 @@ def test_concurrent_planning_of_one_digest_writes_it_once(postgres_url: str) -> 
     settings = settings_for(postgres_url)
     errors: list[BaseException] = []
 
-    def plan(engine) -> None:  # type: ignore[no-untyped-def]
+    def plan(engine: Engine) -> None:
         try:
             plan_digest(
                 engine,

@@ -17,7 +17,8 @@ from fakebot.limits import FloodLimits
 from fakebot.server import DEFAULT_TOKEN
 from test_dispatch_support import ROOT, settings_for
 
-from bot.dispatching.publish import format_stats, publish, stats
+from bot.cli.publish import publish
+from bot.cli.stats import format_stats, stats
 from bot.storing.archive import Archive
 from bot.storing.database import open_database
 from bot.storing.outbox import SENT, Outbox

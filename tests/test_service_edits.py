@@ -80,5 +80,7 @@ def test_a_corrected_digest_edits_the_delivered_message(
         rss = httpx.get(f"{service.url}/rss.xml", timeout=5).text
         assert "并于周二发布（更正）" in rss and "并于周一发布" not in rss
         assert "开源模型登上排行榜" in rss
+        metrics = httpx.get(f"{service.url}/metrics", timeout=5).text
+        assert "digestbot_messages_edited_total 1.0" in metrics
     finally:
         service.kill()

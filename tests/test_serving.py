@@ -354,3 +354,29 @@ async def test_apps_can_share_a_registry_and_health_may_be_async(tmp_path: Path)
         metrics = await client.get(server.url + "metrics")
     assert response.status_code == 200 and response.json()["checked"] == "async"
     assert metrics.text.count("# TYPE digestbot_http_requests_total counter") == 1
+
+
+async def test_a_cache_miss_does_not_stop_other_requests(tmp_path: Path) -> None:
+    """Reading and compressing a large file happens off the event loop: a health check sent
+    while it is under way is answered before the file is in the cache."""
+    lines = (
+        f"<p>item {n} of a large archive page, {n * 7919 % 10007}</p>\n" for n in range(600_000)
+    )
+    big_file = tmp_path / "big.html"
+    big_file.write_text("".join(lines), "utf-8")
+    seen_cached: list[bool] = []
+
+    async def health() -> tuple[bool, dict[str, object]]:
+        seen_cached.append(big_file.resolve() in app.state.feed_cache)
+        return True, {}
+
+    app = create_app(tmp_path, health=health)
+    async with (
+        FeedServer(app, "127.0.0.1", 0) as server,
+        httpx.AsyncClient(timeout=60) as client,
+    ):
+        big = asyncio.create_task(client.get(f"{server.url}big.html"))
+        await asyncio.sleep(0.05)  # its request is in: the server is loading the file
+        assert (await client.get(f"{server.url}healthz")).status_code == 200
+        assert (await big).status_code == 200
+    assert seen_cached == [False]

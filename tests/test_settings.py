@@ -107,3 +107,84 @@ def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "http.port" in lines[0]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity", "1e999"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "DIGESTBOT_SCAN_INTERVAL",
+        "DIGESTBOT_TELEGRAM__GLOBAL_PER_SECOND",
+        "DIGESTBOT_HTTP__HEADER_TIMEOUT",
+    ],
+)
+def test_non_finite_numbers_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_non_finite_numbers_in_the_file_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("settle_seconds = inf\n[telegram]\nrequest_timeout = nan\n", "utf-8")
+    monkeypatch.setenv("DIGESTBOT_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"(settle_seconds|request_timeout) \(.*c\.toml\)"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DIGESTBOT_HTTP__PORT", "abc"),
+        ("DIGESTBOT_HTTP", "not json"),
+        ("DIGESTBOT_TELEGRAM__CHANNELS", "[bad"),
+        ("DIGESTBOT_TELEGRAM__ADMINS", "{"),
+    ],
+)
+def test_an_error_in_a_variable_names_the_variable_not_the_file(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert variable in message and "digestbot.toml" not in message
+    assert "\n" not in message
+
+
+def test_an_error_in_the_file_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[http]\nport = 'abc'\n", "utf-8")
+    monkeypatch.setenv("DIGESTBOT_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"http\.port \(.*c\.toml\)"):
+        load_settings()
+
+
+def test_unknown_variable_is_a_warning_naming_it(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DIGESTBOT_CONFIG": str(ROOT / "config" / "digestbot.toml"),
+        "DIGESTBOT_DIGEST_DIR": str(tmp_path / "typo"),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
+        "DIGESTBOT_FEEDS_DIR": str(tmp_path / "feeds"),
+        "DIGESTBOT_DIGESTS_DIR": str(tmp_path / "seeds"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "build"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    warning = next(line for line in result.stderr.splitlines() if "DIGESTBOT_DIGEST_DIR" in line)
+    assert "warning" in warning and "did you mean DIGESTBOT_DIGESTS_DIR?" in warning
+    assert "DIGESTBOT_DIGESTS_DIR " not in result.stderr.replace(warning, "")  # known ones: quiet

@@ -122,7 +122,8 @@ def test_subscriptions_survive_reopen_and_follow_migration(database_url: str) ->
     reopened.move_chat(-100, -1009)
     assert reopened.subscriptions_of(-1009) == [ALL]
     assert reopened.subscriptions_of(-100) == []
-    assert reopened.chat(-100).state == "gone"
+    moved = reopened.chat(-100)
+    assert moved is not None and moved.state == "gone"
 
     reopened.set_state(42, "blocked")
     assert "42" not in reopened.active_subscriptions()

@@ -166,7 +166,6 @@ async def on_start(app: BotApp) -> None:
 async def start_bot(app: BotApp, *, poll: bool = True) -> None:
     """initialize, command menu, start, long polling (pending updates kept). With poll=False
     (another instance polls) the bot is started but takes no updates."""
-    settings = app.bot_data.services.settings
     try:
         await app.initialize()
     except TelegramError as error:
@@ -177,17 +176,28 @@ async def start_bot(app: BotApp, *, poll: bool = True) -> None:
         await on_start(app)
         await app.start()
         if poll:
-            assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=settings.telegram.poll_timeout,
-                drop_pending_updates=False,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            await start_polling(app)
     except BaseException:
         await stop_bot(app)
         raise
-    if poll:
-        log.info("bot @%s is polling for updates", app.bot.username)
+
+
+async def start_polling(app: BotApp) -> None:
+    """Long polling of a started bot (pending updates kept)."""
+    settings = app.bot_data.services.settings
+    assert app.updater is not None
+    await app.updater.start_polling(
+        timeout=settings.telegram.poll_timeout,
+        drop_pending_updates=False,
+        allowed_updates=ALLOWED_UPDATES,
+    )
+    log.info("bot @%s is polling for updates", app.bot.username)
+
+
+async def stop_polling(app: BotApp) -> None:
+    """No more updates taken (another instance polls now); the bot still sends."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
 
 
 def _without_secrets(error: TelegramError) -> TelegramError:

@@ -52,14 +52,32 @@ def webhook_route(app: Application, settings: Settings) -> Route:
         body = await request.body()
         if len(body) > MAX_UPDATE_BYTES:
             return Response("too large\n", 413)
-        try:
-            update = Update.de_json(json.loads(body), app.bot)
-        except (ValueError, TypeError, KeyError):
+        update = parse_update(body, app)
+        if update is None:
             return Response("bad update\n", 400)
         await app.update_queue.put(update)
         return Response("ok\n")
 
     return Route(webhook_path(settings), receive, methods=["POST"])
+
+
+def parse_update(body: bytes, app: Application) -> Update | None:
+    """The update a webhook body holds, or None for anything else: JSON that is not an object
+    with an integer `update_id`, nesting deep enough to exhaust the parser, fields of the wrong
+    shape. Whatever a client sends is its error (400), never ours (500)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    try:
+        return Update.de_json(data, app.bot)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
 
 
 async def set_webhook(app: Application, settings: Settings) -> None:

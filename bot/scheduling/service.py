@@ -2,6 +2,8 @@
 
 Every stage is a library; this module only wires them and owns the process's life: start-up
 order, periodic jobs (APScheduler), signals, and a shutdown that keeps in-flight deliveries safe.
+The parts are built one by one into an `AsyncExitStack`, so whatever step fails (or a SIGTERM
+arrives, at any stage) undoes exactly what was done, in reverse order.
 """
 
 from __future__ import annotations
@@ -10,37 +12,57 @@ import asyncio
 import logging
 import signal
 import time
-from contextlib import suppress
+from collections.abc import Awaitable
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot import metrics
 from bot.categorising.table import CategoryTable, CategoryTableError, load_table
-from bot.commands.application import build_application, start_bot, stop_bot
+from bot.commands.application import (
+    build_application,
+    start_bot,
+    start_polling,
+    stop_bot,
+    stop_polling,
+)
 from bot.commands.webhook import set_webhook, webhook_route
-from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
-from bot.dispatching.pacing import Limits, Pacer
-from bot.feeds import build_feeds
-from bot.ingest import Ingester
+from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
+from bot.dispatching.pacing import Pacer
 from bot.logs import configure_logging
+from bot.pipeline import Failures, Pipeline, Planner
+from bot.scheduling.checks import StartupProblem, StateGuard, check_paths, database_problem
 from bot.scheduling.watcher import DigestWatcher
 from bot.serving import FeedServer, create_app
-from bot.settings import Settings
-from bot.storing.archive import Archive
+from bot.serving.guard import Limits, raise_open_files_limit
+from bot.settings import Settings, unknown_channel_categories
 from bot.storing.database import open_database, sqlite_path
-from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
-from bot.storing.outbox import Outbox
-from bot.storing.subscribers import ACTIVE, Subscribers
+from bot.storing.locks import (
+    POLLER_CHECK_SECONDS,
+    AlreadyRunning,
+    InstanceLock,
+    PollerLock,
+    PollerRole,
+)
+from bot.storing.status import ping
+from bot.storing.subscribers import ACTIVE
 
 log = logging.getLogger("digestbot")
 
 # Seconds in-flight deliveries get to finish. With the bot's 2 s and the HTTP server's 2 s,
 # the process exits within the 10 s a supervisor gives it.
 SHUTDOWN_GRACE = 5.0
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+T = TypeVar("T")
 
 
 def run(settings: Settings) -> int:
@@ -52,69 +74,176 @@ def run(settings: Settings) -> int:
         return 130
 
 
-class Service:
-    """The running digestbot: state shared by its jobs, and its start and stop."""
+class Stopped(Exception):
+    """SIGTERM/SIGINT (or a lost state) arrived while a start-up step was still running."""
 
-    def __init__(self, settings: Settings) -> None:
+
+class Unusable(Exception):
+    """A start-up step that cannot succeed; its message is the one line to log."""
+
+    def __init__(self, message: str, code: int = EXIT_UNUSABLE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The running service's parts, all built before the first digest is handled."""
+
+    engine: Engine
+    pipeline: Pipeline
+    dispatcher: Dispatcher
+    watcher: DigestWatcher
+    server: FeedServer
+    guard: StateGuard
+    bot: Application | None
+    username: str | None
+
+
+class Service:
+    """The running digestbot: its parts, its jobs, its start and stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        planner: Planner = plan_digest,
+        failures: Failures | None = None,
+    ) -> None:
         self.settings = settings
+        self.planner = planner
+        self.failures = failures
         self.stop = asyncio.Event()
+        self.running = asyncio.Event()  # set once every job runs
         self.started = time.time()
         self.arrivals: dict[str, float] = {}  # digest id -> when its file was noticed
+        self.parts: Components | None = None
         self.ready = False
         self.jobs: dict[str, asyncio.Task[None]] = {}
-        self._lock: InstanceLock | None = None
-        self._poller_lock: PollerLock | None = None
+        self.problem: str | None = None  # why the service stops on its own
+        self.poller_role: PollerRole | None = None  # PostgreSQL: who polls, re-checked
+        self.exit_code = EXIT_OK
 
     async def main(self) -> int:
-        settings = self.settings
+        self._install_signal_handlers()
         try:
-            table = load_table(settings.categories_file)
-        except CategoryTableError as error:
-            log.error("bad category table: %s", error)
-            return 2
-        for folder in (settings.digests_dir, settings.feeds_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            async with AsyncExitStack() as stack:
+                parts = await self._build(stack)
+                return await self._serve(parts, stack)
+        except Stopped:
+            log.info("stopped during start-up")
+            return self.exit_code
+        except Unusable as error:
+            log.error("%s", error)
+            return error.code
+
+    # Start-up, step by step ----------------------------------------------------------------
+
+    async def _build(self, stack: AsyncExitStack) -> Components:
+        settings = self.settings
+        table = self._table()
+        try:
+            await self._step(asyncio.to_thread(check_paths, settings))
+        except StartupProblem as error:
+            raise Unusable(str(error)) from None
         database = sqlite_path(settings.database_url)
         if database is not None:
-            self._lock = InstanceLock(database)
+            lock = InstanceLock(database)
             try:
-                self._lock.acquire()
+                lock.acquire()
             except AlreadyRunning as error:
-                log.error("%s", error)
-                return 1
-        try:
-            return await self._serve(table)
-        finally:
-            if self._lock:
-                self._lock.release()
+                raise Unusable(str(error), EXIT_FAILED) from None
+            stack.callback(lock.release)
+        engine = await self._open_database(stack)
+        guard = StateGuard(settings)
+        pipeline = Pipeline(engine, table, settings, planner=self.planner, failures=self.failures)
+        await self._step(asyncio.to_thread(self._reopen_channels, pipeline))
 
-    async def _serve(self, table: CategoryTable) -> int:
+        bot, sender, username = await self._start_bot(stack, engine, pipeline)
+        pipeline.bot_username = username
+        dispatcher = Dispatcher(sender, pipeline.outbox, settings, subscribers=pipeline.subscribers)
+        dispatcher.on_first_send = self._first_send
+        metrics.count_deliveries_of(lambda: dispatcher.stats)
+        watcher = DigestWatcher(
+            settings.digests_dir,
+            self._handle_file,
+            settle=settings.settle_seconds,
+            changed=pipeline.changed_files,
+        )
+        stack.push_async_callback(watcher.close)
+        server = await self._start_server(stack, bot)
+        self.parts = Components(engine, pipeline, dispatcher, watcher, server, guard, bot, username)
+        return self.parts
+
+    def _table(self) -> CategoryTable:
+        try:
+            table = load_table(self.settings.categories_file)
+        except CategoryTableError as error:
+            raise Unusable(f"bad category table: {error}") from None
+        unknown = unknown_channel_categories(self.settings, table)
+        if unknown:
+            raise Unusable(unknown[0])
+        return table
+
+    async def _open_database(self, stack: AsyncExitStack) -> Engine:
+        try:
+            engine = await self._step(asyncio.to_thread(open_database, self.settings.database_url))
+        except (DBAPIError, OSError) as error:  # unreachable, read-only, not a database
+            raise Unusable(str(database_problem(self.settings, error))) from None
+        stack.callback(engine.dispose)
+        return engine
+
+    async def _start_bot(
+        self, stack: AsyncExitStack, engine: Engine, pipeline: Pipeline
+    ) -> tuple[Application | None, Sender, str | None]:
+        """The bot's update polling and the sender of deliveries; console mode without a token."""
         settings = self.settings
-        self.engine = engine = await asyncio.to_thread(open_database, settings.database_url)
-        self.table = table
-        self.archive = Archive(engine)
-        self.subscribers = Subscribers(engine)
-        self.outbox = Outbox(engine)
-        self.ingester = Ingester(self.archive, table, settings.zone)
-        await asyncio.to_thread(self._reopen_channels)
-        self._install_signal_handlers()
-
+        if not settings.token:
+            log.info("no bot token: console mode, messages are logged instead of sent")
+            return None, ConsoleSender(), settings.telegram.username
+        pacer = Pacer(
+            pacing.Limits.from_settings(settings.telegram)
+        )  # one budget: replies, deliveries
+        app = build_application(
+            settings,
+            engine=engine,
+            table=pipeline.table,
+            archive=pipeline.archive,
+            subscribers=pipeline.subscribers,
+            pacer=pacer,
+        )
+        poll = not settings.telegram.webhook_url
+        if poll and engine.dialect.name == "postgresql":
+            poller_lock = PollerLock(engine)
+            poll = await self._step(asyncio.to_thread(poller_lock.try_acquire))
+            stack.push_async_callback(asyncio.to_thread, poller_lock.release)
+            if not poll:
+                log.info("another instance polls Telegram; this one only delivers")
+            self.poller_role = PollerRole(
+                poller_lock,
+                lambda: start_polling(app),
+                lambda: stop_polling(app),
+                polling=poll,
+                grace=POLLER_CHECK_SECONDS + settings.telegram.poll_timeout + 5,
+            )
         try:
-            bot_app, sender, username = await self._start_bot(engine, table)
+            await self._step(start_bot(app, poll=poll))
         except InvalidToken as error:
-            log.error("telegram.token (DIGESTBOT_TELEGRAM__TOKEN): %s", error)
-            return 2
+            raise Unusable(f"telegram.token (DIGESTBOT_TELEGRAM__TOKEN): {error}") from None
         except TelegramError as error:
-            log.error("cannot start the bot: %s; is %s reachable?", error, _host(settings))
-            return 1
-        self.username = username
-        self.dispatcher = Dispatcher(sender, self.outbox, settings, subscribers=self.subscribers)
-        self.dispatcher.on_first_send = self._first_send
-        metrics.count_deliveries_of(lambda: self.dispatcher.stats)
+            host = urlsplit(settings.telegram.base_url).netloc or settings.telegram.base_url
+            raise Unusable(
+                f"cannot start the bot: {error}; is {host} reachable?", EXIT_FAILED
+            ) from None
+        stack.push_async_callback(_stop_bot, app)
+        username = settings.telegram.username or app.bot.username
+        return app, TelegramSender(settings, pacer=pacer), username
 
+    async def _start_server(self, stack: AsyncExitStack, bot: Application | None) -> FeedServer:
+        settings = self.settings
         routes = []
-        if bot_app is not None and settings.telegram.webhook_url:
-            routes.append(webhook_route(bot_app, settings))
+        if bot is not None and settings.telegram.webhook_url:
+            routes.append(webhook_route(bot, settings))
         server = FeedServer(
             create_app(
                 settings.feeds_dir,
@@ -125,124 +254,142 @@ class Service:
             settings.http.host,
             settings.http.port,
             graceful_seconds=2.0,
+            limits=Limits.for_open_files(
+                raise_open_files_limit(),
+                max_connections=settings.http.max_connections,
+                header_seconds=settings.http.header_timeout,
+            ),
         )
         try:
-            await server.start()
+            await self._step(server.start())
         except OSError as error:
-            log.error(
-                "http (DIGESTBOT_HTTP__HOST/PORT): cannot serve on %s:%s: %s",
-                settings.http.host,
-                settings.http.port,
-                error.strerror or error,
-            )
-            await self._stop_bot(bot_app)
-            engine.dispose()
-            return 1
-        if routes:
-            await set_webhook(bot_app, settings)
-        self.watcher = DigestWatcher(
-            settings.digests_dir,
-            self._handle_file,
-            settle=settings.settle_seconds,
-            changed=self.ingester.changed_files,
-        )
-        watching = asyncio.create_task(self.watcher.watch(self.stop), name="watch")
+            raise Unusable(
+                f"http (DIGESTBOT_HTTP__HOST/PORT): cannot serve on "
+                f"{settings.http.host}:{settings.http.port}: {error.strerror or error}",
+                EXIT_FAILED,
+            ) from None
+        stack.push_async_callback(server.stop)
+        if bot is not None and routes:
+            await self._step(set_webhook(bot, settings))
+        return server
+
+    async def _step(self, work: Awaitable[T]) -> T:
+        """Await one start-up step, unless a stop comes first (a thread in it finishes its
+        current call, but nothing waits for it)."""
+        task = asyncio.ensure_future(work)
+        stopping = asyncio.create_task(self.stop.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not task.done():
+            task.cancel()
+            with suppress(BaseException):
+                await task
+            raise Stopped
+        return task.result()
+
+    # Running -------------------------------------------------------------------------------
+
+    async def _serve(self, parts: Components, stack: AsyncExitStack) -> int:
+        settings = self.settings
+        watching = asyncio.create_task(parts.watcher.watch(self.stop), name="watch")
+        stack.push_async_callback(_finish, watching)
         # So that no file arriving during the first scan goes unnoticed.
-        await self.watcher.started(watching)
-        await self.watcher.rescan()
+        await self._step(parts.watcher.started(watching))
+        await self._step(parts.watcher.rescan())
         # From here each digest is rendered and planned as it comes; the first scan's digests
         # are rendered once and planned together (planning twice is harmless, missing one not).
         self.ready = True
-        await self._render_feeds()
-        await self._plan_unplanned()
+        await self._step(self._render_feeds())
+        await self._step(self._plan_due())
 
         scheduler = AsyncIOScheduler(timezone=settings.zone)
         scheduler.add_job(
-            self.watcher.rescan,
+            self._scan,
             "interval",
             seconds=settings.scan_interval,
             max_instances=1,
             coalesce=True,
-            id="rescan",
+            id="scan",
         )
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
         )
+        if self.poller_role:  # a dropped database connection loses the lock: re-checked
+            scheduler.add_job(
+                self.poller_role.check,
+                "interval",
+                seconds=POLLER_CHECK_SECONDS,
+                max_instances=1,
+                coalesce=True,
+            )
+        dispatching = asyncio.create_task(parts.dispatcher.run(self.stop), name="dispatch")
+        stack.push_async_callback(_finish, dispatching)
         scheduler.start()
-
-        tasks = [
-            watching,
-            asyncio.create_task(self.dispatcher.run(self.stop), name="dispatch"),
-        ]
-        for task in tasks:
+        stack.callback(scheduler.shutdown, wait=False)  # first to go: no new jobs while stopping
+        for task in (watching, dispatching):
             self._watch_task(task)
-        log.info("digestbot is running (%s)", "bot @" + username if username else "console mode")
+        mode = "bot @" + parts.username if parts.username else "console mode"
+        log.info("digestbot is running (%s)", mode)
+        self.running.set()
         await self.stop.wait()
         log.info("stopping")
+        return self.exit_code
 
-        scheduler.shutdown(wait=False)
-        await self.watcher.close()
-        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self._stop_bot(bot_app)
-        await server.stop()
-        engine.dispose()
-        log.info("stopped")
-        return 0
-
-    # Bot ----------------------------------------------------------------------------------------
-
-    async def _start_bot(
-        self, engine: Engine, table: CategoryTable
-    ) -> tuple[Application | None, Sender, str | None]:
-        """The bot's update polling and the sender of deliveries; console mode without a token."""
-        settings = self.settings
-        if not settings.token:
-            log.info("no bot token: console mode, messages are logged instead of sent")
-            return None, ConsoleSender(), settings.telegram.username
-        pacer = Pacer(Limits.from_settings(settings.telegram))  # one budget: replies, deliveries
-        app = build_application(
-            settings,
-            engine=engine,
-            table=table,
-            archive=self.archive,
-            subscribers=self.subscribers,
-            pacer=pacer,
-        )
-        poll = not settings.telegram.webhook_url
-        if poll and engine.dialect.name == "postgresql":
-            self._poller_lock = PollerLock(engine)
-            poll = await asyncio.to_thread(self._poller_lock.try_acquire)
-            if not poll:
-                log.info("another instance polls Telegram; this one only delivers")
-        await start_bot(app, poll=poll)
-        username = settings.telegram.username or app.bot.username
-        return app, TelegramSender(settings, pacer=pacer), username
-
-    async def _stop_bot(self, app: Application | None) -> None:
-        if app is None:
+    async def _scan(self) -> None:
+        """The periodic job: the state still there, the folder rescanned, failures retried."""
+        parts = self.parts
+        if parts is None:
             return
-        with suppress(Exception):
-            await asyncio.wait_for(stop_bot(app), timeout=2)
-        if self._poller_lock:
-            await asyncio.to_thread(self._poller_lock.release)
+        if await self._state_lost(parts):
+            return
+        await parts.watcher.rescan()
+        await self._plan_due()
+        with suppress(OperationalError):
+            await asyncio.to_thread(parts.pipeline.render_due)
 
-    def _reopen_channels(self) -> None:
+    async def _state_lost(self, parts: Components) -> bool:
+        """Stop the service (exit 1) when its SQLite state is gone or read-only."""
+        problem = await asyncio.to_thread(parts.guard.problem)
+        if problem is None:
+            return False
+        if self.problem is None:
+            self.problem = problem
+            log.error("%s; stopping, since nothing can be stored safely", problem)
+            self.exit_code = EXIT_FAILED
+            self.stop.set()
+        return True
+
+    async def _storage_failed(self, what: str, error: OperationalError) -> None:
+        """A database error in a stage: the state guard says why (and stops the service), or
+        it is logged once here."""
+        parts = self.parts
+        if parts is not None and await self._state_lost(parts):
+            return
+        log.error("%s: database error: %s", what, error.orig if error.orig else error)
+
+    def _reopen_channels(self, pipeline: Pipeline) -> None:
         """A configured channel that once refused the bot (403: not yet an admin, say) is tried
         again at each start: the operator's configuration says it should receive, and Telegram
         tells us nothing when a channel's rights change."""
         for channel in self.settings.telegram.channels:
-            chat = self.subscribers.chat(channel.chat)
+            chat = pipeline.subscribers.chat(channel.chat)
             if chat is not None and chat.state != ACTIVE:
-                self.subscribers.set_state(channel.chat, ACTIVE)
+                pipeline.subscribers.set_state(channel.chat, ACTIVE)
                 log.info("channel %s was %s; trying it again", channel.chat, chat.state)
 
-    # Digests ------------------------------------------------------------------------------------
+    # Digests -------------------------------------------------------------------------------
 
     async def _handle_file(self, path: Path, noticed: float) -> None:
-        outcome = await asyncio.to_thread(self.ingester.ingest, path)
+        parts = self.parts
+        if parts is None or self.problem is not None:
+            return
+        try:
+            outcome = await asyncio.to_thread(parts.pipeline.ingest, path)
+        except OperationalError as error:
+            await self._storage_failed(f"storing {path.name}", error)
+            return
         if outcome.error:
             metrics.digest_errors.inc()
             log.warning("skipped bad digest %s", outcome.error)
@@ -267,31 +414,42 @@ class Service:
             await asyncio.gather(self._plan(ingested.digest_id), self._render_feeds(noticed))
             log.info("%s: digest %s published", path.name, ingested.digest_id)
 
-    async def _plan_unplanned(self) -> None:
-        for digest_id in await asyncio.to_thread(self.archive.unplanned):
-            await self._plan(digest_id)
+    async def _plan_due(self) -> None:
+        parts = self.parts
+        if parts is None:
+            return
+        try:
+            results = await asyncio.to_thread(parts.pipeline.plan_due)
+        except OperationalError as error:
+            await self._storage_failed("planning", error)
+            return
+        if results:
+            parts.dispatcher.wake()
 
     async def _plan(self, digest_id: str) -> None:
-        row = await asyncio.to_thread(self.archive.digest_row, digest_id)
-        if row is None:
+        parts = self.parts
+        if parts is None:
             return
-        result = await asyncio.to_thread(
-            plan_digest,
-            self.engine,
-            digest_id,
-            archive=self.archive,
-            subscribers=self.subscribers,
-            table=self.table,
-            settings=self.settings,
-        )
-        await asyncio.to_thread(self.archive.mark_planned, digest_id, row.content_hash)
-        log.info("digest %s planned: %s", digest_id, result)
-        self.dispatcher.wake()
+        try:
+            result = await asyncio.to_thread(parts.pipeline.plan, digest_id)
+        except OperationalError as error:
+            await self._storage_failed(f"planning digest {digest_id}", error)
+            return
+        if result is not None:
+            log.info("digest %s planned: %s", digest_id, result)
+            parts.dispatcher.wake()
 
     async def _render_feeds(self, noticed: float | None = None) -> None:
-        written = await asyncio.to_thread(
-            build_feeds, self.archive, self.table, self.settings, bot_username=self.username
-        )
+        parts = self.parts
+        if parts is None:
+            return
+        try:
+            written = await asyncio.to_thread(parts.pipeline.render)
+        except OperationalError as error:
+            await self._storage_failed("rendering the feeds", error)
+            return
+        if written is None:
+            return
         if noticed is not None:
             metrics.file_to_feed.observe(time.time() - noticed)
         if written:
@@ -302,7 +460,7 @@ class Service:
         if noticed is not None:
             metrics.file_to_first_send.observe(time.time() - noticed)
 
-    # Health -------------------------------------------------------------------------------------
+    # Health --------------------------------------------------------------------------------
 
     def _watch_task(self, task: asyncio.Task[None]) -> None:
         """A long-running job that ends before shutdown is a failure /healthz reports (so a
@@ -318,35 +476,41 @@ class Service:
         task.add_done_callback(ended)
 
     def health(self) -> tuple[bool, dict[str, object]]:
-        """For /healthz: healthy when the database answers, the folder was scanned lately and
-        the watch and dispatch jobs are running."""
-        database_ok = True
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            database_ok = False
-        last_scan = self.watcher.last_scan if hasattr(self, "watcher") else None
+        """For /healthz: healthy when the database answers, the folder was scanned lately, the
+        watch and dispatch jobs run and the state is where it was; `degraded` (still 200) when
+        some digest's planning or the feeds' rendering fails and waits for a retry."""
+        parts = self.parts
+        if parts is None:
+            return False, {"status": "starting"}
+        database_ok = ping(parts.engine)
+        last_scan = parts.watcher.last_scan
         scan_ok = last_scan is not None and (
             time.time() - last_scan < 3 * self.settings.scan_interval + 5
         )
-        pending = self.outbox.pending_count() if database_ok else None
+        pending = parts.pipeline.outbox.pending_count() if database_ok else None
         stopped = sorted(name for name, job in self.jobs.items() if job.done())
-        healthy = database_ok and scan_ok and not stopped
-        body = {
-            "status": "ok" if healthy else "unhealthy",
+        failing = parts.pipeline.failures.report()
+        healthy = database_ok and scan_ok and not stopped and self.problem is None
+        status = "unhealthy" if not healthy else "degraded" if failing else "ok"
+        body: dict[str, object] = {
+            "status": status,
             "database": "ok" if database_ok else "unreachable",
             "last_scan": last_scan,
             "pending_deliveries": pending,
             "uptime": round(time.time() - self.started, 1),
             "mode": "telegram" if self.settings.token else "console",
             "stopped_jobs": stopped,
+            "failing": failing,
         }
+        if self.problem is not None:
+            body["problem"] = self.problem
         return healthy, body
 
     async def _refresh_gauges(self) -> None:
-        with suppress(Exception):
-            metrics.deliveries_pending.set(await asyncio.to_thread(self.outbox.pending_count))
+        if self.parts is not None:
+            with suppress(Exception):
+                pending = await asyncio.to_thread(self.parts.pipeline.outbox.pending_count)
+                metrics.deliveries_pending.set(pending)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -354,7 +518,15 @@ class Service:
             loop.add_signal_handler(sig, self.stop.set)
 
 
-def _host(settings: Settings) -> str:
-    from urllib.parse import urlsplit
+async def _finish(task: asyncio.Task[None]) -> None:
+    """Give a job the grace time to finish what it has in hand, then cancel it."""
+    with suppress(BaseException):
+        await asyncio.wait_for(asyncio.shield(task), timeout=SHUTDOWN_GRACE)
+    task.cancel()
+    with suppress(BaseException):
+        await task
 
-    return urlsplit(settings.telegram.base_url).netloc or settings.telegram.base_url
+
+async def _stop_bot(app: Application) -> None:
+    with suppress(Exception):
+        await asyncio.wait_for(stop_bot(app), timeout=2)

@@ -46,7 +46,8 @@ CACHE_CONTROL = "public, max-age=1800"
 GZIP_MIN_BYTES = 256
 MAX_PATH_BYTES = 1024
 
-Health = Callable[[], tuple[bool, dict] | Awaitable[tuple[bool, dict]]]
+HealthResult = tuple[bool, dict[str, object]]
+Health = Callable[[], HealthResult | Awaitable[HealthResult]]
 
 _TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
@@ -250,7 +251,7 @@ def create_app(
         metrics.sent.labels(kind).inc(sent)
         return response
 
-    def lookup(path: Path) -> CachedFile | None:
+    async def lookup(path: Path) -> CachedFile | None:
         try:
             info = path.stat()
         except OSError:
@@ -262,7 +263,9 @@ def create_app(
         if cached and cached.signature == (info.st_ino, info.st_size, info.st_mtime_ns):
             return cached
         try:
-            cached = load_file(path, info)
+            # A miss reads and compresses a whole file: in a thread, so that other requests
+            # (and the service's jobs) go on meanwhile.
+            cached = await run_in_threadpool(load_file, path, info)
         except OSError:
             return None
         cache[path] = cached
@@ -280,7 +283,7 @@ def create_app(
             return count(
                 "other", Response(f"400 {error}\n", 400, media_type="text/plain"), started, 0
             )
-        file = lookup(path) if path else None
+        file = await lookup(path) if path else None
         if file is None:
             return count(
                 "other",
@@ -318,18 +321,21 @@ def create_app(
             return count(kind, _HeadResponse(headers), started, 0)
         return count(kind, Response(body, 200, headers=headers), started, len(body))
 
+    async def check_health() -> HealthResult:
+        if health is None:
+            return root().is_dir(), {"feeds_dir": str(root_dir)}
+        if inspect.iscoroutinefunction(health):
+            outcome = await health()
+        else:  # a synchronous check (a database query) must not block the event loop
+            outcome = await run_in_threadpool(health)
+        if inspect.isawaitable(outcome):
+            return await outcome
+        return outcome
+
     async def healthz(request: Request) -> Response:
         started = time.perf_counter()
         try:
-            if health is None:
-                result = (root().is_dir(), {"feeds_dir": str(root_dir)})
-            elif inspect.iscoroutinefunction(health):
-                result = await health()
-            else:  # a synchronous check (a database query) must not block the event loop
-                result = await run_in_threadpool(health)
-            if inspect.isawaitable(result):
-                result = await result
-            ok, details = result
+            ok, details = await check_health()
         except Exception as error:  # a failing check is an unhealthy service, not a 500
             log.exception("health check failed")
             ok, details = False, {"error": f"{type(error).__name__}: {error}"}

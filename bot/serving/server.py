@@ -1,7 +1,8 @@
 """Run the feed server (uvicorn) inside the caller's event loop, without touching signals.
 
 The service owns SIGINT/SIGTERM; uvicorn's own handlers are not installed. The listening socket
-is bound before uvicorn starts, so `port=0` gives a free port that is known at once.
+is bound before uvicorn starts, so `port=0` gives a free port that is known at once. Clients are
+bounded (see `guard`): header time, connections waiting for headers, backlog, concurrency.
 """
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import resource
 import socket
 from collections.abc import Generator
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from bot.serving.guard import Limits, protocol_class, quiet_floods
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ class _Server(uvicorn.Server):
             self.listening.set()
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, backlog: int = 128) -> socket.socket:
     """A listening TCP socket for `host:port` (IPv4 or IPv6); `port=0` picks a free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -45,7 +50,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(backlog)
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -72,10 +77,15 @@ class FeedServer:
         *,
         access_log: bool = False,
         graceful_seconds: float = 5.0,
+        limits: Limits | None = None,
     ) -> None:
         self.app = app
         self.host = host
         self.requested_port = port
+        if limits is None:
+            open_files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+            limits = Limits.for_open_files(open_files)
+        self.limits = limits
         self.config = uvicorn.Config(
             app,
             host=host,
@@ -85,7 +95,12 @@ class FeedServer:
             access_log=access_log,
             server_header=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=graceful_seconds,
+            timeout_graceful_shutdown=math.ceil(graceful_seconds),
+            http=protocol_class(limits),
+            backlog=limits.backlog,
+            limit_concurrency=limits.concurrency,
+            timeout_keep_alive=5,
+            h11_max_incomplete_event_size=16 * 1024,
         )
         self._server = _Server(self.config)
         self._socket: socket.socket | None = None
@@ -107,7 +122,8 @@ class FeedServer:
         """Bind, start serving in a task of the current loop, return once listening."""
         if self._task is not None:
             raise RuntimeError("the server is already started")
-        self._socket = bind_socket(self.host, self.requested_port)
+        quiet_floods()
+        self._socket = bind_socket(self.host, self.requested_port, self.limits.backlog)
         self._port = int(self._socket.getsockname()[1])
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         listening = asyncio.create_task(self._server.listening.wait())

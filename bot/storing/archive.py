@@ -215,7 +215,8 @@ class Archive:
         archive is dominated by per-row statement overhead otherwise."""
         if not fresh:
             return
-        rows, tags = [], []
+        rows: list[dict[str, object]] = []
+        tags: list[dict[str, object]] = []
         for index, item in fresh:
             published = item_published(digest, index, now)
             stamp = published.isoformat()

@@ -1,4 +1,8 @@
-"""The command line: `digestbot run | parse | check | build | publish | stats`."""
+"""The command line: `digestbot run | parse | check | build | publish | stats`.
+
+This package is the outside of digestbot: argument parsing and exit codes here, `publish` and the
+`stats` figures next to it, progress bars in `progress`. The work itself is `bot.pipeline`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,17 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bot import __version__
-from bot.settings import Settings, SettingsError, load_settings
+from bot.cli.progress import track
+from bot.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    unknown_channel_categories,
+    unknown_variables,
+)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_SETTINGS = 0, 1, 2
 
@@ -67,10 +77,13 @@ def _utf8_output() -> None:
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as error:
         print(f"digestbot: bad setting: {error}", file=sys.stderr)
         raise SystemExit(EXIT_SETTINGS) from None
+    for warning in unknown_variables():
+        print(f"digestbot: warning: {warning}", file=sys.stderr)
+    return settings
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -119,8 +132,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     except CategoryTableError as error:
         problems.append(str(error))
         table = None
+    for warning in unknown_variables():
+        print(f"warning: {warning}", file=sys.stderr)
     if table is not None:
-        problems.extend(_channel_problems(settings, table))
+        problems.extend(unknown_channel_categories(settings, table))
     paths = args.paths or [settings.digests_dir]
     files: list[Path] = []
     for path in paths:
@@ -131,11 +146,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         else:
             problems.append(f"{path}:0: no such file or folder")
     n_items = 0
-    for file in _progress(files, "checking"):
+    for file in track(files, "checking"):
         try:
             n_items += len(parse_file(file, zone=settings.zone).items)
         except DigestError as error:
             problems.append(str(error))
+    for warning in _site_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     for line in problems:
         print(line)
     if problems:
@@ -146,39 +163,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _channel_problems(settings: Settings, table) -> list[str]:  # type: ignore[no-untyped-def]
-    """A channel filter naming no known category would silently match nothing."""
-    import os
+def _site_warnings(settings: Settings) -> list[str]:
+    """A bot that talks to people while the site is still the local default puts links that
+    reach nobody into every message footer."""
+    from urllib.parse import urlsplit
 
-    from bot.settings import config_path
-
-    known = ", ".join(c.name for c in table.categories)
-    if "DIGESTBOT_TELEGRAM__CHANNELS" in os.environ:
-        where = "DIGESTBOT_TELEGRAM__CHANNELS:0"
-        lines: list[str] = []
-    else:
-        path = config_path()
-        lines = path.read_text("utf-8").splitlines() if path.is_file() else []
-        where = f"{path}:{{line}}"
-    problems = []
-    for channel in settings.telegram.channels:
-        for name in channel.categories:
-            if table.known(name):
-                continue
-            line = next((n for n, text in enumerate(lines, 1) if name in text), 1)
-            problems.append(
-                f"{where.format(line=line)}: channel {channel.chat}: unknown category "
-                f"{name!r} (known: {known})"
-            )
-    return problems
+    host = (urlsplit(settings.site_url).hostname or "").lower()
+    local = host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".localhost")
+    if settings.token and local:
+        return [
+            f"site_url (DIGESTBOT_SITE_URL) is {settings.site_url} while a bot token is set: "
+            "every message links there; set the site's public address"
+        ]
+    return []
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     settings = _settings()
     from bot.categorising.table import CategoryTableError, load_table
-    from bot.feeds import build_feeds
-    from bot.ingest import Ingester, digest_files
-    from bot.storing.archive import Archive
+    from bot.ingest import digest_files
+    from bot.pipeline import Pipeline
     from bot.storing.database import open_database
 
     try:
@@ -186,18 +190,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     except CategoryTableError as error:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
-    archive = Archive(open_database(settings.database_url))
-    ingester = Ingester(archive, table, settings.zone)
+    pipeline = Pipeline(
+        open_database(settings.database_url),
+        table,
+        settings,
+        bot_username=settings.telegram.username,
+    )
     settings.digests_dir.mkdir(parents=True, exist_ok=True)
     errors = 0
-    pending = ingester.changed_files(digest_files(settings.digests_dir))
-    for path in _progress(pending, "ingesting"):
-        outcome = ingester.ingest(path)
+    pending = pipeline.changed_files(digest_files(settings.digests_dir))
+    for path in track(pending, "ingesting"):
+        outcome = pipeline.ingest(path)
         if outcome.error:
             errors += 1
             print(outcome.error, file=sys.stderr)
-    written = build_feeds(archive, table, settings, bot_username=settings.telegram.username)
-    digests, items = archive.counts()
+    written = pipeline.render()
+    if written is None:
+        print(f"feeds: {pipeline.failures.report()}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    digests, items = pipeline.archive.counts()
     print(
         f"{digests} digest(s), {items} item(s); {len(written)} feed file(s) written "
         f"to {settings.feeds_dir}" + (f"; {errors} bad digest(s)" if errors else "")
@@ -207,7 +218,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     settings = _settings()
-    from bot.dispatching.publish import publish
+    from bot.cli.publish import publish
     from bot.logs import configure_logging
 
     configure_logging(settings.log_level, secrets=[settings.token])
@@ -216,7 +227,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = _settings()
-    from bot.dispatching.publish import format_stats, stats
+    from bot.cli.stats import format_stats, stats
 
     figures = stats(settings)
     if args.json:
@@ -231,20 +242,3 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.scheduling.service import run
 
     return run(settings)
-
-
-def _progress(paths: Iterable[Path], label: str) -> Iterator[Path]:
-    """A progress bar on a terminal, nothing otherwise (logs and pipes stay clean)."""
-    paths = list(paths)
-    if not sys.stderr.isatty() or len(paths) < 2:
-        yield from paths
-        return
-    from rich.progress import track
-
-    yield from track(paths, description=label, transient=True, console=_stderr_console())
-
-
-def _stderr_console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    return Console(stderr=True)
