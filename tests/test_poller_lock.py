@@ -19,6 +19,8 @@ def _terminate_holder(url: str) -> None:
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks"
                 " WHERE locktype = 'advisory' AND classid = 0 AND objid = :k"
+                # this test's database only: other tests' instances use the same key elsewhere
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"k": _POLLER_KEY},
         ).all()

@@ -36,7 +36,6 @@ from bot.commands.application import (
 )
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
-from bot.dispatching.pacing import Pacer
 from bot.logs import configure_logging
 from bot.pipeline import Failures, Pipeline, Planner
 from bot.scheduling.checks import StartupProblem, StateGuard, check_paths, database_problem
@@ -201,9 +200,8 @@ class Service:
         if not settings.token:
             log.info("no bot token: console mode, messages are logged instead of sent")
             return None, ConsoleSender(), settings.telegram.username
-        pacer = Pacer(
-            pacing.Limits.from_settings(settings.telegram)
-        )  # one budget: replies, deliveries
+        # one budget for the bot token: replies, deliveries and edits draw from it
+        pacer = pacing.Pacer(pacing.Limits.from_settings(settings.telegram))
         app = build_application(
             settings,
             engine=engine,
