@@ -147,7 +147,8 @@ def make_world(
     url = f"sqlite:///{folder}/bench-{recipients}-{seed}.db"
     engine = open_database(url)
     rng = random.Random(seed)
-    chat_rows, sub_rows = [], []
+    chat_rows: list[dict[str, Any]] = []
+    sub_rows: list[dict[str, Any]] = []
     now = time.time()
     for n in range(recipients):
         group = n % 10 == 9
@@ -225,8 +226,12 @@ async def gather_baseline(fake: Fake, messages: list[tuple[str, str, bool]]) -> 
     """The plain way: one Bot, every message at once with asyncio.gather."""
     from telegram import Bot, LinkPreviewOptions
     from telegram.constants import ParseMode
+    from telegram.request import HTTPXRequest
 
-    async with Bot(fake.token, base_url=fake.base_url) as bot:
+    # python-telegram-bot's defaults, but no pool timeout: on a loaded machine 3,000 requests
+    # queued for its one connection would otherwise time out before they are sent
+    request = HTTPXRequest(pool_timeout=None)
+    async with Bot(fake.token, base_url=fake.base_url, request=request) as bot:
         started = time.monotonic()
         await asyncio.gather(
             *(

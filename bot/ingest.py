@@ -14,10 +14,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.categorising.assign import categorise
+from bot.categorising.corrected import with_corrections
 from bot.categorising.table import CategoryTable
 from bot.model import Digest, DigestError
 from bot.parsing import parse_bytes, read_digest_file
 from bot.storing.archive import Archive, FileRecord, Ingested, source_key
+from bot.storing.corrections import Corrections
 from bot.storing.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class Ingester:
             return Outcome(path, "unchanged")
         try:
             digest = categorise(parse_bytes(data, path, zone=self.zone), self.table)
+            digest = with_corrections(digest, Corrections(self.archive.engine))
         except DigestError as error:
             self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, None, error.reason)
             return Outcome(path, "error", error=error)

@@ -1,7 +1,10 @@
-"""The quality of keyword categorising, measured on the hand-labelled set, kept from regressing.
+"""The quality of categorising on the hand-labelled set, kept from regressing: the service's
+pipeline (the shipped model nudged by the keyword table) and the keyword rules alone.
 
 The figures are those recorded in docs/BENCHMARKS.md (`bench/categories.py`); when a change to
-config/categories.toml raises them, record the new ones there and here.
+config/categories.toml or a retrained model raises them, record the new ones there and here.
+The model was trained on the real corpus, never on this set; the keyword table was tuned on its
+`tune` split, and the nudge chosen on the corpus (leave one source out), not here.
 """
 
 from __future__ import annotations
@@ -15,19 +18,45 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import ROOT, SAMPLE
 
-from bench.categories import LABELLED, load_labelled, reports
+from bench.categories import LABELLED, labelled_outcomes, load_labelled, predict, reports
 from bot.categorising.table import load_table
 from bot.parsing import parse_file
 
-# micro-averaged F1 recorded for the shipped table (full set; held-out split)
+# micro-averaged F1 recorded for the keyword rules alone (full set; held-out split)
 RECORDED = {"full": 0.856, "heldout": 0.851}
+# the service's pipeline with the shipped model: micro-F1, hit rate, precision
+RECORDED_MODEL = {"full": (0.823, 0.921, 0.818), "heldout": (0.863, 0.941, 0.844)}
 GOAL = 0.8
 SIX = {"AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"}
+TABLE = load_table(ROOT / "config" / "categories.toml")
 
 
 @pytest.fixture(scope="module")
 def figures():  # type: ignore[no-untyped-def]
-    return reports(load_labelled(), load_table(ROOT / "config" / "categories.toml"))[0]
+    return reports(load_labelled(), TABLE.without_model())[0]
+
+
+def test_the_pipeline_with_the_model_holds_its_recorded_figures() -> None:
+    assert TABLE.model is not None
+    found = reports(load_labelled(), TABLE)[0]
+    outcomes = labelled_outcomes(load_labelled(), TABLE)
+    for split, (f1, hit, precision) in RECORDED_MODEL.items():
+        assert round(found[split].micro.f1, 3) >= f1, split
+        assert round(outcomes[split].hit, 3) >= hit, split
+        assert round(outcomes[split].precision, 3) >= precision, split
+        assert found[split].micro.f1 >= GOAL, split
+
+
+def test_the_sample_items_get_the_categories_a_reader_would_agree_with() -> None:
+    """Ten of the eleven items get their labels (the eleventh, a demo project built on Llama,
+    labelled AI发展, gets AI工具); every category given is among the item's labels but two."""
+    sample = [e for e in load_labelled() if e.split == "sample"]
+    got = predict(sample, TABLE)
+    assert all(got[e.id].rule == "model" for e in sample)
+    agreed = [e.id for e in sample if set(got[e.id].categories) & set(e.expected)]
+    assert len(agreed) >= 10, agreed
+    wrong = sum(len(set(got[e.id].categories) - set(e.expected)) for e in sample)
+    assert wrong <= 2
 
 
 def test_micro_f1_does_not_fall_below_the_recorded_figures(figures) -> None:  # type: ignore[no-untyped-def]
@@ -70,7 +99,8 @@ def test_the_bench_runs_as_a_script() -> None:
     shown = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    assert "heldout (34 items)" in shown and "micro avg" in shown and "macro F1" in shown
+    assert "heldout [model] (34 items)" in shown and "micro avg" in shown and "macro F1" in shown
+    assert "model: hit" in shown and "keywords: hit" in shown
     as_json = subprocess.run(
         [sys.executable, str(script), "--json", "--labelled", str(LABELLED)],
         capture_output=True,
@@ -80,5 +110,6 @@ def test_the_bench_runs_as_a_script() -> None:
     ).stdout
     data = json.loads(as_json)
     assert data["full"]["items"] == len(load_labelled())
-    assert data["full"]["micro"]["f1"] >= RECORDED["full"]
+    assert data["keywords"]["full"]["micro"]["f1"] >= RECORDED["full"]
+    assert data["full"]["micro"]["f1"] >= RECORDED_MODEL["full"][0]
     assert set(data["full"]["categories"]) == SIX

@@ -157,7 +157,13 @@ class BrokenOnce(TelegramSender):
     broken = False
 
     async def send(
-        self, chat_id: str, text: str, *, html: bool, disable_preview: bool, permit: Permit
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit | None = None,
     ) -> int:
         if not self.broken:
             self.broken = True

@@ -252,7 +252,7 @@ async def test_edits_to_a_group_keep_its_pace(tmp_path: Path, telegram: FakeTele
     stop = asyncio.Event()
     running = asyncio.create_task(dispatcher.run(stop))
     try:
-        count = world.outbox.unfinished()
+        count = world.outbox.pending_count()
         assert count >= 3
         await telegram.wait_for_messages_async(GROUP, count, timeout=TIMEOUT)
         changed = digest

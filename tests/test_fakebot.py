@@ -11,7 +11,6 @@ import datetime as dtm
 import http.server
 import json
 import threading
-import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 
@@ -273,10 +272,8 @@ async def test_stall_times_out_the_client(fake: FakeTelegram) -> None:
     request = HTTPXRequest(read_timeout=0.3)
     async with telegram.Bot(fake.token, base_url=fake.base_url, request=request) as bot:
         fake.stall_next("sendMessage", 1, deliver=True)
-        started = time.monotonic()
-        with pytest.raises(TimedOut):
+        with pytest.raises(TimedOut):  # the client gave up at its 0.3 s, not at the 1 s stall
             await bot.send_message(PRIVATE, "delivered, answer lost")
-        assert time.monotonic() - started < 2
         assert [m.plain for m in fake.messages(PRIVATE)] == ["delivered, answer lost"]
 
         fake.stall_next("sendMessage", 0.8, deliver=False)
@@ -292,12 +289,10 @@ async def test_stall_times_out_the_client(fake: FakeTelegram) -> None:
 async def test_long_poll_returns_as_soon_as_an_update_is_pushed(
     fake: FakeTelegram, bot: telegram.Bot
 ) -> None:
-    started = time.monotonic()
     poll = asyncio.create_task(bot.get_updates(timeout=10))
     await fake.wait_for_async(lambda f: f.polling == 1)
     pushed = fake.push_message(PRIVATE, "/start@digest_test_bot sub-ai-tools", username="alice")
-    updates = await asyncio.wait_for(poll, 3)
-    assert time.monotonic() - started < 1.5
+    updates = await asyncio.wait_for(poll, 5)  # long before the poll's own 10 s: the push ended it
     assert [u.update_id for u in updates] == [pushed["update_id"]]
     message = updates[0].message
     assert message.text.startswith("/start")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -82,13 +81,11 @@ def test_items_numbered_ten_thousand_and_more_are_items() -> None:
 def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     fifo = tmp_path / "x.md"
     os.mkfifo(fifo)
-    started = time.monotonic()
+    # A blocking open() would never return (no writer ever comes): getting here is the test.
     with pytest.raises(DigestError, match=r"not a regular file \(a FIFO\)"):
         read_digest_file(fifo)
     with pytest.raises(DigestError, match="a FIFO"):
         parse_file(fifo, zone=SHANGHAI)
-    # A blocking open() would never return; this one returned at once (no writer ever came).
-    assert time.monotonic() - started < 30
 
 
 def test_symlink_to_dev_zero_is_refused_unread(tmp_path: Path) -> None:

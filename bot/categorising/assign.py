@@ -1,6 +1,6 @@
-"""Assigning categories to items: explicit tags, else keyword rules, else the best digest category.
+"""Assigning categories to items: explicit tags, the operator's keywords, the model, the rules.
 
-For each item of a digest, in this order (SPEC §2, Item categories):
+For each item of a digest, in this order (SPEC §2, Item categories; rule names in `code`):
 
 1. ``tag`` — explicit tags on the item win: the parser's `Item.tags` (a `分类: …` /
    `Categories: …` line, and `#hashtags`) plus hashtags found in the title and summary. A tag
@@ -10,12 +10,22 @@ For each item of a digest, in this order (SPEC §2, Item categories):
    `分类:` line is kept as written (the writer said so); any other hashtag is not a category
    (`#GPT5`). Explicit tags are used even when they are not among the digest's
    categories, and even when the digest lists no categories at all.
-2. ``keywords`` — the weighted keywords and patterns of `config/categories.toml`, for the
+2. ``keyword`` — a keyword the table marks `decisive` for one of the digest's categories forces
+   that category (every such category found).
+3. ``model`` — with a category model (`model = …` in the table), the model's calibrated
+   probabilities for the digest's categories that it knows, each nudged by the keyword score
+   below (`nudge` log-odds per unit of weight): the most likely category, and the second when it
+   is nearly as likely (the model file's `second_ratio` and `min_probability`).
+
+Without a model (none named, or it could not be loaded), or when the model knows none of the
+digest's categories, the keyword table decides, as before the model existed:
+
+4. ``keywords`` — the weighted keywords and patterns of `config/categories.toml`, for the
    digest's categories only, matched on NFKC-normalised, case-folded text: an item's score for
    a category is the sum of the weights found, a title match counting `title_weight` times
    (plus once more when the summary has it too); where keywords overlap, the longest wins. The
    item gets every category scoring at least `min_score`.
-3. ``best`` — otherwise the best-scoring digest category; with no keyword found at all, the
+5. ``fallback`` — otherwise the best-scoring digest category; with no keyword found at all, the
    digest category most often given to the other items of the digest, else the first one.
 
 A digest without categories (and an item without explicit tags) gives an item no categories and
@@ -30,13 +40,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from bot.categorising.model import sigmoid
 from bot.categorising.table import CategoryTable, fold
 from bot.model import Digest, Item
 from bot.parsing.text import normalise_text
 
 RULE_TAG = "tag"
+RULE_DECISIVE = "keyword"
+RULE_MODEL = "model"
 RULE_KEYWORDS = "keywords"
-RULE_BEST = "best"
+RULE_BEST = "fallback"
 RULE_NONE = ""
 
 # `#AI工具` in running text; not `C#`, `&#39;`, `example.com/#anchor`, nor `# heading`.
@@ -53,14 +66,23 @@ class Assignment:
 
     categories: tuple[str, ...]
     rule: str
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)  # keyword sums, or probabilities
     hits: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        """The score that gave the (first) category: its probability or keyword sum."""
+        if not self.categories or self.categories[0] not in self.scores:
+            return None
+        return self.scores[self.categories[0]]
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready form, for `digestbot parse` and the benchmark."""
+        score = self.score
         return {
             "categories": list(self.categories),
             "category_rule": self.rule,
+            "category_score": None if score is None else round(score, 3),
             "scores": {name: round(score, 3) for name, score in self.scores.items() if score},
             "hits": {name: list(words) for name, words in self.hits.items() if words},
         }
@@ -87,7 +109,11 @@ def assignments(digest: Digest, table: CategoryTable) -> tuple[Assignment, ...]:
         elif not names:
             first.append(Assignment((), RULE_NONE))
         else:
-            first.append(_by_keywords(item, names, table))
+            first.append(
+                _by_decisive(item, names, table)
+                or _by_model(item, names, table)
+                or _by_keywords(item, names, table)
+            )
     # Items without a single keyword take the category most common among their neighbours.
     usual = Counter(c for a in first if a.rule == RULE_KEYWORDS for c in a.categories)
     return tuple(
@@ -190,6 +216,53 @@ def _found(text: str, table: CategoryTable) -> set[tuple[str, str]]:
         taken.append((start, end))
         found.add((name, word))
     return found
+
+
+def decisive_found(
+    title: str, summary: str, table: CategoryTable, among: Iterable[str]
+) -> dict[str, tuple[str, ...]]:
+    """The decisive keywords of the categories `among` found in the item, per category."""
+    text = normalise_text(f"{title}\n{summary}")
+    found: dict[str, tuple[str, ...]] = {}
+    for name in among:
+        rule = table.rule_for(name)
+        words = tuple(w for w in (rule.decisive if rule else ()) if _keyword_regex(w).search(text))
+        if words:
+            found[name] = words
+    return found
+
+
+def _by_decisive(item: Item, names: tuple[str, ...], table: CategoryTable) -> Assignment | None:
+    found = decisive_found(item.title, item.summary_text, table, names)
+    if not found:
+        return None
+    return Assignment(
+        tuple(n for n in names if n in found), RULE_DECISIVE, {n: 1.0 for n in found}, found
+    )
+
+
+def model_probabilities(
+    title: str, summary: str, table: CategoryTable, among: Iterable[str]
+) -> dict[str, float]:
+    """The model's probabilities for the categories `among` that it knows, nudged by keywords."""
+    model = table.model
+    if model is None:
+        return {}
+    known = [name for name in among if name in model.categories]
+    if not known:
+        return {}
+    logits = model.logits(title, summary)
+    if table.nudge:
+        keyword_scores, _ = score_item(title, summary, table, known)
+        return {n: sigmoid(logits[n] + table.nudge * keyword_scores[n]) for n in known}
+    return {n: sigmoid(logits[n]) for n in known}
+
+
+def _by_model(item: Item, names: tuple[str, ...], table: CategoryTable) -> Assignment | None:
+    probabilities = model_probabilities(item.title, item.summary_text, table, names)
+    if not probabilities or table.model is None:
+        return None
+    return Assignment(table.model.choose(probabilities, names), RULE_MODEL, probabilities)
 
 
 def _by_keywords(item: Item, names: tuple[str, ...], table: CategoryTable) -> Assignment:

@@ -3,22 +3,30 @@
 The table is the operator's to edit, so every problem in it is reported as `file:line: reason`.
 Categories that digests use but the table lacks still get a stable ASCII slug, because feed URLs
 and Telegram deep links allow only ASCII.
+
+The table also names the category model (`model = "builtin"` or a file). A model file that
+cannot be used does not stop the service: the table is loaded without it (the keyword rules
+take over), the problem is logged once and kept in `model_problem` for `digestbot check`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.categorising.model import BUILTIN, CategoryModel, ModelError, builtin_path, load_model
 from bot.model import Category
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-_CATEGORY_KEYS = {"name", "slug", "label", "keywords", "patterns", "title_weight"}
-_TOP_KEYS = {"category", "title_weight", "min_score"}
+_CATEGORY_KEYS = {"name", "slug", "label", "keywords", "patterns", "decisive", "title_weight"}
+_TOP_KEYS = {"category", "title_weight", "min_score", "model", "nudge"}
+log = logging.getLogger("digestbot")
+_warned: set[str] = set()  # model problems already logged: one warning each, not one per load
 
 
 class CategoryTableError(ValueError):
@@ -36,6 +44,7 @@ class CategoryRule:
     category: Category
     keywords: tuple[tuple[str, float], ...] = ()
     patterns: tuple[tuple[re.Pattern[str], float], ...] = ()
+    decisive: tuple[str, ...] = ()  # keywords that force the category, whatever the model says
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class CategoryTable:
     title_weight: float = 2.0
     min_score: float = 1.0
     source: str = "<default>"
+    model: CategoryModel | None = None
+    nudge: float = 0.0  # log-odds added to the model's score per unit of keyword weight
+    model_problem: str = ""  # why the named model is not used (for `digestbot check`)
     _by_key: dict[str, Category] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +75,10 @@ class CategoryTable:
         automatic ASCII slug and is its own label."""
         found = self._by_key.get(fold(name))
         return found if found else Category(name=name, slug=auto_slug(name), label=name)
+
+    def without_model(self) -> CategoryTable:
+        """The same table deciding by keyword rules only (as when no model is named)."""
+        return replace(self, model=None, model_problem="")
 
     def known(self, name: str) -> bool:
         return fold(name) in self._by_key
@@ -133,12 +149,73 @@ def load_table(path: Path) -> CategoryTable:
         names.add(category.name)
         slugs[category.slug] = category.name
         rules.append(rule)
+    model, problem = _model(path, text, data, rules)
     return CategoryTable(
         rules=tuple(rules),
         title_weight=_number(path, text, data, "title_weight", 2.0),
         min_score=_number(path, text, data, "min_score", 1.0),
         source=str(path),
+        model=model,
+        nudge=_number(path, text, data, "nudge", 0.0),
+        model_problem=problem,
     )
+
+
+def model_file(table_path: Path, written: str) -> Path:
+    """The file a table's `model = "…"` names: the shipped one, or a path relative to the table."""
+    return builtin_path() if written == BUILTIN else table_path.parent / written
+
+
+def check_model(model: CategoryModel, rules: list[CategoryRule] | tuple[CategoryRule, ...]) -> None:
+    """A model may only name categories the table has (else `ModelError`)."""
+    names = {rule.category.name for rule in rules}
+    unknown = [name for name in model.categories if name not in names]
+    if unknown:
+        raise ModelError(
+            model.source,
+            f"categories unknown to the table: {', '.join(unknown)} "
+            f"(the table has: {', '.join(sorted(names)) or 'none'}); retrain the model",
+        )
+
+
+def _model(
+    path: Path, text: str, data: dict, rules: list[CategoryRule]
+) -> tuple[CategoryModel | None, str]:
+    written = data.get("model", "")
+    if not isinstance(written, str):
+        raise CategoryTableError(path, _line_of(text, "model"), 'model must be "builtin" or a path')
+    if not written.strip():
+        return None, ""
+    file = model_file(path, written.strip())
+    try:
+        model = _cached_model(file)
+        check_model(model, rules)
+    except ModelError as error:
+        problem = f"{error}"
+        if problem not in _warned:
+            _warned.add(problem)
+            log.warning("category model not used, keyword rules instead: %s", problem)
+        return None, problem
+    return model, ""
+
+
+def _cached_model(file: Path) -> CategoryModel:
+    """The model of `file`, read again only when the file changes (several parts load the table)."""
+    try:
+        stat = file.stat()
+    except OSError as error:
+        raise ModelError(file, f"cannot read the model file ({error.strerror or error})") from None
+    key = (str(file), stat.st_mtime_ns, stat.st_size)
+    if _model_cache.get("key") != key:
+        _model_cache.clear()
+        _model_cache["model"] = load_model(file)
+        _model_cache["key"] = key
+    model = _model_cache["model"]
+    assert isinstance(model, CategoryModel)
+    return model
+
+
+_model_cache: dict[str, object] = {}
 
 
 def _rule(path: Path, text: str, line: int, entry: object) -> CategoryRule:
@@ -178,10 +255,18 @@ def _rule(path: Path, text: str, line: int, entry: object) -> CategoryRule:
             raise CategoryTableError(
                 path, _line_after(text, line, pattern), f"bad pattern {pattern!r}: {error}"
             ) from None
+    decisive = entry.get("decisive", [])
+    if not isinstance(decisive, list) or not all(
+        isinstance(word, str) and word.strip() for word in decisive
+    ):
+        raise CategoryTableError(
+            path, _line_after(text, line, "decisive"), "decisive must be a list of keywords"
+        )
     return CategoryRule(
         category=Category(name=name.strip(), slug=slug, label=label.strip()),
         keywords=tuple((fold(k), w) for k, w in keywords),
         patterns=tuple(patterns),
+        decisive=tuple(dict.fromkeys(fold(word) for word in decisive)),
     )
 
 

@@ -1,4 +1,4 @@
-"""The command line: `digestbot run | parse | check | build | publish | stats`.
+"""The command line: `digestbot run | parse | check | build | publish | stats | categories`.
 
 This package is the outside of digestbot: argument parsing and exit codes here, `publish` and the
 `stats` figures next to it, progress bars in `progress`. The work itself is `bot.pipeline`.
@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="subscribers per category and deliveries by state")
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(handler=cmd_stats)
+
+    from bot.categorising import commandline as categories
+
+    categories.add_parser(sub)
     return parser
 
 
@@ -89,6 +93,7 @@ def _settings() -> Settings:
 def cmd_parse(args: argparse.Namespace) -> int:
     settings = _settings()
     from bot.categorising.assign import categorise
+    from bot.categorising.commandline import explained
     from bot.categorising.table import CategoryTableError, load_table
     from bot.model import DigestError
     from bot.parsing import digest_to_dict, parse_file
@@ -110,7 +115,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
             status = EXIT_PROBLEMS
             continue
-        print(json.dumps(digest_to_dict(digest), ensure_ascii=False, indent=args.indent))
+        shown = explained(digest, table, digest_to_dict(digest))
+        print(json.dumps(shown, ensure_ascii=False, indent=args.indent))
         sys.stdout.flush()
     return status
 
@@ -135,6 +141,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in unknown_variables():
         print(f"warning: {warning}", file=sys.stderr)
     if table is not None:
+        from bot.categorising.commandline import model_problems
+
+        problems.extend(model_problems(table))
         problems.extend(unknown_channel_categories(settings, table))
     paths = args.paths or [settings.digests_dir]
     files: list[Path] = []

@@ -16,8 +16,6 @@ no JobQueue: the service's periodic jobs run on its own APScheduler.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine
@@ -66,6 +64,7 @@ _COMMANDS = {
     "search": handlers.search,
     "stop": handlers.stop,
     "stats": handlers.stats,
+    "recategorise": handlers.recategorise,
 }
 
 
@@ -219,13 +218,3 @@ async def stop_bot(app: BotApp) -> None:
     if app.running:
         await app.stop()
     await app.shutdown()
-
-
-@asynccontextmanager
-async def running(app: BotApp) -> AsyncIterator[BotApp]:
-    """`async with running(app):` the bot polls inside the block."""
-    await start_bot(app)
-    try:
-        yield app
-    finally:
-        await stop_bot(app)

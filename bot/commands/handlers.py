@@ -36,9 +36,12 @@ from bot.commands.arguments import (
 from bot.commands.context import Context, Services
 from bot.commands.flood import Verdict
 from bot.commands.texts import Lang
+from bot.feeds import build_feeds
 from bot.logs import redact
 from bot.model import Category
 from bot.settings import Settings
+from bot.storing.archive import Archive
+from bot.storing.corrections import Corrections
 from bot.storing.search import MAX_QUERY, QueryError, normalise_query
 from bot.storing.subscribers import BLOCKED, GONE
 
@@ -356,6 +359,46 @@ async def stats(update: Update, context: Context) -> None:
     names = {c.name: c for c in await known(context)}
     reply = texts.stats(lang, counts, deliveries, chats, n_digests, n_items, names)
     await send(update, context, reply)
+
+
+async def recategorise(update: Update, context: Context) -> None:
+    """/recategorise <item> <categories> for the admins: the item (its number in /latest, or its
+    id) gets those categories, stored as a correction; the feeds are rendered again at once."""
+    s, lang, user = services(context), lang_of(update), update.effective_user
+    if user is None or user.id not in s.settings.telegram.admins:
+        await send(update, context, texts.admins_only(lang))
+        return
+    parts = command_text(update).split(maxsplit=1)
+    if len(parts) < 2:
+        await send(update, context, texts.recategorise_usage(lang))
+        return
+    chosen = await selection(update, context, parts[1], s.table.categories, "recategorise")
+    if chosen is None:
+        return
+    if chosen.all:
+        await send(update, context, texts.recategorise_usage(lang))
+        return
+    item_id = await db(_item_named, s.archive, parts[0])
+    store = Corrections(s.engine)
+    names = [c.name for c in chosen.categories]
+    done = await db(store.correct, item_id, names, str(user.id)) if item_id else None
+    if done is None:
+        await send(update, context, texts.no_such_item(lang, parts[0]))
+        return
+    username = context.bot.username
+    await db(lambda: build_feeds(s.archive, s.table, s.settings, bot_username=username))
+    await send(update, context, texts.recategorised(lang, done.title, chosen.categories))
+
+
+def _item_named(archive: Archive, reference: str) -> str | None:
+    """An item by its number in the newest digest (as /latest lists it) or by its id."""
+    if reference.isdigit():
+        found = actions.latest(archive, None)
+        number = int(reference)
+        if found is None or not 1 <= number <= len(found.entries):
+            return None
+        return found.entries[number - 1].item.id
+    return reference
 
 
 async def unknown_command(update: Update, context: Context) -> None:

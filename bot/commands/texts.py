@@ -50,6 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "搜索全部条目", "Search every item"),
     Command("stop", "取消全部订阅", "Unsubscribe from everything"),
     Command("stats", "统计（管理员）", "Statistics (admins)", admin=True),
+    Command("recategorise", "更正条目分类（管理员）", "Re-categorise an item (admins)", admin=True),
 )
 
 
@@ -530,3 +531,32 @@ def stats(
     for state, count in sorted(deliveries.items()):
         lines.append(f"• {esc(state)}: {count}")
     return "\n".join(lines)
+
+
+def recategorise_usage(lang: Lang) -> str:
+    return _t(
+        lang,
+        "用法：<code>/recategorise 条目 分类…</code>，条目是 /latest 中的序号或条目 id，"
+        "例如 <code>/recategorise 3 AI工具 AI应用</code>。",
+        "Usage: <code>/recategorise ITEM CATEGORY…</code>, ITEM being its number in /latest or "
+        "its id, e.g. <code>/recategorise 3 ai-tools ai-applications</code>.",
+    )
+
+
+def no_such_item(lang: Lang, reference: str) -> str:
+    shown = esc(cut(reference, 80))
+    return _t(
+        lang,
+        f"找不到条目 {shown}：请用 /latest 中的序号或条目 id。",
+        f"No item {shown}: use its number in /latest or its id.",
+    )
+
+
+def recategorised(lang: Lang, title: str, categories: Sequence[Category]) -> str:
+    names = _names(categories, lang)
+    shown = esc(cut(title, 120))
+    return _t(
+        lang,
+        f"已更正：<b>{shown}</b> → {names}。订阅源已更新，之后的投递按新分类。",
+        f"Corrected: <b>{shown}</b> → {names}. Feeds updated; deliveries from now on use it.",
+    )

@@ -732,13 +732,6 @@ class Outbox:
                 select(func.count()).where(deliveries.c.state.in_(UNFINISHED))
             ).scalar_one()
 
-    def unfinished(self, digest_id: str | None = None) -> int:
-        query = select(func.count()).where(deliveries.c.state.in_(UNFINISHED))
-        if digest_id is not None:
-            query = query.where(deliveries.c.digest_id == digest_id)
-        with self.engine.connect() as connection:
-            return connection.execute(query).scalar_one()
-
     def rows(self, digest_id: str | None = None) -> list[dict]:
         """Every delivery (text resolved), oldest first: for tests and diagnostics."""
         d = deliveries

@@ -211,3 +211,17 @@ delivered_items = Table(
     Column("digest_id", String(40), nullable=False),
 )
 Index("ix_delivered_items_item", delivered_items.c.item_id)
+
+
+# An administrator's re-categorisation of one item (/recategorise): it outlives re-ingests of
+# the item's digest, and `digestbot categories export` turns it into training data.
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("item_id", String(40), primary_key=True),
+    Column("categories", Text, nullable=False),  # JSON list of names
+    Column("title", Text, nullable=False),  # the item as corrected: training data if it goes
+    Column("summary_text", Text, nullable=False),
+    Column("by_user", String(64), nullable=False),
+    Column("created_ts", Float, nullable=False),
+)

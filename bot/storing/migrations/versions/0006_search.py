@@ -11,7 +11,7 @@
   the extension cannot be created (no rights), search still works by ILIKE without the index.
 
 Revision ID: 0006_search
-Revises: 0004_message_edits
+Revises: 0005_corrections
 """
 
 import logging
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_search"
-down_revision = "0004_message_edits"
+down_revision = "0005_corrections"
 branch_labels = None
 depends_on = None
 

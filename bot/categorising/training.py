@@ -1,0 +1,267 @@
+"""Training the category model from labelled items (needs the `train` extra: scikit-learn).
+
+    items = read_labelled(Path("items.jsonl"))      # {"source","title","summary","labels",...}
+    data = train(items, categories)                 # the model file's JSON, ready to write
+    write_model(data, Path("bot/categorising/model.json"))
+
+Sublinear TF-IDF over the character n-grams of `bot.categorising.features`, the n-grams most
+telling for some category kept (chi²), one logistic regression per category (an item may carry
+several), then a Platt calibration per category fitted on out-of-fold scores (folds by source
+when there are several sources, so the calibration is that of a writer the model has not seen).
+The rule for a second category is chosen on the same out-of-fold probabilities. The file keeps
+counts of the training data and a hash of it, never its text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.categorising.features import MAX_N, MIN_N, SCHEME, ngrams
+from bot.categorising.model import FORMAT, VERSION, sigmoid
+
+WEIGHT_SCALE = 1e-4  # weights and IDFs are stored as integers of this unit: a small file
+SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+MIN_PROBABILITIES = (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledItem:
+    """One training item: where it comes from, its text and its acceptable categories."""
+
+    source: str
+    title: str
+    summary: str
+    labels: tuple[str, ...]
+    lang: str = ""
+    weight: float = 1.0  # an operator's correction counts more than one distant label
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What training may vary; the defaults are the shipped model's."""
+
+    features: int = 12000  # n-grams kept
+    min_df: int = 2
+    c: float = 4.0  # inverse regularisation of each logistic regression
+    folds: int = 5
+
+
+class TrainingError(ValueError):
+    """Labelled data that cannot train a model (too few items, a category without any)."""
+
+
+def read_labelled(path: Path, weight: float = 1.0) -> list[LabelledItem]:
+    """Labelled items from a JSON-lines file (the corpus's and `categories export`'s shape)."""
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            found.append(labelled_from_row(json.loads(line), weight))
+        except (ValueError, KeyError, TypeError) as error:
+            raise TrainingError(f"{path}:{number}: not a labelled item ({error})") from None
+    return found
+
+
+def labelled_from_row(row: dict[str, Any], weight: float = 1.0) -> LabelledItem:
+    """A `LabelledItem` from one parsed JSON line (KeyError, TypeError, ValueError if bad)."""
+    return LabelledItem(
+        source=str(row.get("source", "")),
+        title=str(row["title"]),
+        summary=str(row.get("summary", "")),
+        labels=tuple(str(c) for c in row["labels"]),
+        lang=str(row.get("lang", "")),
+        weight=float(row.get("weight", weight)),
+    )
+
+
+def train(
+    items: Sequence[LabelledItem],
+    categories: Sequence[str],
+    settings: Settings = Settings(),
+    description: str = "",
+) -> dict[str, Any]:
+    """The JSON of a model file trained on `items` for `categories` (labels outside are dropped)."""
+    import numpy as np
+
+    items = [i for i in items if set(i.labels) & set(categories)]
+    k = len(categories)
+    y = np.array([[name in i.labels for name in categories] for i in items], dtype=int)
+    if len(items) < 2 * settings.folds or any(y[:, j].sum() < 2 for j in range(k)):
+        raise TrainingError(
+            f"too few labelled items: {len(items)} items, per category "
+            f"{dict(zip(categories, y.sum(axis=0).tolist(), strict=True))} (need 2 or more each)"
+        )
+    documents = [_document(i) for i in items]
+    terms, idf, x = _features(documents, y, settings)
+    sample_weight = np.array([i.weight for i in items])
+    models = [_fit(x, y[:, j], sample_weight, settings) for j in range(k)]
+    out_of_fold = _out_of_fold(x, y, sample_weight, [i.source for i in items], settings)
+    calibration = [_platt(out_of_fold[:, j], y[:, j]) for j in range(k)]
+    probabilities = np.vectorize(sigmoid)(
+        out_of_fold * np.array([a for a, _ in calibration]) + np.array([b for _, b in calibration])
+    )
+    second_ratio, min_probability = _second_rule(probabilities, y)
+    weights = np.column_stack([m.coef_[0] for m in models])  # terms × categories
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "features": SCHEME,
+        "ngrams": [MIN_N, MAX_N],
+        "categories": list(categories),
+        "weight_scale": WEIGHT_SCALE,
+        "terms": terms,
+        "idf": [round(v / WEIGHT_SCALE) for v in idf.tolist()],
+        "weights": [round(w / WEIGHT_SCALE) for w in weights.flatten().tolist()],
+        "bias": [float(m.intercept_[0]) for m in models],
+        "calibration": [[round(a, 6), round(b, 6)] for a, b in calibration],
+        "second_ratio": second_ratio,
+        "min_probability": min_probability,
+        "metadata": _metadata(items, categories, settings, description),
+    }
+
+
+def write_model(data: dict[str, Any], path: Path) -> None:
+    """Write a model file: compact JSON, one line, replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(
+        json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+    )
+    partial.replace(path)
+
+
+def data_hash(items: Iterable[LabelledItem]) -> str:
+    """A SHA-256 over the training items (text and labels): which data made a model."""
+    digest = hashlib.sha256()
+    for i in items:
+        digest.update(
+            json.dumps([i.source, i.title, i.summary, i.labels], ensure_ascii=False).encode()
+        )
+    return digest.hexdigest()
+
+
+def _document(item: LabelledItem) -> str:
+    return f"{item.title}\x00{item.summary}"
+
+
+def _analyse(document: str) -> list[str]:
+    title, _, summary = document.partition("\x00")
+    return ngrams(title, summary)
+
+
+def _features(documents: list[str], y: Any, settings: Settings) -> tuple[list[str], Any, Any]:
+    """The kept n-grams (those with the highest chi² for some category, in sorted order), their
+    IDFs, and the items' sublinear TF-IDF rows over them, L2-normalised: what inference computes.
+    The documents are split into n-grams once; selection and weighting work on the counts."""
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.feature_selection import chi2
+
+    counts = CountVectorizer(analyzer=_analyse, min_df=settings.min_df, dtype=np.float64)
+    matrix = counts.fit_transform(documents)
+    names = counts.get_feature_names_out()
+    if len(names) > settings.features:
+        weighted = TfidfTransformer(sublinear_tf=True).fit_transform(matrix)
+        best = np.zeros(len(names))
+        for j in range(y.shape[1]):
+            scores, _ = chi2(weighted, y[:, j])
+            best = np.maximum(best, np.nan_to_num(scores))
+        keep = np.sort(np.argsort(-best, kind="stable")[: settings.features])
+        matrix, names = matrix[:, keep], names[keep]
+    transformer = TfidfTransformer(sublinear_tf=True)
+    x = transformer.fit_transform(matrix)
+    return names.tolist(), transformer.idf_, x
+
+
+def _fit(x: Any, y: Any, sample_weight: Any, settings: Settings) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=settings.c, class_weight="balanced", max_iter=1000)
+    model.fit(x, y, sample_weight=sample_weight)
+    return model
+
+
+def _out_of_fold(x: Any, y: Any, sample_weight: Any, sources: list[str], settings: Settings) -> Any:
+    """Each item's raw score from models that did not see it (nor, with several sources, its
+    source): what the calibration must map to a probability."""
+    import numpy as np
+    from sklearn.model_selection import GroupKFold, KFold
+
+    groups = sorted(set(sources))
+    if len(groups) >= 3:
+        splitter: Any = GroupKFold(n_splits=min(settings.folds, len(groups)))
+        folds = splitter.split(x, groups=sources)
+    else:
+        folds = KFold(n_splits=settings.folds, shuffle=True, random_state=0).split(x)
+    scores = np.zeros(y.shape, dtype=float)
+    for train_rows, test_rows in folds:
+        for j in range(y.shape[1]):
+            column = y[train_rows, j]
+            if column.min() == column.max():  # a fold without this category: no evidence
+                scores[test_rows, j] = -4.0 if column.max() == 0 else 4.0
+                continue
+            model = _fit(x[train_rows], column, sample_weight[train_rows], settings)
+            scores[test_rows, j] = model.decision_function(x[test_rows])
+    return scores
+
+
+def _platt(scores: Any, labels: Any) -> tuple[float, float]:
+    """a, b so that sigmoid(a·score + b) is the probability of the label (Platt scaling)."""
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=100.0).fit(scores.reshape(-1, 1), labels)
+    return float(fitted.coef_[0][0]), float(fitted.intercept_[0])
+
+
+def _second_rule(probabilities: Any, y: Any) -> tuple[float, float]:
+    """The second-category rule with the best F1 of the chosen categories out of fold."""
+    best = (-1.0, 1.01, 0.5)
+    order = (-probabilities).argsort(axis=1)
+    rows = range(len(y))
+    top = [order[r, 0] for r in rows]
+    runner = [order[r, 1] for r in rows]
+    for ratio in SECOND_RATIOS:
+        for floor in MIN_PROBABILITIES:
+            tp = fp = 0
+            for r in rows:
+                chosen = [top[r]]
+                p1, p2 = probabilities[r, top[r]], probabilities[r, runner[r]]
+                if p2 >= floor and p2 >= ratio * p1:
+                    chosen.append(runner[r])
+                hits = sum(int(y[r, c]) for c in chosen)
+                tp, fp = tp + hits, fp + len(chosen) - hits
+            fn = int(y.sum()) - tp
+            f1 = 2 * tp / (2 * tp + fp + fn)
+            if f1 > best[0] + 1e-9:
+                best = (f1, ratio, floor)
+    return best[1], best[2]
+
+
+def _metadata(
+    items: Sequence[LabelledItem], categories: Sequence[str], settings: Settings, description: str
+) -> dict[str, Any]:
+    """Counts only: items per source, language and category; no text."""
+    return {
+        "trained": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "description": description,
+        "data_sha256": data_hash(items),
+        "items": len(items),
+        "sources": dict(sorted(Counter(i.source for i in items).items())),
+        "languages": dict(sorted(Counter(i.lang or "?" for i in items).items())),
+        "labels": {name: sum(name in i.labels for i in items) for name in categories},
+        "corrections": sum(1 for i in items if i.source == "corrections"),
+        "settings": {
+            "features": settings.features,
+            "min_df": settings.min_df,
+            "c": settings.c,
+            "folds": settings.folds,
+        },
+    }

@@ -1,0 +1,244 @@
+"""The category model: the shipped file, training end to end, the order of the rules, and what
+happens with a broken or mismatched model file (a clear `check` error; keyword rules instead)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SAMPLE
+from test_categorising import SIX, digest, item, one
+from test_cli import digestbot
+
+from bot.categorising.assign import RULE_DECISIVE, RULE_KEYWORDS, RULE_MODEL, RULE_TAG, assignments
+from bot.categorising.model import FORMAT, ModelError, builtin_path, load_model
+from bot.categorising.table import CategoryTable, load_table
+
+TABLE_FILE = ROOT / "config" / "categories.toml"
+TRAINING = ROOT / "tests" / "data" / "training_items.jsonl"
+MODEL_TABLE = load_table(TABLE_FILE)
+
+
+def table_naming(tmp_path: Path, model: str, extra: str = "") -> Path:
+    """A copy of the shipped table whose `model` line names `model`."""
+    text = TABLE_FILE.read_text("utf-8").replace('model = "builtin"', f'model = "{model}"', 1)
+    path = tmp_path / "categories.toml"
+    path.write_text(text.replace("nudge = ", f"{extra}nudge = ", 1), "utf-8")
+    return path
+
+
+def broken_copy(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = json.loads(builtin_path().read_text("utf-8"))
+    change(data)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ the shipped model
+
+
+def test_the_shipped_model_loads_and_gives_the_same_answer_twice() -> None:
+    model = load_model(builtin_path())
+    assert set(model.categories) == set(SIX)
+    assert MODEL_TABLE.model is not None and not MODEL_TABLE.model_problem
+    title, summary = "英伟达发布新一代 GPU 芯片", "数据中心算力翻倍，服务器集群全面升级。"
+    first = model.probabilities(title, summary)
+    assert first == model.probabilities(title, summary)
+    assert first == load_model(builtin_path()).probabilities(title, summary)
+    assert all(0.0 < p < 1.0 for p in first.values())
+    assert model.choose(first, SIX) == model.choose(dict(first), SIX)
+    # The service's pipeline (the model nudged by the keyword table) puts it under hardware.
+    assert one(item(title, summary), MODEL_TABLE).categories[0] == "硬件设施"
+
+
+def test_the_shipped_model_file_is_small_and_holds_counts_not_text() -> None:
+    path = builtin_path()
+    assert path.stat().st_size < 2_000_000
+    meta = load_model(path).metadata
+    assert meta["items"] == sum(meta["sources"].values())  # type: ignore[union-attr]
+    assert set(meta["labels"]) == set(SIX)  # type: ignore[arg-type]
+    assert len(str(meta["data_sha256"])) == 64
+    # Weights and n-grams (at most three characters), no sentences.
+    data = json.loads(path.read_text("utf-8"))
+    assert max(len(term) for term in data["terms"]) <= 3
+
+
+def test_the_model_categorises_with_the_rule_model_and_a_score() -> None:
+    (found,) = assignments(digest(item("OpenAI 完成新一轮融资，估值翻倍")), MODEL_TABLE)
+    assert found.rule == RULE_MODEL and found.categories[0] == "AI产业"
+    assert found.score is not None and 0.0 < found.score < 1.0
+    assert 1 <= len(found.categories) <= 2
+
+
+def test_the_model_chooses_among_the_digests_categories_only() -> None:
+    got = one(item("英伟达发布新一代 GPU 芯片"), MODEL_TABLE, categories=("AI工具", "AI应用"))
+    assert got.category_rule == RULE_MODEL
+    assert set(got.categories) <= {"AI工具", "AI应用"}
+    none = one(item("英伟达发布新一代 GPU 芯片"), MODEL_TABLE, categories=())
+    assert (none.categories, none.category_rule) == ((), "")
+
+
+# ------------------------------------------------------------------ the order of the rules
+
+
+def test_explicit_tags_still_win_over_the_model() -> None:
+    got = one(item("英伟达发布新一代 GPU 芯片", tags=("AI伦理",)), MODEL_TABLE)
+    assert (got.categories, got.category_rule) == (("AI伦理",), RULE_TAG)
+
+
+def test_a_decisive_keyword_forces_its_category(tmp_path: Path) -> None:
+    path = table_naming(tmp_path, "builtin")
+    text = path.read_text("utf-8").replace(
+        'label = "AI Ethics"\n', 'label = "AI Ethics"\ndecisive = ["显卡"]\n', 1
+    )
+    path.write_text(text, "utf-8")
+    table = load_table(path)
+    assert table.model is not None
+    got = one(item("英伟达发布新一代显卡"), table)
+    assert (got.categories, got.category_rule) == (("AI伦理",), RULE_DECISIVE)
+    # Not among the digest's categories: no force.
+    other = one(item("英伟达发布新一代显卡"), table, categories=("硬件设施", "AI工具"))
+    assert other.category_rule == RULE_MODEL
+    # A tag still beats it.
+    tagged = one(item("英伟达发布新一代显卡", tags=("AI工具",)), table)
+    assert tagged.category_rule == RULE_TAG
+
+
+def test_keyword_weights_nudge_the_models_scores(tmp_path: Path) -> None:
+    plain = load_table(table_naming(tmp_path, "builtin").replace(tmp_path / "a.toml"))
+    pushed_file = table_naming(tmp_path, "builtin")
+    text = pushed_file.read_text("utf-8")
+    pushed_file.write_text(re.sub(r"(?m)^nudge = .*$", "nudge = 5", text, count=1), "utf-8")
+    pushed = load_table(pushed_file)
+    assert pushed.nudge == 5 and plain.nudge < 5
+    story = item("一家公司发布新产品", "新品面向医院，医生可用于诊断。")
+    (a,) = assignments(digest(story), plain)
+    (b,) = assignments(digest(story), pushed)
+    assert b.scores["AI应用"] > a.scores["AI应用"]
+    assert b.categories[0] == "AI应用"
+
+
+# ------------------------------------------------------------------ training end to end
+
+
+def test_training_writes_a_model_that_check_validates(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    out = tmp_path / "trained.json"
+    trained = digestbot("categories", "train", str(TRAINING), "--out", str(out), cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "model written" in trained.stdout
+    model = load_model(out)
+    assert model.metadata["items"] == len(TRAINING.read_text("utf-8").splitlines())
+    assert model.metadata["sources"] == {"written-a": 14, "written-b": 14, "written-c": 14}
+    # The trained model gets most of its own training items right (it learned something).
+    rows = [json.loads(line) for line in TRAINING.read_text("utf-8").splitlines()]
+    right = sum(
+        model.choose(model.probabilities(r["title"], r["summary"]), SIX)[0] in r["labels"]
+        for r in rows
+    )
+    assert right >= 0.9 * len(rows)
+    table = table_naming(tmp_path, out.name)
+    checked = digestbot(
+        "check", str(SAMPLE), cwd=tmp_path, env={"DIGESTBOT_CATEGORIES_FILE": str(table)}
+    )
+    assert checked.returncode == 0, checked.stdout
+    assert load_table(table).model is not None
+
+
+def test_training_with_a_category_without_items_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    few = tmp_path / "few.jsonl"
+    lines = [line for line in TRAINING.read_text("utf-8").splitlines() if "AI工具" not in line]
+    few.write_text("\n".join(lines) + "\n", "utf-8")
+    result = digestbot(
+        "categories", "train", str(few), "--out", str(tmp_path / "m.json"), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "cannot train: too few labelled items" in result.stderr and "AI工具" in result.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+# ------------------------------------------------------------------ broken or mismatched files
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d.update(version=99), "model version 99 is not supported"),
+        (lambda d: d.update(format="other"), "not a model file"),
+        (
+            lambda d: d.update(categories=["AI产业", "机器人", *d["categories"][2:]]),
+            "categories unknown to the table: 机器人",
+        ),
+        (lambda d: d.update(weights=d["weights"][:-3]), "differ in length"),
+        (lambda d: d.pop("bias"), "broken model file"),
+    ],
+)
+def test_a_mismatched_model_is_a_clear_check_error(tmp_path: Path, change, reason: str) -> None:  # type: ignore[no-untyped-def]
+    model = broken_copy(tmp_path, change)
+    table = table_naming(tmp_path, model.name)
+    result = digestbot(
+        "check", str(SAMPLE), cwd=tmp_path, env={"DIGESTBOT_CATEGORIES_FILE": str(table)}
+    )
+    assert result.returncode == 1
+    assert f"category model: {model}: " in result.stdout and reason in result.stdout
+
+
+def test_a_corrupt_or_missing_model_file_is_a_clear_check_error(tmp_path: Path) -> None:
+    corrupt = tmp_path / "model.json"
+    corrupt.write_bytes(builtin_path().read_bytes()[:5000])
+    table = table_naming(tmp_path, corrupt.name)
+    result = digestbot("check", cwd=tmp_path, env={"DIGESTBOT_CATEGORIES_FILE": str(table)})
+    assert result.returncode == 1
+    assert f"category model: {corrupt}: not a model file: not JSON" in result.stdout
+    missing = table_naming(tmp_path, "nowhere.json")
+    result = digestbot("check", cwd=tmp_path, env={"DIGESTBOT_CATEGORIES_FILE": str(missing)})
+    assert "nowhere.json: cannot read the model file" in result.stdout
+    with pytest.raises(ModelError, match="not JSON"):
+        load_model(corrupt)
+
+
+def test_with_a_broken_model_the_keyword_rules_decide_after_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = broken_copy(tmp_path, lambda d: d.update(version=2))
+    table_file = table_naming(tmp_path, model.name)
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        tables = [load_table(table_file) for _ in range(3)]
+    warnings = [r for r in caplog.records if "category model not used" in r.getMessage()]
+    assert len(warnings) == 1 and "model version 2" in warnings[0].getMessage()
+    table: CategoryTable = tables[-1]
+    assert table.model is None and "model version 2" in table.model_problem
+    got = one(item("英伟达发布新一代 GPU 芯片", "数据中心算力翻倍"), table)
+    assert (got.categories, got.category_rule) == (("硬件设施",), RULE_KEYWORDS)
+
+
+def test_the_service_builds_with_a_broken_model_using_the_keyword_rules(tmp_path: Path) -> None:
+    (tmp_path / "seeds").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "seeds" / SAMPLE.name)
+    model = tmp_path / "model.json"
+    model.write_text('{"format": "' + FORMAT + '", "version": 1', "utf-8")  # cut short
+    table = table_naming(tmp_path, model.name)
+    built = digestbot("build", cwd=tmp_path, env={"DIGESTBOT_CATEGORIES_FILE": str(table)})
+    assert built.returncode == 0, built.stderr
+    assert built.stderr.count("category model not used") == 1
+    parsed = digestbot(
+        "parse", str(SAMPLE), cwd=tmp_path, env={"DIGESTBOT_CATEGORIES_FILE": str(table)}
+    )
+    rules = {i["category_rule"] for i in json.loads(parsed.stdout)["items"]}
+    assert rules <= {"keywords", "fallback"}
+
+
+def test_parse_shows_each_items_rule_and_score(tmp_path: Path) -> None:
+    parsed = digestbot("parse", str(SAMPLE), cwd=tmp_path)
+    assert parsed.returncode == 0, parsed.stderr
+    items = json.loads(parsed.stdout)["items"]
+    assert {i["category_rule"] for i in items} == {"model"}
+    for i in items:
+        assert 0 < i["category_score"] <= 1
+        assert i["category_scores"][i["categories"][0]] == i["category_score"]
