@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ROOT, SAMPLE
-from fakebot import FakeTelegram
+from fakebot import FakeTelegram, SentMessage
 from test_commands import ADMIN, Bot, make_settings, started, stopped, store_digest
 
 from bot.categorising.corrected import export_lines, with_corrections
@@ -121,3 +121,68 @@ def test_categories_export_writes_the_corrections(tmp_path: Path) -> None:
     )
     (row,) = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert row["labels"] == ["AI发展"] and row["title"] == "Story 2 of digest 12"
+
+
+def button(message: SentMessage, starting: str) -> dict:
+    return next(b for b in message.buttons() if b["text"].startswith(starting))
+
+
+async def test_an_admin_recategorises_by_buttons_under_latest(bot: Bot) -> None:
+    store_digest(bot.engine, count=4, hour=12)
+    assert (await bot.ask(150, "/latest")).buttons() == []  # not an admin: no buttons
+
+    listing = await bot.ask(ADMIN, "/latest")
+    assert [b["text"] for b in listing.buttons()] == ["✎ 1", "✎ 2", "✎ 3", "✎ 4"]
+    assert all(len(d.encode()) <= 64 for d in listing.callback_data())
+    await bot.press(ADMIN, listing.message_id, button(listing, "✎ 3")["callback_data"])
+    opened = bot.fake.messages(ADMIN)[-1]
+    assert opened.message_id == listing.message_id
+    assert button(opened, "✓ AI工具")  # the item's current category, marked
+    assert not any(
+        b["text"].startswith("✓") and "AI工具" not in b["text"] for b in opened.buttons()
+    )
+
+    # A non-admin pressing the admin's buttons (as in a group) is refused; nothing changes.
+    toggle = button(opened, "硬件设施")["callback_data"]
+    answer = await bot.press(ADMIN, listing.message_id, toggle, user_id=150)
+    assert answer is not None and "管理员" in answer and bot.fake.callback_answers[-1].show_alert
+    assert bot.fake.messages(ADMIN)[-1].edit_count == opened.edit_count
+
+    await bot.press(ADMIN, listing.message_id, toggle)
+    await bot.press(
+        ADMIN, listing.message_id, button(bot.fake.messages(ADMIN)[-1], "✓ AI工具")["callback_data"]
+    )
+    chosen = bot.fake.messages(ADMIN)[-1]
+    assert [b["text"] for b in chosen.buttons() if b["text"].startswith("✓")] == ["✓ 硬件设施"]
+    done = button(chosen, "完成")["callback_data"]
+    forged = done.rsplit(":", 1)[0] + ":0"
+    await bot.press(ADMIN, listing.message_id, done, user_id=150)
+    assert Corrections(bot.engine).all() == []
+    assert "至少" in (await bot.press(ADMIN, listing.message_id, forged, check_button=False) or "")
+    assert Corrections(bot.engine).all() == []
+
+    before = len(bot.fake.messages(ADMIN))
+    await bot.press(ADMIN, listing.message_id, done)
+    (reply,) = (await bot.fake.wait_for_messages_async(ADMIN, before + 1, timeout=10))[before:]
+    assert "已更正" in reply.plain and "Story 3 of digest 12" in reply.plain
+    assert "硬件设施" in reply.plain
+    assert categories_of(bot, "item-12-3") == ("硬件设施",)
+    assert [(c.item_id, c.categories) for c in Corrections(bot.engine).all()] == [
+        ("item-12-3", ("硬件设施",))
+    ]
+    hardware = (bot.settings.feeds_dir / "c" / "hardware" / "feed.json").read_text("utf-8")
+    assert "Story 3 of digest 12" in hardware
+
+
+async def test_the_button_confirmation_speaks_english(bot: Bot) -> None:
+    store_digest(bot.engine, count=2, hour=12)
+    listing = await bot.ask(ADMIN, "/latest", language_code="en")
+    await bot.press(
+        ADMIN, listing.message_id, button(listing, "✎ 2")["callback_data"], language_code="en"
+    )
+    done = button(bot.fake.messages(ADMIN)[-1], "Done")["callback_data"]
+    before = len(bot.fake.messages(ADMIN))
+    await bot.press(ADMIN, listing.message_id, done, language_code="en")
+    (reply,) = (await bot.fake.wait_for_messages_async(ADMIN, before + 1, timeout=10))[before:]
+    assert "Corrected" in reply.plain and "Story 2 of digest 12" in reply.plain
+    assert categories_of(bot, "item-12-2") == ("AI应用",)

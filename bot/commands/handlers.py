@@ -21,7 +21,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ApplicationHandlerStop
 
 from bot.categorising.table import CategoryTable
-from bot.commands import actions, buttons, texts
+from bot.commands import actions, buttons, correcting, texts
 from bot.commands.actions import ChatInfo
 from bot.commands.arguments import (
     MAX_ARGUMENT_CHARS,
@@ -41,7 +41,7 @@ from bot.logs import redact
 from bot.model import Category
 from bot.settings import Settings
 from bot.storing.archive import Archive
-from bot.storing.corrections import Corrections
+from bot.storing.corrections import Correction, Corrections
 from bot.storing.search import MAX_QUERY, QueryError, normalise_query
 from bot.storing.subscribers import BLOCKED, GONE
 
@@ -302,7 +302,11 @@ async def latest(update: Update, context: Context) -> None:
     else:
         title = found.title if found.newest else texts.recent_title(lang)
         more = _more_url(s.settings, chosen)
-        await send(update, context, texts.latest(lang, title, found.entries, chosen, more))
+        text, shown = texts.latest_listing(lang, title, found.entries, chosen, more)
+        markup = None
+        if is_admin(update, context):  # admins re-categorise the listed items by button
+            markup = correcting.items_keyboard([e.item.id for e in found.entries[:shown]])
+        await send(update, context, text, markup)
 
 
 def _more_url(settings: Settings, chosen: tuple[Category, ...]) -> str:
@@ -379,15 +383,29 @@ async def recategorise(update: Update, context: Context) -> None:
         await send(update, context, texts.recategorise_usage(lang))
         return
     item_id = await db(_item_named, s.archive, parts[0])
-    store = Corrections(s.engine)
-    names = [c.name for c in chosen.categories]
-    done = await db(store.correct, item_id, names, str(user.id)) if item_id else None
+    done = await correct(context, item_id, chosen.categories, user.id) if item_id else None
     if done is None:
         await send(update, context, texts.no_such_item(lang, parts[0]))
         return
-    username = context.bot.username
-    await db(lambda: build_feeds(s.archive, s.table, s.settings, bot_username=username))
     await send(update, context, texts.recategorised(lang, done.title, chosen.categories))
+
+
+async def correct(
+    context: Context, item_id: str, categories: tuple[Category, ...], user_id: int
+) -> Correction | None:
+    """Store an admin's correction and render the feeds again; None if there is no such item."""
+    s = services(context)
+    names = [c.name for c in categories]
+    done = await db(Corrections(s.engine).correct, item_id, names, str(user_id))
+    if done is not None:
+        username = context.bot.username
+        await db(lambda: build_feeds(s.archive, s.table, s.settings, bot_username=username))
+    return done
+
+
+def is_admin(update: Update, context: Context) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in services(context).settings.telegram.admins
 
 
 def _item_named(archive: Archive, reference: str) -> str | None:
@@ -436,6 +454,60 @@ async def button(update: Update, context: Context) -> None:
     except BadRequest as error:  # "message is not modified", or too old to edit
         log.debug("keyboard not redrawn: %s", redact(str(error)))
     await query.answer(texts.toggled(lang, category, on))
+
+
+async def recategorise_button(update: Update, context: Context) -> None:
+    """A press under an admin's /latest: open an item's category toggles, toggle one (the
+    button carries the selection it leads to), or "done": stored as /recategorise stores it."""
+    query = update.callback_query
+    assert query is not None
+    s, lang = services(context), lang_of(update)
+    press = correcting.parse_callback(query.data)
+    if press is None or query.message is None:
+        await query.answer()
+        return
+    if not is_admin(update, context):
+        await query.answer(texts.admins_only_plain(lang), show_alert=True)
+        return
+    pool = s.table.categories
+    if press.action == correcting.DONE:
+        await _finish_correction(update, context, press, pool)
+        return
+    mask = press.mask
+    if press.action == correcting.OPEN:
+        have = await db(s.archive.item_categories, press.item_id)
+        if have is None:
+            await query.answer(texts.item_gone(lang), show_alert=True)
+            return
+        mask = correcting.mask_of(pool, have)
+    await _redraw(update, correcting.categories_keyboard(press.item_id, pool, mask, lang))
+    await query.answer()
+
+
+async def _finish_correction(
+    update: Update, context: Context, press: correcting.Press, pool: tuple[Category, ...]
+) -> None:
+    query, lang, user = update.callback_query, lang_of(update), update.effective_user
+    assert query is not None and user is not None
+    chosen = correcting.chosen(pool, press.mask)
+    if not chosen:
+        await query.answer(texts.pick_a_category(lang), show_alert=True)
+        return
+    done = await correct(context, press.item_id, chosen, user.id)
+    if done is None:
+        await query.answer(texts.item_gone(lang), show_alert=True)
+        return
+    await query.answer()
+    await send(update, context, texts.recategorised(lang, done.title, chosen))
+
+
+async def _redraw(update: Update, markup: InlineKeyboardMarkup) -> None:
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_reply_markup(markup)
+    except BadRequest as error:  # "message is not modified", or too old to edit
+        log.debug("keyboard not redrawn: %s", redact(str(error)))
 
 
 # Flood guard, chat state -----------------------------------------------------------------------

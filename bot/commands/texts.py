@@ -266,6 +266,25 @@ def all_button(lang: Lang) -> str:
     return _t(lang, "全部分类", "All categories")
 
 
+def done_button(lang: Lang) -> str:
+    return _t(lang, "完成", "Done")
+
+
+def pick_a_category(lang: Lang) -> str:
+    """A callback answer (plain text): "done" pressed with no category chosen."""
+    return _t(lang, "请至少选择一个分类。", "Choose at least one category.")
+
+
+def item_gone(lang: Lang) -> str:
+    """A callback answer (plain text): the item of a re-categorising button is no longer stored."""
+    return _t(lang, "这个条目已不在存档中。", "That item is no longer in the archive.")
+
+
+def admins_only_plain(lang: Lang) -> str:
+    """A callback answer (plain text) to someone not in settings.telegram.admins."""
+    return _t(lang, "只有管理员可以更正分类。", "Only the admins may re-categorise items.")
+
+
 def toggled(lang: Lang, category: Category | None, on: bool) -> str:
     """The short answer to a button press (plain text: callback answers are not HTML)."""
     name = plain_name(category, lang) if category else all_button(lang)
@@ -394,6 +413,19 @@ def latest(
 ) -> str:
     """A compact digest: its title, then up to `limit` items as linked titles with authors; the
     whole at most `budget` characters as Telegram counts them."""
+    return latest_listing(lang, title, entries, categories, more_url, limit, budget)[0]
+
+
+def latest_listing(
+    lang: Lang,
+    title: str,
+    entries: Sequence[Entry],
+    categories: Sequence[Category] = (),
+    more_url: str | None = None,
+    limit: int = LATEST_ITEMS,
+    budget: int = MAX_MESSAGE,
+) -> tuple[str, int]:
+    """`latest`'s text and how many items it lists (numbered 1 to that)."""
     head = f"<b>{esc(cut(title, 200))}</b>"
     if categories:
         head += f"\n{_t(lang, '分类：', 'Categories: ')}{_names(categories, lang)}"
@@ -414,7 +446,7 @@ def latest(
         if more_url:
             more += f"：{esc(more_url)}" if lang == "zh" else f": {esc(more_url)}"
         parts.append(more)
-    return "\n".join(parts).rstrip()
+    return "\n".join(parts).rstrip(), shown
 
 
 def _item_line(entry: Entry) -> str:

@@ -315,6 +315,14 @@ class Archive:
         with self.engine.connect() as connection:
             return [_entry(row) for row in connection.execute(query).all()]
 
+    def item_categories(self, item_id: str) -> tuple[str, ...] | None:
+        """The categories an item has now; None if there is no such item."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(items.c.categories).where(items.c.id == item_id)
+            ).scalar()
+        return None if found is None else tuple(json.loads(found))
+
     def latest_digest_id(self) -> str | None:
         with self.engine.connect() as connection:
             return connection.execute(
