@@ -12,6 +12,9 @@ use these and nothing of their own.
 - `TAG_MARKS` / `LINK_TAG` + `LINK_ATTRIBUTE`: the allowlist of summary HTML. Every reader of
   summary HTML (`bot.formatting.telegram_html.parse_inline`, which the feeds and the index page
   use too) keeps these and only these; every other tag becomes its text.
+- `IMAGE_TAG` / `image_html`: a summary's picture, kept for the web (feeds and pages) as
+  `<img src alt>` with a `safe_url` source; Telegram's reader of summary HTML (`parse_inline`)
+  keeps no image (its alt text is in the summary's plain text).
 - `is_html_tag`: whether `<name …>` in a digest is HTML at all. Names that are no HTML element
   (`<think>`, `Vec<T>`) are text a writer meant to show, and stay text.
 """
@@ -80,6 +83,17 @@ def safe_url(url: str | None) -> str | None:
     if not parts.hostname or port == 0 or "@" in parts.netloc:
         return None
     return url
+
+
+IMAGE_TAG = "img"
+
+
+def image_html(src: str | None, alt: str) -> str | None:
+    """`<img src="…" alt="…">` for a picture whose source may be a link, else None."""
+    url = safe_url(src)
+    if url is None:
+        return None
+    return f'<{IMAGE_TAG} src="{escape_attribute(url)}" alt="{escape_attribute(alt)}">'
 
 
 def escape_text(text: object) -> str:

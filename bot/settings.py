@@ -123,6 +123,24 @@ class HttpSettings(BaseModel):
     header_timeout: float = Field(10.0, gt=0, le=300)  # seconds to send the request headers
 
 
+class FeedsSettings(BaseModel):
+    """The published feeds and site beyond their address: push and search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A WebSub hub (e.g. https://pubsubhubbub.appspot.com/) announced in every feed and told
+    # after each build which feeds changed; off when unset.
+    websub_hub: str | None = None
+    search_per_minute: int = Field(30, ge=1, le=10_000)  # searches per client IP and minute
+
+    @field_validator("websub_hub")
+    @classmethod
+    def _hub(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value or None
+
+
 class Settings(BaseSettings):
     """Every setting of digestbot; see `config/digestbot.toml` for each one explained."""
 
@@ -146,6 +164,7 @@ class Settings(BaseSettings):
     settle_seconds: float = Field(0.3, ge=0)
     log_level: str = "INFO"
     http: HttpSettings = Field(default_factory=HttpSettings)
+    feeds: FeedsSettings = Field(default_factory=FeedsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
     @field_validator("timezone")

@@ -36,6 +36,7 @@ from bot.storing.database import open_database
 pytest_plugins = ["test_feeds_support"]  # the `site` fixture
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "jsonfeed-1.1.json").read_text("utf-8"))
+FEED_NAMES = ("rss.xml", "atom.xml", "feed.json")
 SLUGS = {
     "AI产业": "ai-industry",
     "AI发展": "ai-progress",
@@ -133,7 +134,8 @@ async def test_sfeed_reads_the_same_ids(site: Site) -> None:
         assert [fields[5] for fields in lines] == [row[0] for row in rows], path
         for fields, (_, item) in zip(lines, rows, strict=True):
             assert fields[1] == item.title.replace("\x01", "").replace("\x1f", "")
-            assert fields[2] == (item.url or "")
+            # an item without a link of its own links to its anchor on its digest's page
+            assert fields[2] == (item.url or f"{site.url}d/2025-11-27-1600/#item-{item.id}")
             assert fields[6] == (item.author or "")
             assert fields[8].split("|") == list(item.categories)
             assert fields[0] and int(fields[0]) <= datetime.now(ZONE).timestamp()
@@ -198,11 +200,11 @@ async def test_hostile_text_round_trips(site: Site) -> None:
         assert "\x02" not in entry.summary
         no_link = feed.entries[1]
         assert no_link.title == "无链接的条目 ＡＢＣ"
-        # no link element at all (feedparser shows an Atom entry's id in its place)
-        assert no_link.get("link") in (None, no_link.id)
+        # an item without a link of its own links to its anchor on its digest's page
+        assert no_link.link == f"{site.url}d/2025-11-27-0800/#item-{digest.items[1].id}"
         document = etree.fromstring(raw)  # strict XML too
         entries = document.xpath("//*[local-name()='item' or local-name()='entry']")
-        assert [len(e.xpath("*[local-name()='link']")) for e in entries] == [1, 0]
+        assert [len(e.xpath("*[local-name()='link']")) for e in entries] == [1, 1]
     item = (await site.get("feed.json")).json()["items"][0]
     assert item["title"] == wanted_title
     assert item["url"] == 'https://example.com/q?x=<1>&y="2"'
@@ -222,7 +224,8 @@ def test_builds_are_byte_identical_and_write_only_changes(tmp_path: Path) -> Non
     archive.store(hostile_digest(4))
     first = build_feeds(archive, table, settings)
     feeds = Path(settings.feeds_dir)
-    files = sorted(p for p in feeds.rglob("*") if p.is_file())
+    # hidden files are the build's own notes (never served)
+    files = sorted(p for p in feeds.rglob("*") if p.is_file() and not p.name.startswith("."))
     assert sorted(first) == files
     assert {p.relative_to(feeds).as_posix() for p in files} >= {
         "index.html",
@@ -241,9 +244,11 @@ def test_builds_are_byte_identical_and_write_only_changes(tmp_path: Path) -> Non
     build_feeds(archive, table, other)
     for path, (data, _, _) in before.items():
         assert (tmp_path / "other" / path.relative_to(feeds)).read_bytes() == data, path
-    assert not [p for p in feeds.rglob(".*")], "no temporary file left behind"
+    assert not [p for p in feeds.rglob(".*.tmp")], "no temporary file left behind"
 
-    # a new digest changes the overall feeds and those of its categories, not the others
+    # a new digest changes the overall feeds and those of its categories, not the others; of
+    # the pages: its own, its older neighbour's (which now links to it), its month's, the index
+    # and its category's
     archive.store(make_digest(9, [make_item(9, i, categories=("AI工具",)) for i in range(11)]))
     changed = {p.relative_to(feeds).as_posix() for p in build_feeds(archive, table, settings)}
     assert changed == {
@@ -254,6 +259,10 @@ def test_builds_are_byte_identical_and_write_only_changes(tmp_path: Path) -> Non
         "c/ai-tools/rss.xml",
         "c/ai-tools/atom.xml",
         "c/ai-tools/feed.json",
+        "c/ai-tools/index.html",
+        "d/2025-11-28-2000/index.html",
+        "d/2025-11-28-0000/index.html",
+        "archive/2025-11/index.html",
     }
 
 
@@ -318,10 +327,9 @@ def test_categories_opml_and_subscribe_links(tmp_path: Path) -> None:
         p
         for p in files
         if p.startswith("c/")
-        and p
-        not in {f"c/{s}/{n}" for s in SLUGS.values() for n in ("rss.xml", "atom.xml", "feed.json")}
+        and p not in {f"c/{s}/{n}" for s in SLUGS.values() for n in (*FEED_NAMES, "index.html")}
     ]
-    assert len(extra) == 3, extra
+    assert len(extra) == 4, extra
     slug = extra[0].split("/")[1]
     assert slug.isascii() and slug == slug.lower()
     feed = feedparser.parse(files[f"c/{slug}/atom.xml"])
@@ -440,6 +448,7 @@ def test_summary_line_breaks_survive_in_html_readers(tmp_path: Path) -> None:
         assert wanted in feed.entries[0].summary.replace("<br/>", "<br />"), name
     content = json.loads(files["feed.json"])["items"][0]["content_html"]
     assert content.replace("<br/>", "<br />") == wanted
-    assert json.loads(files["feed.json"])["items"][0]["summary"] == text  # plain text as is
+    # JSON Feed's summary is a line of plain text (the whole text is content_html)
+    assert json.loads(files["feed.json"])["items"][0]["summary"] == "第一段。 第二段： • 甲 • 乙"
     page = files["index.html"].decode()
     assert wanted in page.replace("<br/>", "<br />")

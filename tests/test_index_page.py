@@ -122,8 +122,67 @@ def test_index_page_is_self_contained(tmp_path: Path) -> None:
     archive.store(make_digest(0))
     page = render_all(archive, load_test_table(), settings)["index.html"].decode()
     assert "<script" not in page
-    assert 'rel="icon" href="data:,"' in page
+    assert 'rel="icon" href="favicon.ico"' in page
     for attribute in ("src=", "@import", "url("):
         assert attribute not in page, attribute
     assert page.count('rel="alternate"') == 3 * (1 + len(TEST_CATEGORIES))
     assert "t.me/" not in page  # no bot username known
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def test_archive_pages_in_chromium_on_a_phone(site: Site) -> None:
+    """Digest, month and category pages: reachable from the index, readable at phone width
+    (nothing wider than the screen), `lang` set, no script, every link on them answers."""
+    need_chromium()
+    from playwright.async_api import async_playwright
+
+    for n in range(3):
+        site.archive.store(make_digest(n))
+    site.archive.store(hostile_digest(3))
+    site.build()
+    problems: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport=PHONE, locale="zh-CN", is_mobile=True)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+            await page.goto(site.url, wait_until="load")
+            hrefs = await page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+            pages = {
+                "digest": site.url + "d/2025-11-27-2000/",
+                "month": site.url + "archive/2025-11/",
+                "category": site.url + "c/ai-tools/",
+            }
+            for url in pages.values():
+                assert url in hrefs, f"the index links {url}"
+            ARTIFACTS.mkdir(exist_ok=True)
+            for name, url in pages.items():
+                response = await page.goto(url, wait_until="load")
+                assert response is not None and response.status == 200, url
+                assert await page.get_attribute("html", "lang") == "zh-CN"
+                assert await page.eval_on_selector_all("script", "s => s.length") == 0
+                assert await page.eval_on_selector_all('meta[name="viewport"]', "m => m.length")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= PHONE["width"], f"{name} page is {width}px wide on a phone"
+                links = await page.eval_on_selector_all("a[href]", "a => a.map(l => l.href)")
+                # (the search page is the service's, not a file: tests/test_search.py)
+                local = {u.split("#")[0] for u in links if u.startswith(site.url)}
+                for link in local - {site.url + "search"}:
+                    fetched = await page.request.get(link)
+                    assert fetched.status == 200, (name, link)
+                await page.screenshot(
+                    path=str(ARTIFACTS / f"{name}-page-phone.png"), full_page=True
+                )
+            # the digest page: its items in order, each with its anchor; a linkless one too
+            await page.goto(site.url + "d/2025-11-27-2000/", wait_until="load")
+            ids = await page.eval_on_selector_all("ol.items > li", "l => l.map(e => e.id)")
+            assert ids == [f"item-{item.id}" for item in hostile_digest(3).items]
+            await page.goto(site.url + f"d/2025-11-27-2000/#{ids[1]}", wait_until="load")
+            assert await page.evaluate("location.hash") == f"#{ids[1]}"
+        finally:
+            await browser.close()
+    assert problems == []

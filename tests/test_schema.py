@@ -13,12 +13,18 @@ from sqlalchemy import Engine, inspect, select, text
 from bot.feeds import entry_id
 from bot.storing.archive import Archive
 from bot.storing.database import downgrade, make_engine, migrate, open_database
+from bot.storing.search import SEARCH_OBJECTS
 from bot.storing.tables import item_categories, items, metadata
+
+
+def _described(obj: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
+    return name not in SEARCH_OBJECTS  # search's virtual table and index are not in `metadata`
 
 
 def differences(engine: Engine) -> list[object]:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": _described}
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, metadata))
 
 

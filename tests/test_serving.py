@@ -139,7 +139,7 @@ async def test_head_has_headers_without_body(built: Site) -> None:
 
 
 async def test_missing_and_other_methods(built: Site) -> None:
-    for path in ("missing.xml", "c/nope/rss.xml", "c/ai-tools/", "c/", "rss.xml/x", "index.htm"):
+    for path in ("missing.xml", "c/nope/rss.xml", "c/nope/", "c/", "rss.xml/x", "index.htm"):
         response = await built.get(path)
         assert response.status_code == 404, path
     post = await built.client.post(built.url + "rss.xml", content=b"x")

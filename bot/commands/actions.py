@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.categorising.table import CategoryTable
+from bot.feeds.common import digest_page, item_anchor
 from bot.model import Category, Entry
 from bot.storing.archive import Archive
+from bot.storing.browse import Browse
 from bot.storing.outbox import Outbox
+from bot.storing.search import Search
 from bot.storing.subscribers import ALL, Subscribers
 
 
@@ -161,3 +164,18 @@ def delivery_counts(engine: Engine) -> dict[str, int]:
 
 def active_chats(subscribers: Subscribers) -> int:
     return subscribers.active_chat_count()
+
+
+def search(engine: Engine, site_url: str, query: str, limit: int) -> list[tuple[Entry, str | None]]:
+    """The newest `limit` entries holding `query`, each with what to open: its own link, else
+    its anchor on its digest's page. Raises QueryError for an empty or oversized query."""
+    found = Search(engine).find(query, limit)
+    slugs = Browse(engine).slugs_of(e.digest_id for e in found)
+    result: list[tuple[Entry, str | None]] = []
+    for entry in found:
+        link = entry.item.url
+        slug = slugs.get(entry.digest_id)
+        if not (link and link.lower().startswith(("https://", "http://"))) and slug:
+            link = f"{digest_page(site_url, slug)}#{item_anchor(entry.item.id)}"
+        result.append((entry, link))
+    return result

@@ -61,6 +61,7 @@ _COMMANDS = {
     "mysubs": handlers.mysubs,
     "latest": handlers.latest,
     "feeds": handlers.feeds,
+    "search": handlers.search,
     "stop": handlers.stop,
     "stats": handlers.stats,
     "recategorise": handlers.recategorise,

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
@@ -41,6 +42,7 @@ from bot.model import Category
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.corrections import Correction, Corrections
+from bot.storing.search import MAX_QUERY, QueryError, normalise_query
 from bot.storing.subscribers import BLOCKED, GONE
 
 log = logging.getLogger(__name__)
@@ -311,6 +313,25 @@ def _more_url(settings: Settings, chosen: tuple[Category, ...]) -> str:
     if len(chosen) == 1:
         return f"{settings.site_url}c/{chosen[0].slug}/rss.xml"
     return settings.site_url
+
+
+async def search(update: Update, context: Context) -> None:
+    """/search <words>: the newest ten items of the whole archive holding the words."""
+    s, lang = services(context), lang_of(update)
+    raw = command_text(update)
+    if not raw.strip():
+        await send(update, context, texts.search_usage(lang))
+        return
+    try:
+        found = await db(actions.search, s.engine, s.settings.site_url, raw, texts.SEARCH_ITEMS)
+    except QueryError as error:
+        reply = (
+            texts.search_too_long(lang, MAX_QUERY) if error.too_long else texts.search_usage(lang)
+        )
+        await send(update, context, reply)
+        return
+    page = f"{s.settings.site_url}search?q={quote(normalise_query(raw))}"
+    await send(update, context, texts.search_results(lang, normalise_query(raw), found, page))
 
 
 async def feeds(update: Update, context: Context) -> None:

@@ -47,6 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("mysubs", "我的订阅", "My subscriptions"),
     Command("latest", "最新一期摘要", "The latest digest"),
     Command("feeds", "RSS / Atom / JSON 订阅源", "RSS, Atom and JSON feeds"),
+    Command("search", "搜索全部条目", "Search every item"),
     Command("stop", "取消全部订阅", "Unsubscribe from everything"),
     Command("stats", "统计（管理员）", "Statistics (admins)", admin=True),
     Command("recategorise", "更正条目分类（管理员）", "Re-categorise an item (admins)", admin=True),
@@ -456,6 +457,48 @@ def _item_line(entry: Entry) -> str:
     if item.author:
         text += f" — {esc(cut(item.author, 60))}"
     return text
+
+
+# /search --------------------------------------------------------------------------------------
+
+SEARCH_ITEMS = 10  # /search shows the newest this many matches
+
+
+def search_usage(lang: Lang) -> str:
+    return _t(
+        lang,
+        "用法：/search 关键词，例如 /search 模型。会列出含有它的最新十条。",
+        "Usage: /search words, e.g. /search OpenAI. Lists the ten newest items holding them.",
+    )
+
+
+def search_too_long(lang: Lang, limit: int) -> str:
+    return _t(
+        lang,
+        f"搜索词太长了（最多 {limit} 个字符）。",
+        f"That is too long to search (at most {limit} characters).",
+    )
+
+
+def search_results(
+    lang: Lang, query: str, found: Sequence[tuple[Entry, str | None]], page_url: str
+) -> str:
+    """The newest matches as linked titles (the item's link, else its digest page's anchor),
+    then the search page with more."""
+    shown = esc(cut(query, 100))
+    if not found:
+        return _t(lang, f"没有找到含有“{shown}”的条目。", f"Nothing found for “{shown}”.")
+    head = _t(lang, f"<b>“{shown}”的最新结果</b>", f"<b>Newest results for “{shown}”</b>")
+    lines = [head, ""]
+    for number, (entry, link) in enumerate(found, 1):
+        title = esc(cut(entry.item.title, _TITLE_CHARS)) or "…"
+        url = safe_url(link)
+        lines.append(
+            f'{number}. <a href="{attr(url)}">{title}</a>' if url else f"{number}. {title}"
+        )
+    more = _t(lang, "更多：", "More: ")
+    lines += ["", f"{more}{esc(page_url)}"]
+    return "\n".join(lines)
 
 
 # /feeds, /stats --------------------------------------------------------------------------------

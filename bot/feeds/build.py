@@ -1,9 +1,10 @@
-"""Render every feed of SPEC §3 from the archive into the feeds folder.
+"""Render the feeds folder of SPEC §3 from the archive: feeds, archives and pages.
 
-Only the newest `settings.feed_entries` entries of each feed are read from the database (one
-indexed query per feed), so the cost of a build does not grow with the archive: adding a digest
-to a large archive costs that digest's ingest plus one small render. Files are written atomically
-and only when their bytes change.
+The subscription feeds read only the newest `settings.feed_entries` entries each (one indexed
+query per feed). The archive's files (digest pages, month pages, monthly archive documents) are
+rendered only when what they show changed since the last build (`bot.feeds.site`), so adding a
+digest to a large archive costs that digest's ingest plus a few small renders. Files are written
+atomically and only when their bytes change.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bot.categorising.table import CategoryTable
-from bot.feeds.common import INDEX, OPML, FeedEntry, FeedSpec, feed_updated, prepare
-from bot.feeds.index_page import render_index
-from bot.feeds.jsonfeed import render_json_feed
-from bot.feeds.opml import render_opml
-from bot.feeds.syndication import render_syndication
+from bot.feeds.archives import FINAL_MARKER
+from bot.feeds.common import FEED_FILES
+from bot.feeds.site import Job, SitePlan
+from bot.feeds.state import BuildState
+from bot.feeds.websub import publish_in_background
 from bot.feeds.writer import write_if_changed
-from bot.model import Category, Entry
+from bot.model import Category
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.browse import CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +65,6 @@ def feed_categories(archive: Archive, table: CategoryTable) -> list[tuple[Catego
     return result
 
 
-def _recent(archive: Archive, limit: int, names: list[str]) -> list[Entry]:
-    if len(names) == 1:
-        return archive.recent(limit, names[0])
-    merged: dict[str, Entry] = {}
-    for name in names:
-        for entry in archive.recent(limit, name):
-            merged.setdefault(entry.item.id, entry)
-    ordered = sorted(merged.values(), key=lambda e: e.item.id)
-    ordered.sort(key=lambda e: e.published.timestamp(), reverse=True)
-    return ordered[:limit]
-
-
 def render_all(
     archive: Archive,
     table: CategoryTable,
@@ -83,48 +73,42 @@ def render_all(
     bot_username: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, bytes]:
-    """Every file of the feeds folder as `{relative path: bytes}`; reads the archive only."""
-    zone: ZoneInfo = settings.zone
-    site = settings.site_url
-    limit = settings.feed_entries
-    now = now or datetime.now(zone)
-    categories = feed_categories(archive, table)
-    by_name: dict[str, Category] = {}
-    for category, names in categories:
-        for name in names:
-            by_name[name] = category
-
-    def category_of(name: str) -> Category:
-        return by_name.get(name) or table.get(name)
-
-    def spec(entries: list[Entry], category: Category | None) -> FeedSpec:
-        prepared: tuple[FeedEntry, ...] = tuple(prepare(e, zone, category_of, now) for e in entries)
-        if category is None:
-            title, description = settings.site_title, f"{settings.site_title}：全部条目"
-        else:
-            title = f"{settings.site_title} · {category.name}"
-            extra = f"（{category.label}）" if category.label != category.name else ""
-            description = f"{settings.site_title}：{category.name}{extra}分类的条目"
-        return FeedSpec(
-            site_url=site,
-            title=title,
-            description=description,
-            entries=prepared,
-            updated=feed_updated(prepared, zone),
-            category=category,
-        )
-
-    overall = spec(archive.recent(limit), None)
-    per_category = [spec(_recent(archive, limit, names), c) for c, names in categories]
-    files: dict[str, bytes] = {}
-    for feed in [overall, *per_category]:
-        for name, data in render_syndication(feed).items():
-            files[feed.path + name] = data
-        files[feed.path + "feed.json"] = render_json_feed(feed)
-    files[OPML] = render_opml(settings.site_title, overall, per_category)
-    username = bot_username or settings.telegram.username
-    files[INDEX] = render_index(settings.site_title, overall, per_category, bot_username=username)
+    """Every file of the feeds folder as `{relative path: bytes}`, the whole archive rendered
+    (for small archives and tests; `build` renders only what changed)."""
+    plan = _plan(archive, table, settings, bot_username, now)
+    files = plan.current_files()
+    jobs = plan.jobs()
+    for chunk in _chunks(jobs):
+        entries = plan.browse.digest_entries(d for job in chunk for d in job.digests)
+        for job in chunk:
+            files.update(job.render(entries))
     return files
+
+
+def _plan(
+    archive: Archive,
+    table: CategoryTable,
+    settings: Settings,
+    bot_username: str | None,
+    now: datetime | None,
+) -> SitePlan:
+    username = bot_username or settings.telegram.username
+    return SitePlan(archive, table, settings, username, now or datetime.now(settings.zone))
+
+
+def _chunks(jobs: list[Job]) -> Iterator[list[Job]]:
+    """Jobs in runs that need at most about CHUNK digests' entries, so the entries of a large
+    archive are fetched a few hundred digests at a time, never all at once."""
+    chunk: list[Job] = []
+    size = 0
+    for job in jobs:
+        chunk.append(job)
+        size += len(job.digests)
+        if size >= CHUNK:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def write_feeds(feeds_dir: Path, files: dict[str, bytes]) -> list[Path]:
@@ -161,15 +145,90 @@ def build(
     settings: Settings,
     *,
     bot_username: str | None = None,
+    now: datetime | None = None,
 ) -> BuildResult:
+    """Render the feeds folder: the current files always, the archive's files whose marks
+    changed since the last build; write what changed, remove what is gone."""
     started = time.perf_counter()
     feeds_dir = Path(settings.feeds_dir)
-    files = render_all(archive, table, settings, bot_username=bot_username)
+    plan = _plan(archive, table, settings, bot_username, now)
+    files = plan.current_files()
     changed = write_feeds(feeds_dir, files)
     changed += remove_stale_categories(feeds_dir, files)
+    every = [feeds_dir / relative for relative in files]
+    previous = BuildState.load(feeds_dir)
+    state = BuildState()
+    jobs = plan.jobs()
+    todo = []
+    for job in jobs:
+        if previous.is_current(feeds_dir, job.key, job.mark):
+            state.jobs[job.key] = previous.jobs[job.key]
+        else:
+            todo.append(job)
+    for chunk in _chunks(todo):
+        entries = plan.browse.digest_entries(d for job in chunk for d in job.digests)
+        for job in chunk:
+            rendered = job.render(entries)
+            changed += write_feeds(feeds_dir, rendered)
+            state.jobs[job.key] = (job.mark, sorted(rendered))
+    for _, paths in state.jobs.values():
+        every.extend(feeds_dir / p for p in paths)
+    changed += _remove_gone(feeds_dir, previous, state)
+    _mark_final(feeds_dir, plan)
+    state.save(feeds_dir)
+    if plan.hub:
+        publish_in_background(plan.hub, _announced(feeds_dir, settings.site_url, changed))
     seconds = time.perf_counter() - started
-    log.debug("feeds: %d files, %d changed, %.0f ms", len(files), len(changed), seconds * 1000)
-    return BuildResult(tuple(feeds_dir / r for r in files), tuple(changed), seconds)
+    log.debug(
+        "feeds: %d files, %d jobs rendered of %d, %d changed, %.0f ms",
+        len(every),
+        len(todo),
+        len(jobs),
+        len(changed),
+        seconds * 1000,
+    )
+    return BuildResult(tuple(every), tuple(changed), seconds)
+
+
+def _announced(feeds_dir: Path, site_url: str, changed: list[Path]) -> list[str]:
+    """The subscription documents among the changed files, as URLs (archive documents and
+    pages are not subscribed to)."""
+    urls = []
+    for path in changed:
+        relative = path.relative_to(feeds_dir).as_posix()
+        if path.name in FEED_FILES and "archive/" not in relative and path.is_file():
+            urls.append(site_url + relative)
+    return urls
+
+
+def _remove_gone(feeds_dir: Path, previous: BuildState, state: BuildState) -> list[Path]:
+    """Delete the files of the last build that this one no longer makes (a removed digest's
+    page, a month's documents once its entries are all in the subscription document)."""
+    keep = {p for _, paths in state.jobs.values() for p in paths}
+    removed = []
+    for _, paths in previous.jobs.values():
+        for relative in paths:
+            path = feeds_dir / relative
+            if relative not in keep and path.is_file():
+                path.unlink()
+                removed.append(path)
+                (path.parent / FINAL_MARKER).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # not empty: other files are still there
+                    path.parent.rmdir()
+    return removed
+
+
+def _mark_final(feeds_dir: Path, plan: SitePlan) -> None:
+    """Leave `.final` in the folders of finished months (served with a long Cache-Control)."""
+    for months in plan.months.values():
+        for doc in months:
+            marker = feeds_dir / doc.folder / FINAL_MARKER
+            if doc.finished:
+                if not marker.exists():
+                    marker.parent.mkdir(parents=True, exist_ok=True)
+                    marker.write_bytes(b"")
+            else:
+                marker.unlink(missing_ok=True)
 
 
 def build_feeds(

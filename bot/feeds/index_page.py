@@ -7,11 +7,22 @@ relative, so the page works on any host the folder is served from. Deterministic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from bot.feeds.common import ATOM, JSON, OPML, RSS, FeedEntry, FeedSpec, clean, html_content
+from bot.feeds.common import (
+    ATOM,
+    JSON,
+    OPML,
+    RSS,
+    FeedEntry,
+    FeedSpec,
+    clean,
+    html_content,
+    item_anchor,
+)
 from bot.sanitizer import escape_attribute, escape_text, safe_url
 
 RECENT_ITEMS = 50
@@ -49,6 +60,17 @@ ol.items > li { padding: .9rem 1rem; margin: 0 0 .75rem; background: var(--card)
 .summary { margin: .35rem 0; overflow-wrap: anywhere; }
 .tags a { margin-right: .5rem; font-size: .8rem; }
 code { font-size: .9em; }
+nav { margin-bottom: 1rem; }
+ul.digests { padding-left: 1.2rem; } ul.digests li { margin: .2rem 0; }
+section h2 a { color: inherit; }
+.pager { display: flex; flex-wrap: wrap; gap: 1rem; justify-content: space-between; }
+form.search { display: flex; gap: .5rem; margin: .75rem 0; }
+form.search input { flex: 1; min-width: 0; padding: .4rem .6rem; font: inherit;
+  border: 1px solid var(--line); border-radius: .4rem; background: var(--bg); color: var(--fg); }
+form.search button, a.button { padding: .4rem .9rem; font: inherit; border-radius: .4rem;
+  border: 1px solid var(--accent); background: var(--accent); color: #fff; }
+img { max-width: 100%; height: auto; }
+@media (max-width: 40rem) { body { padding: 1rem .75rem 2rem; } h1 { font-size: 1.35rem; } }
 """
 
 
@@ -80,21 +102,46 @@ def _feed_links(spec: FeedSpec) -> str:
     return f'<ul class="feeds">{links}</ul>'
 
 
-def _item(entry: FeedEntry, slugs: dict[str, str]) -> str:
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """What every page needs to know about the site."""
+
+    site_title: str
+    language: str
+    category_slugs: Mapping[str, str]  # category name -> slug
+    digest_slugs: Mapping[str, str]  # digest id -> slug
+
+
+def item_html(entry: FeedEntry, context: PageContext, *, up: str, number: int | None = None) -> str:
+    """One item as every page shows it, `up` being the way from the page to the site's root.
+
+    Numbered on its digest's page; elsewhere it names the digest it comes from (linked to the
+    item's anchor there), and an item without a link of its own links to that anchor."""
     item = entry.item
     url = safe_url(item.url)
+    slug = context.digest_slugs.get(entry.digest_id)
+    anchor = f"{up}d/{_attr(slug)}/#{_attr(item_anchor(item.id))}" if slug else None
     title = _text(item.title) or _text(item.url or "") or _text(entry.id)
     if url:
         title = f'<a href="{_attr(url)}" rel="noopener">{title}</a>'
+    elif anchor and number is None:
+        title = f'<a href="{anchor}">{title}</a>'
+    if number is not None:
+        title = f"{number}. {title}"
     author = f" · {_text(item.author)}" if item.author else ""
+    source = (
+        f' · <a href="{anchor}">{_text(entry.digest_title)}</a>'
+        if anchor and number is None
+        else ""
+    )
     tags = "".join(
-        f'<a href="#c-{_attr(slugs[c.name])}">#{_text(c.name)}</a>'
+        f'<a href="{up}c/{_attr(context.category_slugs[c.name])}/">#{_text(c.name)}</a>'
         for c in entry.categories
-        if c.name in slugs
+        if c.name in context.category_slugs
     )
     return (
-        f'<li id="item-{_attr(item.id)}"><div class="title">{title}</div>'
-        f'<div class="muted">{_when(entry.published)}{author}</div>'
+        f'<li id="{_attr(item_anchor(item.id))}"><div class="title">{title}</div>'
+        f'<div class="muted">{_when(entry.published)}{author}{source}</div>'
         f'<div class="summary">{html_content(item)}</div>'
         + (f'<div class="tags">{tags}</div>' if tags else "")
         + "</li>"
@@ -108,7 +155,12 @@ def render_index(
     *,
     bot_username: str | None = None,
     recent: int = RECENT_ITEMS,
+    context: PageContext | None = None,
+    digests: Sequence[tuple[str, str, datetime]] = (),
+    months: Sequence[str] = (),
 ) -> bytes:
+    """The front page. `digests` are the newest digests as (slug, title, date), `months` the
+    months of the archive, newest first: both link to their pages."""
     specs = [overall, *categories]
     discovery = "\n".join(
         f'<link rel="alternate" type="{kind}" href="{_attr(spec.path + name)}"'
@@ -117,11 +169,12 @@ def render_index(
         for name, kind, label in FORMATS
     )
     slugs = {spec.category.name: spec.category.slug for spec in categories if spec.category}
+    context = context or PageContext(title, overall.language, slugs, {})
     rows = []
     for spec in categories:
         category = spec.category
         assert category is not None
-        name = _text(category.name)
+        name = f'<a href="c/{_attr(category.slug)}/">{_text(category.name)}</a>'
         label = (
             f' <span class="muted">{_text(category.label)}</span>'
             if (category.label and category.label != category.name)
@@ -142,8 +195,23 @@ def render_index(
         if rows
         else '<p class="muted">暂无分类。</p>'
     )
-    items = "".join(_item(entry, slugs) for entry in overall.entries[:recent])
+    items = "".join(item_html(entry, context, up="") for entry in overall.entries[:recent])
     recent_html = f'<ol class="items">{items}</ol>' if items else '<p class="muted">暂无条目。</p>'
+    digest_links = "".join(
+        f'<li><a href="d/{_attr(slug)}/">{_text(name)}</a> {_when(date)}</li>'
+        for slug, name, date in digests
+    )
+    month_links = "".join(f'<li><a href="archive/{_attr(m)}/">{_text(m)}</a></li>' for m in months)
+    archive_html = (
+        '<section id="digests"><h2>最近的简报</h2>'
+        f'<ul class="digests">{digest_links}</ul></section>'
+        if digest_links
+        else ""
+    ) + (
+        f'<section id="archive"><h2>按月归档</h2><ul class="feeds">{month_links}</ul></section>'
+        if month_links
+        else ""
+    )
     page = f"""<!DOCTYPE html>
 <html lang="{_attr(overall.language)}">
 <head>
@@ -151,7 +219,7 @@ def render_index(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_text(title)}</title>
 <meta name="description" content="{_attr(overall.description)}">
-<link rel="icon" href="data:,">
+<link rel="icon" href="favicon.ico">
 {discovery}
 <link rel="outline" type="text/x-opml" href="{OPML}" title="OPML">
 <style>{_CSS}</style>
@@ -160,6 +228,10 @@ def render_index(
 <header>
 <h1>{_text(title)}</h1>
 <p class="muted">{_text(overall.description)} · 更新于 {_when(overall.updated)}</p>
+<form class="search" action="search" method="get" role="search">
+<input type="search" name="q" maxlength="100" placeholder="搜索全部条目" aria-label="搜索">
+<button type="submit">搜索</button>
+</form>
 </header>
 <section id="feeds">
 <h2>订阅全部</h2>
@@ -175,7 +247,16 @@ def render_index(
 <h2>最新条目</h2>
 {recent_html}
 </section>
+{archive_html}
 </body>
 </html>
 """
     return page.encode("utf-8")
+
+
+# The names the other pages use (the page helpers above stay private to keep this module's hunks
+# small where the sanitizer switch-over touches them).
+CSS = _CSS
+attr = _attr
+text = _text
+when = _when

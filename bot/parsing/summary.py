@@ -25,6 +25,7 @@ from bot.sanitizer import (
     SKIPPED_TAGS,
     escape_attribute,
     escape_text,
+    image_html,
     is_html_tag,
     safe_url,
 )
@@ -176,8 +177,9 @@ def render_inline(children: Sequence[Token]) -> tuple[str, str]:
             else:
                 hs.append("")
             ts.append("")
-        elif kind == "image":  # the alt text stands in for the picture
-            hs.append(escape_text(token.content))
+        elif kind == "image":  # kept for the web when its source is safe; the text is its alt
+            picture = image_html(str(token.attrGet("src") or ""), token.content)
+            hs.append(picture if picture is not None else escape_text(token.content))
             ts.append(token.content)
         elif kind == "html_inline":
             text = html_to_text(token.content)

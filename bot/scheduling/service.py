@@ -36,12 +36,14 @@ from bot.commands.application import (
 )
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
+from bot.feeds.search_results import SearchSite
 from bot.logs import configure_logging
 from bot.pipeline import Failures, Pipeline, Planner
 from bot.scheduling.checks import StartupProblem, StateGuard, check_paths, database_problem
 from bot.scheduling.watcher import DigestWatcher
 from bot.serving import FeedServer, create_app
 from bot.serving.guard import Limits, raise_open_files_limit
+from bot.serving.search import search_routes
 from bot.settings import Settings, unknown_channel_categories
 from bot.storing.database import open_database, sqlite_path
 from bot.storing.locks import (
@@ -51,6 +53,7 @@ from bot.storing.locks import (
     PollerLock,
     PollerRole,
 )
+from bot.storing.search import Search
 from bot.storing.status import ping
 from bot.storing.subscribers import ACTIVE
 
@@ -170,7 +173,7 @@ class Service:
             changed=pipeline.changed_files,
         )
         stack.push_async_callback(watcher.close)
-        server = await self._start_server(stack, bot)
+        server = await self._start_server(stack, bot, pipeline)
         self.parts = Components(engine, pipeline, dispatcher, watcher, server, guard, bot, username)
         return self.parts
 
@@ -237,11 +240,15 @@ class Service:
         username = settings.telegram.username or app.bot.username
         return app, TelegramSender(settings, pacer=pacer), username
 
-    async def _start_server(self, stack: AsyncExitStack, bot: Application | None) -> FeedServer:
+    async def _start_server(
+        self, stack: AsyncExitStack, bot: Application | None, pipeline: Pipeline
+    ) -> FeedServer:
         settings = self.settings
         routes = []
         if bot is not None and settings.telegram.webhook_url:
             routes.append(webhook_route(bot, settings))
+        searches = SearchSite(Search(pipeline.engine), pipeline.table, settings)
+        routes.extend(search_routes(searches, settings.feeds.search_per_minute))
         server = FeedServer(
             create_app(
                 settings.feeds_dir,

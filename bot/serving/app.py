@@ -43,6 +43,9 @@ from starlette.routing import BaseRoute, Route
 log = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, max-age=1800"
+# The archive documents of a finished month (the build leaves `.final` in their folder).
+ARCHIVE_CACHE_CONTROL = "public, max-age=2592000, immutable"
+FINAL_MARKER = ".final"
 GZIP_MIN_BYTES = 256
 MAX_PATH_BYTES = 1024
 
@@ -61,9 +64,12 @@ _SUFFIX_TYPES = {
     ".json": "application/json; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".ico": "image/x-icon",
+    ".png": "image/png",
 }
 _COMPRESSIBLE = ("text/", "application/")
 _KINDS = {"rss.xml": "rss", "atom.xml": "atom", "feed.json": "json", "opml.xml": "opml"}
+_FEED_KINDS = frozenset(_KINDS.values())
 
 
 def content_type(path: Path) -> str:
@@ -125,6 +131,8 @@ def resolve(root: Path, request_path: str) -> Path | None:
     """
     if "\x00" in request_path or "\\" in request_path:
         raise BadPath("NUL or backslash in path")
+    if "//" in request_path:
+        return None  # one address per file: `//rss.xml` is not a second copy of `/rss.xml`
     parts = [part for part in request_path.split("/") if part]
     for part in parts:
         if part.startswith(".") or ":" in part:
@@ -132,6 +140,8 @@ def resolve(root: Path, request_path: str) -> Path | None:
     candidate = root.joinpath(*parts)
     if candidate.is_dir():
         candidate = candidate / "index.html"
+    elif request_path.endswith("/"):
+        return None  # `rss.xml/` names a folder, and there is none
     try:
         real = candidate.resolve(strict=True)  # symlinks followed, then checked
     except (OSError, RuntimeError):
@@ -139,6 +149,18 @@ def resolve(root: Path, request_path: str) -> Path | None:
     if not real.is_relative_to(root) or not real.is_file():
         return None
     return real
+
+
+def _needs_slash(request_path: str, path: Path) -> bool:
+    return path.name == "index.html" and not request_path.endswith(("/", "index.html"))
+
+
+def _cache_control(path: Path) -> str:
+    """Long for the feed documents of a finished month's archive, else the usual half hour."""
+    finished = (path.parent / FINAL_MARKER).is_file()
+    if path.name in _KINDS and path.parent.parent.name == "archive" and finished:
+        return ARCHIVE_CACHE_CONTROL
+    return CACHE_CONTROL
 
 
 def _wants_gzip(header: str) -> bool:
@@ -284,6 +306,14 @@ def create_app(
                 "other", Response(f"400 {error}\n", 400, media_type="text/plain"), started, 0
             )
         file = await lookup(path) if path else None
+        if file is not None and path is not None and _needs_slash(decoded, path):
+            # a page's relative links need the folder's address: /c/ai-tools -> /c/ai-tools/
+            location = (
+                request.url.path + "/" + (f"?{request.url.query}" if request.url.query else "")
+            )
+            return count(
+                "html", Response(status_code=301, headers={"Location": location}), started, 0
+            )
         if file is None:
             return count(
                 "other",
@@ -299,12 +329,14 @@ def create_app(
         headers = {
             "ETag": etag,
             "Last-Modified": format_datetime(file.last_modified, usegmt=True),
-            "Cache-Control": CACHE_CONTROL,
+            "Cache-Control": _cache_control(path) if path else CACHE_CONTROL,
             "Content-Type": file.content_type,
             "X-Content-Type-Options": "nosniff",
         }
         if file.gzipped is not None:
             headers["Vary"] = "Accept-Encoding"
+        if kind in _FEED_KINDS:  # browser-based readers fetch feeds from their own origin
+            headers["Access-Control-Allow-Origin"] = "*"
         inm = request.headers.get("if-none-match")
         ims = request.headers.get("if-modified-since")
         if (inm is not None and _etag_matches(inm, file.etag)) or (

@@ -55,8 +55,11 @@ digests = Table(
     Column("ingested_ts", Float, nullable=False),
     # The content hash last planned for delivery; differs from content_hash until it is planned.
     Column("planned_hash", String(64)),
+    # 0006: the digest's page is /d/<slug>/ (given at the first build that sees it, then kept)
+    Column("slug", String(80)),
 )
 Index("ix_digests_date_ts", digests.c.date_ts)
+Index("ix_digests_slug", digests.c.slug, unique=True)
 
 items = Table(
     "items",
