@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -262,11 +262,7 @@ class TelegramSender:
                 rate_limit_args=permit,
             )
         except TelegramError as error:
-            mapped = classify(error)
-            if mapped is None:
-                raise
-            mapped.args = (redact(str(mapped)),)
-            raise mapped from error
+            _raise_classified(error)
         return message.message_id
 
     async def edit(
@@ -291,11 +287,7 @@ class TelegramSender:
         except TelegramError as error:
             if isinstance(error, BadRequest) and _NOT_MODIFIED in str(error).lower():  # repeated
                 return message_id
-            mapped = classify(error)
-            if mapped is None:
-                raise
-            mapped.args = (redact(str(mapped)),)
-            raise mapped from error
+            _raise_classified(error)
         return message_id
 
     async def close(self) -> None:
@@ -303,6 +295,16 @@ class TelegramSender:
             await self.bot.shutdown()
         except Exception as error:  # closing must never fail a run that delivered everything
             log.debug("closing the bot: %s", error)
+
+
+def _raise_classified(error: TelegramError) -> NoReturn:
+    """A send's or an edit's error as the outcome the dispatcher acts on (retry, stop the chat,
+    plain text...), its text redacted; an error no outcome covers is raised as it is."""
+    mapped = classify(error)
+    if mapped is None:
+        raise error
+    mapped.args = (redact(str(mapped)),)
+    raise mapped from error
 
 
 class ConsoleSender:
