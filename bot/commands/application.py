@@ -36,7 +36,7 @@ from telegram.ext import (
 )
 
 from bot.categorising.table import CategoryTable
-from bot.commands import correcting, handlers, texts
+from bot.commands import channels, correcting, handlers, texts, topics
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
 from bot.commands.updates import ChatOrderedUpdates
@@ -65,6 +65,9 @@ _COMMANDS = {
     "stop": handlers.stop,
     "stats": handlers.stats,
     "recategorise": handlers.recategorise,
+    "connect": channels.connect,
+    "channels": channels.channels_command,
+    "topic": topics.topic,
 }
 
 
@@ -132,8 +135,18 @@ def register_handlers(app: BotApp) -> None:
     for name, callback in _COMMANDS.items():
         app.add_handler(CommandHandler(name, callback, filters=only_messages))
     app.add_handler(CallbackQueryHandler(handlers.recategorise_button, pattern=correcting.PATTERN))
+    app.add_handler(CallbackQueryHandler(channels.channel_button, pattern=channels.PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(ChatMemberHandler(handlers.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(
+        ChatMemberHandler(channels.membership, ChatMemberHandler.MY_CHAT_MEMBER), group=1
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.FORWARDED & filters.ChatType.PRIVATE & ~filters.COMMAND & only_messages,
+            channels.forwarded,
+        )
+    )
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_handler(
         MessageHandler(

@@ -96,8 +96,10 @@ async def send(
     quote = None
     if chat.type != ChatType.PRIVATE and message is not None:
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+    # in a forum, the reply goes to the topic the command came from (else it lands in General)
+    thread = message.message_thread_id if message and message.is_topic_message else None
     return await context.bot.send_message(
-        chat.id, text, reply_markup=markup, reply_parameters=quote
+        chat.id, text, reply_markup=markup, reply_parameters=quote, message_thread_id=thread
     )
 
 
@@ -559,6 +561,8 @@ async def chat_member(update: Update, context: Context) -> None:
     if change is None:
         return
     s, chat = services(context), change.chat
+    if chat.type == ChatType.CHANNEL:  # channels are connected by their admins: see channels.py
+        return
     status = change.new_chat_member.status
     if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         state = BLOCKED if chat.type == ChatType.PRIVATE else GONE

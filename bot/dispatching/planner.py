@@ -22,13 +22,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
-from bot.dispatching.routing import ALL, Recipient, recipients, route
+from bot.dispatching.routing import ALL, Forum, Recipient, recipients, route, route_forum
 from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
+from bot.storing.topics import Topics
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
@@ -91,15 +92,28 @@ def plan_digest(
     subscriptions = subscribers.active_subscriptions()
     targets = recipients(channels, subscriptions, table, moves=moves, inactive=inactive)
     del subscriptions  # at 100,000 subscribers, the largest structure of a plan
+    forums = _forums(subscribers, Topics(archive.engine))
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _write(outbox, digest_id, title, date, items, targets, table, settings)
+            return _write(outbox, digest_id, title, date, items, targets, table, settings, forums)
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
             if attempt == _ATTEMPTS:
                 raise
             log.info("planning %s again after a conflict: %s", digest_id, error.orig)
     raise AssertionError("unreachable")
+
+
+def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
+    """The active forum groups with topics bound (or General switched off)."""
+    out: dict[str, Forum] = {}
+    for chat_id, layout in topics.layouts().items():
+        known = subscribers.chat(chat_id)
+        if known is None or known.state != ACTIVE:
+            continue
+        bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
+        out[chat_id] = Forum(chat_id, bound, layout.general)
+    return out
 
 
 def _write(
@@ -111,21 +125,40 @@ def _write(
     targets: list[Recipient],
     table: CategoryTable,
     settings: Settings,
+    forums: dict[str, Forum] | None = None,
 ) -> PlanResult:
     layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
+    forums = forums or {}
     by_chat = {r.chat_id: r for r in targets}
     with outbox.planning(digest_id) as writer:
         delivered = writer.delivered([item.id for item in items])
-        routed = route(items, targets, table, delivered)
+        routed = route(items, [r for r in targets if r.chat_id not in forums], table, delivered)
+        topic_messages = {
+            chat_id: route_forum(
+                items, by_chat.get(chat_id), forum, table, delivered.get(chat_id, ())
+            )
+            for chat_id, forum in forums.items()
+        }
         planned = writer.planned()
         reviser = _Reviser(writer, title, date, items, table, settings)
-        skipped = len(targets) - len(routed)
+        skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
         for chat_id, messages in planned.items():
             recipient = by_chat.get(chat_id)
-            if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
+            if chat_id in forums:  # revised in place; its new items go to their topics below
+                recipient = recipient or Recipient(chat_id, frozenset())
+            elif recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
                 continue
             fresh = routed.pop(chat_id, ())
             reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
+        for chat_id, messages_of_forum in topic_messages.items():
+            for thread_id, chosen in messages_of_forum:
+                topic = next((names for t, names in forums[chat_id].topics if t == thread_id), None)
+                target = by_chat.get(chat_id) if topic is None else Recipient(chat_id, topic)
+                feed_url = feed_url_for(target or Recipient(chat_id, frozenset()), settings, table)
+                message = layout_digest(
+                    title, date, chosen, zone=settings.zone, feed_url=feed_url, table=table
+                )
+                writer.add(chat_id, _new_parts(message), thread_id=thread_id)
         for chat_id, chosen in routed.items():
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
             key = (tuple(item.id for item in chosen), feed_url)
@@ -206,6 +239,7 @@ class _Reviser:
                 chat_id,
                 self._follow_up(overflow, feed_url),
                 received=had | set(added),
+                thread_id=messages[-1][-1].thread_id,  # a forum: the topic of its last message
             )
 
     def _layout(

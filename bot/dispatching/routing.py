@@ -5,6 +5,9 @@ the subscribers (their categories, `*` = everything). A recipient selects an ite
 has one of its categories. An item a chat already received (in an earlier digest, or in an
 earlier plan of this one) is not selected again; a recipient left with nothing gets no message.
 
+A forum group with topics bound to categories (`Forum`) gets one message per topic instead, each
+with only that topic's items (`route_forum`).
+
 Category names are compared in their canonical form (`CategoryTable.get(name).name`), so a channel
 configured with a slug or an English label matches items tagged with the Chinese name.
 """
@@ -109,3 +112,43 @@ def route(
             chosen = shared[key] = tuple(items[index] for index in key)
         out[recipient.chat_id] = chosen
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Forum:
+    """A forum group's layout: topics (thread id, categories they receive) and whether the
+    categories bound to no topic go to General."""
+
+    chat_id: str
+    topics: tuple[tuple[int, frozenset[str]], ...]
+    general: bool = True
+
+
+def route_forum(
+    items: Sequence[Item],
+    base: Recipient | None,
+    forum: Forum,
+    table: CategoryTable,
+    had: Iterable[str] = (),
+) -> list[tuple[int | None, tuple[Item, ...]]]:
+    """A forum's messages of a digest: (thread, items in digest order) per topic, thread None
+    for General. An item goes once to the forum: to the topic of its first category bound to
+    one (whether or not the group subscribed to it), else to General if `base` (the group's
+    subscriptions) selects it and General is on. Items in `had` are left out."""
+    owner: dict[str, int] = {}
+    for topic, bound in forum.topics:
+        for name in canonical(bound, table):
+            owner.setdefault(name, topic)
+    skip = set(had)
+    out: dict[int | None, list[Item]] = {}
+    for item in items:
+        if item.id in skip:
+            continue
+        names = [table.get(name).name for name in item.categories]
+        thread = next((owner[name] for name in names if name in owner), None)
+        if thread is None and not (
+            forum.general and base is not None and selects(base, frozenset(names))
+        ):
+            continue
+        out.setdefault(thread, []).append(item)
+    return [(thread, tuple(chosen)) for thread, chosen in out.items()]
