@@ -237,8 +237,8 @@ async def channel_button(update: Update, context: Context) -> None:
     if action == "d":
         await db(_store(context).disconnect, chat_id)
         log.info("channel %s disconnected by user %s", chat_id, user.id)
-        await query.answer()
         await send(update, context, texts.disconnected(lang, title))
+        await query.answer()
         return
     if channel.state != ACTIVE:
         await query.answer(texts.channel_stopped_plain(lang), show_alert=True)
@@ -262,8 +262,8 @@ async def channel_button(update: Update, context: Context) -> None:
         return
     have = await db(current, s.subscribers, chat_id)
     markup = _categories_keyboard(lang, chat_id, pool, set(have.names), have.all)
-    await query.answer()
     await send(update, context, texts.channel_categories(lang, title), markup)
+    await query.answer()
 
 
 async def membership(update: Update, context: Context) -> None:

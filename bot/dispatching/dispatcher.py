@@ -374,6 +374,9 @@ class Dispatcher:
             message_id = await self._request(claimed, permit)
         except BaseException as error:
             self.pacer.done(permit)
+            if isinstance(error, TopicGone) and claimed.thread_id is not None:
+                # the note first, then (once this outcome is recorded) the topic's messages
+                await self._send_note(claimed.chat_id, claimed.thread_id)
             if isinstance(error, SendError):
                 return _Outcome(self._outcome(claimed, error), claimed)
             if isinstance(error, Exception):  # a bug or an answer nobody expected: not retried
@@ -517,7 +520,6 @@ class Dispatcher:
                     result.chat_id,
                     result.error,
                 )
-                self._note_topic(result.chat_id, result.thread_id)
             elif isinstance(result, ChatMoved):
                 self.stats.moved_chats += 1
                 log.info("chat %s moved to %s", result.old_id, result.new_id)
@@ -529,17 +531,11 @@ class Dispatcher:
                 except Exception:
                     log.exception("progress callback failed")
 
-    def _note_topic(self, chat_id: str, thread_id: int) -> None:
-        """Tell the forum's admins in General, ahead of the topic's messages that follow there
-        (a reply's priority in the chat's turn)."""
+    async def _send_note(self, chat_id: str, thread_id: int) -> None:
+        """Tell the forum's admins in General that a topic is closed; the topic's messages
+        follow there once the delivery's outcome is recorded (so the note comes first)."""
         if self.topic_note is None:
             return
-        task = asyncio.create_task(self._send_note(chat_id, thread_id), name=f"note-{chat_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send_note(self, chat_id: str, thread_id: int) -> None:
-        assert self.topic_note is not None
         try:
             text = await self._db(self.topic_note, chat_id, thread_id)
         except Exception:

@@ -1036,6 +1036,8 @@ class FakeTelegram:
         key = self._resolve(_chat_key(params.get("chat_id")))
         with self._lock:
             self._check_chat(key, sending=False)
+            if isinstance(key, str) and key not in self._chats:
+                raise _bad("chat not found")  # a public @name nobody registered
             info = dict(self._chat(key))
         # The fields python-telegram-bot's ChatFullInfo requires.
         info.update(
@@ -1077,6 +1079,8 @@ class FakeTelegram:
             raise _bad("invalid user_id specified")
         with self._lock:
             self._check_chat(key, sending=False)
+            if user_id != self.bot_id and not self._bot_is_admin(key):
+                raise _bad("member list is inaccessible")
             return self._member(key, user_id)
 
     async def _get_chat_administrators(self, params: dict, gone: asyncio.Future) -> list:
@@ -1085,6 +1089,8 @@ class FakeTelegram:
             self._check_chat(key, sending=False)
             if self._chat(key)["type"] == "private":
                 raise _bad("there are no administrators in the private chat")
+            if not self._bot_is_admin(key):
+                raise _bad("member list is inaccessible")
             creator, admins = self._admins.get(key, (None, []))
             ids = ([creator] if creator is not None else []) + [a for a in admins if a != creator]
             return [self._member(key, uid) for uid in ids]
@@ -1166,6 +1172,13 @@ class FakeTelegram:
             self._aliases["@" + name.lower()] = chat_id
             self._admins[chat_id] = (creator, [int(a) for a in admins])
             return chat_id
+
+    def _bot_is_admin(self, key: int | str) -> bool:
+        """(Under the lock) whether the bot may read the chat's members: in a channel only an
+        administrator may (in groups every member sees the admins)."""
+        if self._chat(key)["type"] != "channel":
+            return True
+        return self._bot_members.get(key, {"status": "administrator"})["status"] == "administrator"
 
     def _bot_status(self, key: int | str) -> dict:
         return {k: v for k, v in self._member(key, self.bot_id).items() if k != "user"}
@@ -1352,9 +1365,10 @@ class FakeTelegram:
         first_name: str = "Test",
         chat_title: str | None = None,
         thread_id: int | None = None,
+        forwarded_from: int | str | None = None,
     ) -> dict:
-        """A user writes `text` in the chat (inside forum topic `thread_id`, if given); returns
-        the queued Update dict.
+        """A user writes `text` in the chat (inside forum topic `thread_id`, if given; or
+        forwards a post of channel `forwarded_from`); returns the queued Update dict.
 
         A leading "/command" or "/command@bot" gets a bot_command entity at offset 0, as
         Telegram marks it (so CommandHandler fires). A negative chat_id with the default
@@ -1380,6 +1394,15 @@ class FakeTelegram:
             elif chat_title:
                 chat["title"] = chat_title
             message = self._incoming(key, chat, text, {"from": user})
+            if forwarded_from is not None:
+                origin = self._chat(self._resolve(_chat_key(forwarded_from)))
+                message.pop("entities", None)
+                message["forward_origin"] = {
+                    "type": "channel",
+                    "chat": dict(origin),
+                    "message_id": 1,
+                    "date": message["date"],
+                }
             if thread_id is not None:
                 topic = self._topics.get(key, {}).get(thread_id)
                 if topic is None or not chat.get("is_forum"):
