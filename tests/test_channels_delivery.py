@@ -9,6 +9,7 @@ from collections import Counter
 
 from fakebot.limits import FloodLimits
 from test_dispatch import World
+from test_dispatch_edits import corrected, with_items
 from test_dispatch_support import CATEGORIES, TABLE, items_in, make_digest, make_item
 
 from bot.dispatching.routing import Forum, Recipient, route_forum
@@ -128,3 +129,34 @@ async def test_the_bot_removed_from_a_channel_mid_broadcast(tmp_path, telegram) 
     telegram.set_bot_member(channel, "administrator")
     assert Channels(world.engine).connect(channel, "AI News", 500)
     assert world.subscribers.chat(channel).state == ACTIVE  # type: ignore[union-attr]
+
+
+async def test_a_digest_corrected_after_it_went_to_a_forum(tmp_path, telegram) -> None:  # type: ignore[no-untyped-def]
+    telegram.limits = None
+    world = World(
+        tmp_path, telegram, global_per_second=1000, private_per_second=1000, group_per_minute=60000
+    )
+    telegram.make_forum(FORUM)
+    tools, apps = telegram.create_topic(FORUM, "Tools"), telegram.create_topic(FORUM, "Apps")
+    world.subscribe(FORUM, [ALL])
+    Topics(world.engine).bind(FORUM, tools, ["AI工具"], "Tools")
+    Topics(world.engine).bind(FORUM, apps, ["AI应用"], "Apps")
+    items = [
+        make_item("r1", ("AI工具",)),
+        make_item("r2", ("AI应用",)),
+        make_item("r3", ("AI伦理",)),
+    ]
+    digest = make_digest(12, items)
+    world.plan(digest)
+    await world.drain()
+    before = {m.message_thread_id: m.message_id for m in telegram.messages(FORUM)}
+    world.plan(corrected(digest, "r2", "更正后的摘要。"))
+    fixed = corrected(digest, "r2", "更正后的摘要。")
+    world.plan(with_items(fixed, [*fixed.items, make_item("r4", ("AI工具",))]))
+    await world.drain()
+    messages = telegram.messages(FORUM)
+    edited = next(m for m in messages if m.message_id == before[apps])
+    assert "更正后的摘要。" in edited.plain and edited.message_thread_id == apps
+    assert edited.edit_count == 1  # in place, in its topic, with its own feed in the footer
+    assert "c/ai-applications/rss.xml" in edited.plain
+    assert thread_items(telegram, FORUM) == {tools: ["r1", "r4"], apps: ["r2"], None: ["r3"]}

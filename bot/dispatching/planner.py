@@ -144,17 +144,19 @@ def _write(
         skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
         for chat_id, messages in planned.items():
             recipient = by_chat.get(chat_id)
-            if chat_id in forums:  # revised in place; its new items go to their topics below
-                recipient = recipient or Recipient(chat_id, frozenset())
-            elif recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
+            if chat_id in forums:  # each topic's messages revised in place, with its footer
+                for thread_id, group in _by_thread(messages).items():
+                    target = _forum_target(forums[chat_id], thread_id, recipient)
+                    reviser.revise(chat_id, group, (), feed_url_for(target, settings, table))
+                continue  # its new items go to their topics as new messages, below
+            if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
                 continue
             fresh = routed.pop(chat_id, ())
             reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
         for chat_id, messages_of_forum in topic_messages.items():
             for thread_id, chosen in messages_of_forum:
-                topic = next((names for t, names in forums[chat_id].topics if t == thread_id), None)
-                target = by_chat.get(chat_id) if topic is None else Recipient(chat_id, topic)
-                feed_url = feed_url_for(target or Recipient(chat_id, frozenset()), settings, table)
+                target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+                feed_url = feed_url_for(target, settings, table)
                 message = layout_digest(
                     title, date, chosen, zone=settings.zone, feed_url=feed_url, table=table
                 )
@@ -184,6 +186,22 @@ def _write(
         edits=writer.edits,
         rewritten=reviser.rewritten,
     )
+
+
+def _forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
+    """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
+    group's subscriptions for General (its footer's feed follows from it)."""
+    topic = next((names for t, names in forum.topics if t == thread_id), None)
+    if topic is not None:
+        return Recipient(forum.chat_id, topic)
+    return base or Recipient(forum.chat_id, frozenset({ALL}))
+
+
+def _by_thread(messages: list[list[PlannedPart]]) -> dict[int | None, list[list[PlannedPart]]]:
+    out: dict[int | None, list[list[PlannedPart]]] = {}
+    for message in messages:
+        out.setdefault(message[0].thread_id, []).append(message)
+    return out
 
 
 def _new_parts(parts: list[Part]) -> list[NewPart]:

@@ -147,7 +147,15 @@ class Topics:
         for row in rows:
             connection.execute(
                 upsert(connection, topics)
-                .values(**{**row._asdict(), "chat_id": new})
+                .values(
+                    chat_id=new,
+                    thread_id=row.thread_id,
+                    title=row.title,
+                    categories=row.categories,
+                    state=row.state,
+                    error=row.error,
+                    updated_ts=row.updated_ts,
+                )
                 .on_conflict_do_nothing(index_elements=[topics.c.chat_id, topics.c.thread_id])
             )
         connection.execute(delete(topics).where(topics.c.chat_id == old))
