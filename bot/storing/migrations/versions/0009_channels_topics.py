@@ -1,14 +1,14 @@
 """Channels connected by their admins, forum topics bound to categories, deliveries into topics.
 
 Revision ID: 0009_channels_topics
-Revises: 0006_search
+Revises: 0007_chat_settings
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_channels_topics"
-down_revision = "0006_search"
+down_revision = "0007_chat_settings"
 branch_labels = None
 depends_on = None
 
