@@ -18,6 +18,7 @@ from bot.commands.topics import topic_note
 from bot.dispatching import Dispatcher, TelegramSender, plan_digest
 from bot.storing.archive import Archive
 from bot.storing.channels import Channels
+from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.outbox import Outbox
 from bot.storing.subscribers import ACTIVE, ALL, BLOCKED, GONE
 from bot.storing.tables import deliveries
@@ -69,7 +70,16 @@ async def test_a_channel_admin_connects_the_channel_and_manages_it(bot: Bot, lan
     assert Channels(bot.engine).connector(channel) == OWNER
     # the buttons: categories, then toggles, each checked with getChatMember first
     data = reply.callback_data()
-    assert data == [f"ch:c:{channel}", f"ch:d:{channel}"]
+    assert data == [f"ch:c:{channel}", f"ch:s:{channel}", f"ch:d:{channel}"]
+    # the per-chat settings that apply to a channel, stored as any chat's
+    await bot.press(OWNER, reply.message_id, data[1], language_code=lang)
+    panel = bot.fake.last_message(OWNER)
+    says(panel, lang, "的设置（点击切换）", "Settings of “AI 新闻”")
+    await bot.press(OWNER, panel.message_id, f"ch:n:{channel}", language_code=lang)
+    await bot.press(OWNER, panel.message_id, f"ch:p:{channel}", language_code=lang)
+    chosen = ChatSettingsStore(bot.engine).get(channel)
+    assert chosen.silent and chosen.paused and chosen.paused_since_ts is not None
+    assert bot.fake.messages(OWNER)[-1].buttons()[0]["text"].startswith("✅")
     await bot.press(OWNER, reply.message_id, data[0], language_code=lang)
     toggles = bot.fake.last_message(OWNER)
     says(toggles, lang, "的分类（点击切换）", "(tap to toggle)")

@@ -11,7 +11,9 @@ settings file stay the operator's and are only shown.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageOriginChannel, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -26,6 +28,7 @@ from bot.logs import redact
 from bot.model import Category
 from bot.settings import Settings
 from bot.storing.channels import Channels
+from bot.storing.chat_settings import COMPACT, FULL, ChatSettings, ChatSettingsStore
 from bot.storing.subscribers import ACTIVE, BLOCKED, GONE
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,8 @@ _GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 __all__ = ["PATTERN", "channel_button", "channels_command", "connect", "forwarded", "membership"]
 PATTERN = r"^ch:"
+# c: categories, t: a category toggle, d: disconnect, s: settings, p/n/f: pause, silent, format
+_ACTIONS = ("c", "d", "t", "s", "p", "n", "f")
 
 
 def _store(context: Context) -> Channels:
@@ -165,6 +170,9 @@ def _channel_row(lang: texts.Lang, chat_id: int, title: str) -> InlineKeyboardMa
                     texts.categories_button(lang, title), callback_data=f"{PREFIX}c:{chat_id}"
                 ),
                 InlineKeyboardButton(
+                    texts.settings_button(lang), callback_data=f"{PREFIX}s:{chat_id}"
+                ),
+                InlineKeyboardButton(
                     texts.disconnect_button(lang), callback_data=f"{PREFIX}d:{chat_id}"
                 ),
             ]
@@ -198,7 +206,7 @@ def _parse(data: str | None) -> tuple[str, int, str | None] | None:
     if not data or not data.startswith(PREFIX):
         return None
     parts = data[len(PREFIX) :].split(":")
-    if len(parts) < 2 or parts[0] not in ("c", "d", "t") or not parts[1].lstrip("-").isdigit():
+    if len(parts) < 2 or parts[0] not in _ACTIONS or not parts[1].lstrip("-").isdigit():
         return None
     slug = parts[2] if len(parts) == 3 and parts[0] == "t" else None
     if parts[0] == "t" and slug is None:
@@ -242,6 +250,9 @@ async def channel_button(update: Update, context: Context) -> None:
         return
     if channel.state != ACTIVE:
         await query.answer(texts.channel_stopped_plain(lang), show_alert=True)
+        return
+    if action in _SETTING_ACTIONS:
+        await _settings_press(update, context, action, chat_id, title)
         return
     pool = await known(context)
     if action == "t":
@@ -304,3 +315,57 @@ async def _tell(context: Context, user_id: int, text: Callable[[texts.Lang], str
         await context.bot.send_message(user_id, text(lang))
     except TelegramError as error:
         log.info("notice to user %s not sent: %s", user_id, redact(str(error)))
+
+
+# The per-chat settings (#13) that apply to a channel: pause, silent delivery, compact format.
+_SETTING_ACTIONS = ("s", "p", "n", "f")
+
+
+def _settings_keyboard(
+    lang: texts.Lang, chat_id: int, chosen: ChatSettings
+) -> InlineKeyboardMarkup:
+    def button(label: str, on: bool, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            ("✅ " if on else "") + label, callback_data=f"{PREFIX}{action}:{chat_id}"
+        )
+
+    return InlineKeyboardMarkup(
+        [
+            [button(texts.channel_setting_label(lang, "pause"), chosen.paused, "p")],
+            [button(texts.channel_setting_label(lang, "silent"), chosen.silent, "n")],
+            [button(texts.channel_setting_label(lang, "compact"), chosen.format == COMPACT, "f")],
+        ]
+    )
+
+
+def _toggled(chosen: ChatSettings, action: str, now: float) -> ChatSettings:
+    if action == "p":
+        paused = not chosen.paused
+        return replace(
+            chosen, paused=paused, paused_since_ts=now if paused else None, paused_until_ts=None
+        )
+    if action == "n":
+        return replace(chosen, silent=not chosen.silent)
+    return replace(chosen, format=FULL if chosen.format == COMPACT else COMPACT)
+
+
+async def _settings_press(
+    update: Update, context: Context, action: str, chat_id: int, title: str
+) -> None:
+    """ "settings" shows the channel's toggles; a toggle flips one and redraws them."""
+    query, lang = update.callback_query, lang_of(update)
+    assert query is not None
+    store = ChatSettingsStore(services(context).engine)
+    chosen = await db(store.get, chat_id)
+    if action == "s":
+        markup = _settings_keyboard(lang, chat_id, chosen)
+        await send(update, context, texts.channel_settings(lang, title), markup)
+        await query.answer()
+        return
+    chosen = _toggled(chosen, action, time.time())
+    await db(store.save, chat_id, chosen)
+    try:
+        await query.edit_message_reply_markup(_settings_keyboard(lang, chat_id, chosen))
+    except BadRequest as error:
+        log.debug("keyboard not redrawn: %s", redact(str(error)))
+    await query.answer()

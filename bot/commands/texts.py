@@ -907,3 +907,25 @@ def topic_note(title: str | None, thread_id: int) -> str:
         f"⚠️ The topic {name} is closed or deleted; its items are posted here instead. Admins: "
         "bind a topic again with /topic inside it, or send /topic to see the layout."
     )
+
+
+def settings_button(lang: Lang) -> str:
+    return _t(lang, "设置", "Settings")
+
+
+def channel_settings(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」的设置（点击切换）：",
+        f"Settings of “{esc(cut(title, 80))}” (tap to toggle):",
+    )
+
+
+def channel_setting_label(lang: Lang, name: str) -> str:
+    labels = {
+        "pause": ("暂停推送", "Pause deliveries"),
+        "silent": ("静音推送", "Deliver silently"),
+        "compact": ("精简格式", "Compact format"),
+    }
+    zh, en = labels[name]
+    return _t(lang, zh, en)
