@@ -379,3 +379,28 @@ async def test_a_forum_group_that_migrates_keeps_subscriptions_and_topics(
     with bot.engine.connect() as connection:
         chats = set(connection.execute(select(deliveries.c.chat_id)).scalars())
     assert str(old) not in chats
+
+
+def states(bot: Bot, chat: int) -> set[str]:
+    with bot.engine.connect() as connection:
+        query = select(deliveries.c.state).where(deliveries.c.chat_id == str(chat))
+        return set(connection.execute(query).scalars())
+
+
+def gone(bot: Bot, chat: int) -> bool:
+    known = bot.subscribers.chat(chat)
+    return known is not None and known.state == GONE
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_removed_from_a_group_its_pending_deliveries_stop(bot: Bot, lang: str) -> None:
+    group, other = -1003000000001, 880
+    bot.fake.set_admins(group, [MOD])
+    await bot.ask(group, "/subscribe all", user_id=MOD, language_code=lang)
+    await bot.ask(other, "/subscribe all", language_code=lang)
+    plan(bot, make_digest(7, ITEMS))
+    bot.fake.change_bot_member(group, "kicked")
+    await bot.fake.wait_for_async(lambda f: states(bot, group) == {"cancelled"}, 10)
+    assert gone(bot, group) and bot.subs(group) == {ALL}  # kept, for when it is added back
+    await drain(bot)
+    assert [i for m in bot.fake.messages(other) for i in items_in(m.plain)] == [i.id for i in ITEMS]

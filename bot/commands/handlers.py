@@ -42,6 +42,7 @@ from bot.model import Category
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.corrections import Correction, Corrections
+from bot.storing.outbox import Outbox
 from bot.storing.search import MAX_QUERY, QueryError, normalise_query
 from bot.storing.subscribers import BLOCKED, GONE
 
@@ -567,7 +568,8 @@ async def chat_member(update: Update, context: Context) -> None:
     if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         state = BLOCKED if chat.type == ChatType.PRIVATE else GONE
         await db(s.subscribers.set_state, chat.id, state)
-        log.info("chat %s is now %s", chat.id, state)
+        cancelled = await db(Outbox(s.engine).cancel_chat, str(chat.id), f"chat {state}")
+        log.info("chat %s is now %s; %d delivery(ies) cancelled", chat.id, state, cancelled)
     elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
         await db(actions.register, s.subscribers, chat_info(update))
 
