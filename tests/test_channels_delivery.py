@@ -4,6 +4,7 @@ shared by its topics), and a channel that drops the bot in the middle of a broad
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 
@@ -160,3 +161,49 @@ async def test_a_digest_corrected_after_it_went_to_a_forum(tmp_path, telegram) -
     assert edited.edit_count == 1  # in place, in its topic, with its own feed in the footer
     assert "c/ai-applications/rss.xml" in edited.plain
     assert thread_items(telegram, FORUM) == {tools: ["r1", "r4"], apps: ["r2"], None: ["r3"]}
+
+
+async def test_a_forum_broadcast_stopped_and_started_again_sends_nothing_twice(
+    tmp_path,  # type: ignore[no-untyped-def]
+    telegram,
+) -> None:
+    telegram.limits = FloodLimits().scaled(40)
+    world = World(
+        tmp_path, telegram, global_per_second=900, private_per_second=30, group_per_minute=600
+    )
+    telegram.make_forum(FORUM)
+    threads = [telegram.create_topic(FORUM, f"t{n}") for n in range(3)]
+    world.subscribe(FORUM, [ALL])
+    for thread, name in zip(threads, CATEGORIES, strict=False):
+        Topics(world.engine).bind(FORUM, thread, [name], None)
+    digests = [
+        [make_item(f"s{day}-{k}", (CATEGORIES[k % 4],)) for k in range(8)] for day in range(4)
+    ]
+    for day, items in enumerate(digests):
+        world.plan(make_digest(14 + day, items))
+    stop = asyncio.Event()
+    sent = 0
+
+    def stop_after_five(result, claimed) -> None:  # type: ignore[no-untyped-def]
+        nonlocal sent
+        sent += isinstance(result, Sent)
+        if sent == 5:
+            stop.set()  # a shutdown in the middle of the forum's messages
+
+    first = world.dispatcher(progress=stop_after_five)
+    try:
+        await asyncio.wait_for(first.drain(stop), 30)
+    finally:
+        await first.sender.close()
+    assert 5 <= len(telegram.messages(FORUM)) < 16
+    await world.drain()  # the next start
+    got = thread_items(telegram, FORUM)
+    every = [i for ids in got.values() for i in ids]
+    assert sorted(every) == sorted(i.id for items in digests for i in items)  # once each
+    for thread, name in zip(threads, CATEGORIES, strict=False):
+        want = [i.id for items in digests for i in items if i.categories == (name,)]
+        assert got[thread] == want  # in order across the restart
+    assert got[None] == [
+        i.id for items in digests for i in items if i.categories == (CATEGORIES[3],)
+    ]
+    assert telegram.flood_count == 0
