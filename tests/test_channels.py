@@ -197,6 +197,15 @@ async def test_removed_or_demoted_the_channel_stops_and_its_connector_is_told(
     notice = await private_notice(bot, OWNER, before)
     says(notice, lang, "我已被移出频道「AI News」", "I was removed from the channel")
     assert bot.subscribers.chat(channel).state == GONE  # type: ignore[union-attr]
+    # a failed send may mark the channel before Telegram's update comes: told all the same
+    await bot.ask(OWNER, "/connect @ainews", language_code=lang)  # (refused: the bot is out)
+    bot.fake.set_bot_member(channel, "administrator")
+    await bot.ask(OWNER, "/connect @ainews", language_code=lang)
+    bot.subscribers.set_state(channel, BLOCKED)  # as the dispatcher does on a 403
+    before = len(bot.fake.messages(OWNER))
+    bot.fake.change_bot_member(channel, "kicked", by_user=OWNER)
+    notice = await private_notice(bot, OWNER, before)
+    says(notice, lang, "我已被移出频道「AI News」", "I was removed from the channel")
 
 
 # Forum topics --------------------------------------------------------------------------------

@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageOriginChannel, Update
+from telegram import (
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageOriginChannel,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -286,24 +292,28 @@ async def membership(update: Update, context: Context) -> None:
         return
     s, chat, new = services(context), change.chat, change.new_chat_member
     title = chat.title or chat.username or str(chat.id)
-    may_post = new.status == ChatMemberStatus.ADMINISTRATOR and bool(
-        getattr(new, "can_post_messages", False)
-    )
     known_chat = await db(s.subscribers.chat, chat.id)
     connector = await db(_store(context).connector, chat.id)
-    if may_post:
-        if known_chat is not None and known_chat.state != ACTIVE and connector is not None:
-            await _tell(context, connector, lambda lang: texts.channel_back(lang, title))
+    if known_chat is None or connector is None:  # never connected (or disconnected): nothing
         return
-    if known_chat is None or known_chat.state != ACTIVE:
+    if _may_post(new):
+        if known_chat.state != ACTIVE:
+            await _tell(context, connector, lambda lang: texts.channel_back(lang, title))
         return
     removed = new.status in _GONE
     cancelled = await db(_store(context).lost, chat.id, GONE if removed else BLOCKED)
     log.info(
         "channel %s: the bot is %s; %d delivery(ies) cancelled", chat.id, new.status, cancelled
     )
-    if connector is not None:
+    # told once, when posting stops (a failed send may have marked the channel already)
+    if _may_post(change.old_chat_member):
         await _tell(context, connector, lambda lang: texts.channel_lost(lang, title, removed))
+
+
+def _may_post(member: ChatMember) -> bool:
+    return member.status == ChatMemberStatus.ADMINISTRATOR and bool(
+        getattr(member, "can_post_messages", False)
+    )
 
 
 async def _tell(context: Context, user_id: int, text: Callable[[texts.Lang], str]) -> None:
