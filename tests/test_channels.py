@@ -251,7 +251,7 @@ async def test_topic_binding_and_unbinding(bot: Bot, lang: str) -> None:
     ]
     shown = await in_topic(bot, tools, "/topic", lang)
     says(shown, lang, "工具 ⬅️: AI工具", "工具 ⬅️: AI Tools")
-    says(shown, lang, "General：其余分类", "General: every other category")
+    says(shown, lang, "General：本群订阅", "General: the group's other subscribed")
     refused = await in_topic(bot, apps, "/topic off", lang, user=STRANGER)
     says(refused, lang, "管理员", "admin")
     reply = await in_topic(bot, apps, "/topic off", lang)

@@ -874,7 +874,11 @@ def topic_layout(
         )
         lines.append(f"• {_topic_name(title, thread)}{mark}: {_names(categories, lang)}{state}")
     lines.append(
-        _t(lang, "• General：其余分类", "• General: every other category")
+        _t(
+            lang,
+            "• General：本群订阅（/mysubs）中其余的分类",
+            "• General: the group's other subscribed categories (/mysubs)",
+        )
         if general
         else _t(
             lang,
