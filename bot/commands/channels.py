@@ -45,6 +45,7 @@ _GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 __all__ = ["PATTERN", "channel_button", "channels_command", "connect", "forwarded", "membership"]
 PATTERN = r"^ch:"
+_BUTTON_ROWS = 30  # channels with buttons in /channels (three each)
 # c: categories, t: a category toggle, d: disconnect, s: settings, p/n/f: pause, silent, format
 _ACTIONS = ("c", "d", "t", "s", "p", "n", "f")
 
@@ -160,7 +161,7 @@ async def channels_command(update: Update, context: Context) -> None:
     markup = None
     if managed:
         keyboard: list[tuple[InlineKeyboardButton, ...]] = []
-        for channel in managed:
+        for channel in managed[:_BUTTON_ROWS]:  # Telegram takes 100 buttons a keyboard
             keyboard.extend(
                 _channel_row(lang, int(channel.id), channel.title or channel.id).inline_keyboard
             )
