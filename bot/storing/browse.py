@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, bindparam, select, update
 
 from bot.model import Entry
-from bot.storing.archive import _entry
+from bot.storing.archive import _entry, digest_slug
 from bot.storing.tables import digest_items, digests, item_categories, items
 
-SLUG_FORMAT = "%Y-%m-%d-%H%M"
 CHUNK = 500  # ids per IN (...) list: well under SQLite's limit of bound parameters
 
 
@@ -53,9 +52,9 @@ class Browse:
         self.engine = engine
 
     def assign_slugs(self, zone: ZoneInfo) -> int:
-        """Give each digest without a slug one: its local date and time (`2025-11-27-1200`),
-        with a part of its id when another digest has that already. Slugs never change after,
-        so a digest's page keeps its address. The number of digests given one."""
+        """Give each digest without a slug one (`bot.storing.archive.digest_slug`): those stored
+        before slugs were given at ingest. Slugs never change after, so a digest's page keeps
+        its address. The number of digests given one."""
         with self.engine.begin() as connection:
             new = connection.execute(
                 select(digests.c.id, digests.c.date_ts)
@@ -71,9 +70,9 @@ class Browse:
             )
             rows = []
             for row in new:
-                slug = datetime.fromtimestamp(row.date_ts, zone).strftime(SLUG_FORMAT)
+                slug = digest_slug(row.id, row.date_ts, zone, taken=False)
                 if slug in taken:
-                    slug = f"{slug}-{row.id[:8]}"
+                    slug = digest_slug(row.id, row.date_ts, zone, taken=True)
                 taken.add(slug)
                 rows.append({"b_id": row.id, "b_slug": slug})
             connection.execute(
