@@ -189,9 +189,9 @@ async def test_feeds_allow_every_origin(built: Site) -> None:
     for path in TYPES:
         response = await built.get(path, headers={"Origin": "https://reader.example"})
         is_feed = path.endswith((".xml", ".json"))
-        assert response.headers.get("access-control-allow-origin") == (
-            "*" if is_feed else None
-        ), path
+        assert response.headers.get("access-control-allow-origin") == ("*" if is_feed else None), (
+            path
+        )
     not_modified = await built.get(
         "feed.json", headers={"If-None-Match": (await built.get("feed.json")).headers["etag"]}
     )
