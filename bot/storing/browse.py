@@ -124,11 +124,13 @@ class Browse:
         )
         marks: dict[str, Any] = {}
         with self.engine.connect() as connection:
-            for row in connection.execute(query):
-                mark = marks.get(row.digest_id)
+            for digest_id, item_id, _, categories, content_hash in connection.execute(
+                query
+            ).tuples():
+                mark = marks.get(digest_id)
                 if mark is None:
-                    mark = marks[row.digest_id] = hashlib.sha256()
-                mark.update(f"{row.item_id}\x1f{row.content_hash}\x1f{row.categories}\x1e".encode())
+                    mark = marks[digest_id] = hashlib.sha256()
+                mark.update(f"{item_id}\x1f{content_hash}\x1f{categories}\x1e".encode())
         return {digest_id: mark.hexdigest() for digest_id, mark in marks.items()}
 
     def item_marks(self) -> list[ItemMark]:
@@ -140,17 +142,20 @@ class Browse:
             items.c.content_hash,
             items.c.categories,
         ).order_by(items.c.published_ts.desc(), items.c.id)
+        # Items share a few category lists: each is parsed once (a build reads every item).
+        parsed: dict[str, tuple[str, ...]] = {}
+        marks = []
         with self.engine.connect() as connection:
-            return [
-                ItemMark(
-                    r.id,
-                    r.digest_id,
-                    r.published_ts,
-                    tuple(json.loads(r.categories)),
-                    f"{r.content_hash}{r.categories}",
+            for item_id, digest_id, published_ts, content_hash, categories in connection.execute(
+                query
+            ).tuples():
+                names = parsed.get(categories)
+                if names is None:
+                    names = parsed[categories] = tuple(json.loads(categories))
+                marks.append(
+                    ItemMark(item_id, digest_id, published_ts, names, content_hash + categories)
                 )
-                for r in connection.execute(query)
-            ]
+        return marks
 
     def entries_between(
         self, start_ts: float, end_ts: float, categories: Sequence[str] | None = None
