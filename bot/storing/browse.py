@@ -124,9 +124,7 @@ class Browse:
         )
         marks: dict[str, Any] = {}
         with self.engine.connect() as connection:
-            for digest_id, item_id, _, categories, content_hash in connection.execute(
-                query
-            ).tuples():
+            for digest_id, item_id, _, categories, content_hash in connection.execute(query):
                 mark = marks.get(digest_id)
                 if mark is None:
                     mark = marks[digest_id] = hashlib.sha256()
@@ -146,9 +144,8 @@ class Browse:
         parsed: dict[str, tuple[str, ...]] = {}
         marks = []
         with self.engine.connect() as connection:
-            for item_id, digest_id, published_ts, content_hash, categories in connection.execute(
-                query
-            ).tuples():
+            rows = connection.execute(query)
+            for item_id, digest_id, published_ts, content_hash, categories in rows:
                 names = parsed.get(categories)
                 if names is None:
                     names = parsed[categories] = tuple(json.loads(categories))
