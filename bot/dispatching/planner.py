@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
 from bot.dispatching.routing import ALL, Recipient, recipients, route
+from bot.feeds.common import digest_page
 from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
 from bot.model import Item
 from bot.settings import Settings
@@ -64,6 +65,12 @@ def feed_url_for(recipient: Recipient, settings: Settings, table: CategoryTable)
     return f"{site}rss.xml"
 
 
+def page_url_for(archive: Archive, digest_id: str, settings: Settings) -> str:
+    """The digest's page, which link-less items link to ("" without a site address)."""
+    slug = archive.page_slug(digest_id, settings.zone)
+    return digest_page(settings.site_url, slug) if slug and settings.site_url else ""
+
+
 def plan_digest(
     engine: Engine,
     digest_id: str,
@@ -80,6 +87,7 @@ def plan_digest(
         raise LookupError(f"no digest {digest_id!r} in the archive")
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
+    page_url = page_url_for(archive, digest_id, settings)
     moves = outbox.moves()
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     inactive = []
@@ -93,7 +101,7 @@ def plan_digest(
     del subscriptions  # at 100,000 subscribers, the largest structure of a plan
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _write(outbox, digest_id, title, date, items, targets, table, settings)
+            return _write(outbox, digest_id, title, date, items, targets, table, settings, page_url)
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
             if attempt == _ATTEMPTS:
@@ -111,6 +119,7 @@ def _write(
     targets: list[Recipient],
     table: CategoryTable,
     settings: Settings,
+    page_url: str = "",
 ) -> PlanResult:
     layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
     by_chat = {r.chat_id: r for r in targets}
@@ -118,7 +127,7 @@ def _write(
         delivered = writer.delivered([item.id for item in items])
         routed = route(items, targets, table, delivered)
         planned = writer.planned()
-        reviser = _Reviser(writer, title, date, items, table, settings)
+        reviser = _Reviser(writer, title, date, items, table, settings, page_url)
         skipped = len(targets) - len(routed)
         for chat_id, messages in planned.items():
             recipient = by_chat.get(chat_id)
@@ -139,6 +148,7 @@ def _write(
                         zone=settings.zone,
                         feed_url=feed_url,
                         table=table,
+                        page_url=page_url,
                     )
                 )
             writer.add(chat_id, parts)
@@ -169,8 +179,10 @@ class _Reviser:
         items: list[Item],
         table: CategoryTable,
         settings: Settings,
+        page_url: str = "",
     ) -> None:
         self.writer = writer
+        self.page_url = page_url
         self.title = title
         self.date = date
         self.current = {item.id: item for item in items}
@@ -225,6 +237,7 @@ class _Reviser:
                 zone=self.settings.zone,
                 feed_url=feed_url,
                 table=self.table,
+                page_url=self.page_url,
             )
         return revision
 
@@ -240,6 +253,7 @@ class _Reviser:
                     zone=self.settings.zone,
                     feed_url=feed_url,
                     table=self.table,
+                    page_url=self.page_url,
                 )
             )
         return parts
