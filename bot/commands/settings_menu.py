@@ -20,11 +20,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.commands import settings_texts as st
 from bot.commands.texts import Lang
+from bot.formatting.messages import SETTINGS_DATA
 from bot.storing.chat_settings import COMPACT, FULL, LANGUAGES, ChatSettings
 
 PREFIX = "st:"
 PATTERN = r"^st:"
-OPEN = "st:open"  # the button under deliveries: sends this menu
+OPEN = SETTINGS_DATA  # the button under deliveries: sends this menu
 _ON_OFF = {"on": True, "off": False}
 _DATA = re.compile(r"^st:([a-z]{1,12}):([a-z0-9_-]{0,24})$")
 
