@@ -344,7 +344,9 @@ class _Frame:
             runs: list[Run] = []
             for position, block in enumerate(sequence):
                 if position:
-                    runs.append(Run(SEPARATOR))
+                    # compact titles are one a line (packing counted the longer separator)
+                    between_items = 1 < position <= len(blocks) and self.compact
+                    runs.append(Run("\n" if between_items else SEPARATOR))
                 runs.extend(block.runs)
             runs = join_runs(runs)
             length = utf16_len(plain_of(runs))
