@@ -49,6 +49,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("feeds", "RSS / Atom / JSON 订阅源", "RSS, Atom and JSON feeds"),
     Command("search", "搜索全部条目", "Search every item"),
     Command("stop", "取消全部订阅", "Unsubscribe from everything"),
+    Command("settings", "我的设置（按钮）", "My settings (buttons)"),
+    Command("filter", "关键词过滤：/filter +OpenAI -融资", "Keyword filter: /filter +OpenAI"),
+    Command("format", "推送格式：full 或 compact", "Delivery format: full or compact"),
+    Command("preview", "链接预览：on 或 off", "Link previews: on or off"),
+    Command("silent", "静音推送：on 或 off", "Silent deliveries: on or off"),
+    Command("lang", "语言：zh 或 en", "Language: zh or en"),
     Command("stats", "统计（管理员）", "Statistics (admins)", admin=True),
     Command("recategorise", "更正条目分类（管理员）", "Re-categorise an item (admins)", admin=True),
 )

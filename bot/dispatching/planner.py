@@ -10,6 +10,10 @@ revision: each chat's message is laid out again into the parts it already has
 (`revise_layout`); a part whose text changed is edited in place if it was sent (or is being
 sent), or simply given the new text if it was not; items that no longer fit go out as a
 follow-up message. A chat never gets a second copy of the message, nor an item twice.
+
+Each chat's settings (one read for the whole audience) decide what it is planned and how: its
+keyword filter narrows what routing selects, and its message is laid out in its `Style`, the
+language it reads (`/lang`, else its Telegram language) and its `/format`.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
-from bot.dispatching.routing import ALL, Recipient, recipients, route
+from bot.dispatching.routing import ALL, Recipient, recipients, route, with_filters
 from bot.feeds.common import digest_page
-from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
+from bot.formatting.messages import (
+    Part,
+    Revision,
+    Style,
+    layout_digest,
+    plain_text,
+    revise_layout,
+)
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, reading_language
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
 
@@ -71,6 +83,26 @@ def page_url_for(archive: Archive, digest_id: str, settings: Settings) -> str:
     return digest_page(settings.site_url, slug) if slug and settings.site_url else ""
 
 
+class Styles:
+    """Each chat's `Style`, from its settings and whether its Telegram language is English;
+    one shared object per distinct style."""
+
+    def __init__(self, chosen: dict[str, ChatSettings], english: set[str]) -> None:
+        self.chosen = chosen
+        self.english = english
+        self._shared: dict[tuple[str, bool], Style] = {}
+
+    def of(self, chat_id: str) -> Style:
+        settings = self.chosen.get(chat_id)
+        telegram = "en" if chat_id in self.english else None
+        lang = reading_language(settings.language if settings else None, telegram)
+        key = (lang, settings is not None and settings.format == COMPACT)
+        style = self._shared.get(key)
+        if style is None:
+            style = self._shared[key] = Style(*key)
+        return style
+
+
 def plan_digest(
     engine: Engine,
     digest_id: str,
@@ -99,9 +131,15 @@ def plan_digest(
     subscriptions = subscribers.active_subscriptions()
     targets = recipients(channels, subscriptions, table, moves=moves, inactive=inactive)
     del subscriptions  # at 100,000 subscribers, the largest structure of a plan
+    store = ChatSettingsStore(engine)
+    chosen = store.many()
+    targets = with_filters(targets, chosen)
+    styles = Styles(chosen, store.english_chats())
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _write(outbox, digest_id, title, date, items, targets, table, settings, page_url)
+            return _write(
+                outbox, digest_id, title, date, items, targets, table, settings, page_url, styles
+            )
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
             if attempt == _ATTEMPTS:
@@ -120,8 +158,10 @@ def _write(
     table: CategoryTable,
     settings: Settings,
     page_url: str = "",
+    styles: Styles | None = None,
 ) -> PlanResult:
-    layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
+    styles = styles or Styles({}, set())
+    layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
     by_chat = {r.chat_id: r for r in targets}
     with outbox.planning(digest_id) as writer:
         delivered = writer.delivered([item.id for item in items])
@@ -134,10 +174,12 @@ def _write(
             if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
                 continue
             fresh = routed.pop(chat_id, ())
-            reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
+            feed_url = feed_url_for(recipient, settings, table)
+            reviser.revise(chat_id, messages, fresh, feed_url, styles.of(chat_id))
         for chat_id, chosen in routed.items():
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
-            key = (tuple(item.id for item in chosen), feed_url)
+            style = styles.of(chat_id)
+            key = (tuple(item.id for item in chosen), feed_url, style)
             parts = layouts.get(key)
             if parts is None:
                 parts = layouts[key] = _new_parts(
@@ -149,6 +191,7 @@ def _write(
                         feed_url=feed_url,
                         table=table,
                         page_url=page_url,
+                        style=style,
                     )
                 )
             writer.add(chat_id, parts)
@@ -199,6 +242,7 @@ class _Reviser:
         messages: list[list[PlannedPart]],
         fresh: tuple[Item, ...],
         feed_url: str,
+        style: Style,
     ) -> None:
         """Bring a chat's messages of this digest up to date; `fresh`: items it has not had."""
         overflow: list[Item] = []
@@ -206,7 +250,7 @@ class _Reviser:
         had = {item_id for message in messages for p in message for item_id in p.item_ids}
         for index, message in enumerate(messages):
             extra = fresh if index == len(messages) - 1 else ()
-            revision = self._layout(message, extra, feed_url)
+            revision = self._layout(message, extra, feed_url, style)
             overflow.extend(revision.overflow)
             for planned, part in zip(message, revision.parts, strict=True):
                 added.extend(i for i in part.item_ids if i not in had)
@@ -216,17 +260,17 @@ class _Reviser:
             overflow.sort(key=lambda item: self.position.get(item.id, len(self.position)))
             self.writer.add(
                 chat_id,
-                self._follow_up(overflow, feed_url),
+                self._follow_up(overflow, feed_url, style),
                 received=had | set(added),
             )
 
     def _layout(
-        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str
+        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str, style: Style
     ) -> Revision:
         slots = tuple(
             tuple(i for i in planned.item_ids if i in self.current) for planned in message
         )
-        key = (slots, tuple(item.id for item in extra), feed_url)
+        key = (slots, tuple(item.id for item in extra), feed_url, style)
         revision = self._layouts.get(key)
         if revision is None:
             revision = self._layouts[key] = revise_layout(
@@ -238,11 +282,12 @@ class _Reviser:
                 feed_url=feed_url,
                 table=self.table,
                 page_url=self.page_url,
+                style=style,
             )
         return revision
 
-    def _follow_up(self, overflow: list[Item], feed_url: str) -> list[NewPart]:
-        key = (tuple(item.id for item in overflow), feed_url)
+    def _follow_up(self, overflow: list[Item], feed_url: str, style: Style) -> list[NewPart]:
+        key = (tuple(item.id for item in overflow), feed_url, style)
         parts = self._follow_ups.get(key)
         if parts is None:
             parts = self._follow_ups[key] = _new_parts(
@@ -254,6 +299,7 @@ class _Reviser:
                     feed_url=feed_url,
                     table=self.table,
                     page_url=self.page_url,
+                    style=style,
                 )
             )
         return parts

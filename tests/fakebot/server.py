@@ -755,6 +755,7 @@ class FakeTelegram:
                 at=now,
                 entities=entities,
                 date=int(time.time()),
+                silent=bool(params.get("disable_notification")),
             )
             self._message_at[(key, sm.message_id)] = len(self._messages)
             self._messages.append(sm)
