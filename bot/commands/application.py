@@ -36,7 +36,7 @@ from telegram.ext import (
 )
 
 from bot.categorising.table import CategoryTable
-from bot.commands import correcting, handlers, texts
+from bot.commands import correcting, handlers, texts, timing_commands
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
 from bot.commands.updates import ChatOrderedUpdates
@@ -65,6 +65,7 @@ _COMMANDS = {
     "stop": handlers.stop,
     "stats": handlers.stats,
     "recategorise": handlers.recategorise,
+    **timing_commands.COMMANDS,  # /pause /resume /quiet /schedule /timezone (#13)
 }
 
 

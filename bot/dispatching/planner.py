@@ -15,6 +15,7 @@ follow-up message. A chat never gets a second copy of the message, nor an item t
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,11 +23,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
+from bot.dispatching.holding import Holding
 from bot.dispatching.routing import ALL, Recipient, recipients, route
+from bot.dispatching.timing import Disposition
 from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import ChatSettings, ChatSettingsStore
+from bot.storing.held import HeldItems
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
 
@@ -41,6 +46,8 @@ class PlanResult:
     deliveries: int  # messages (parts) added to the outbox
     items: int  # (chat, item) pairs added
     skipped: int  # recipients that select nothing new in this digest
+    held: int = 0  # chats whose items wait for their bundle (schedule, quiet hours)
+    paused: int = 0  # paused chats that got nothing
     edits: int = 0  # edits of messages already sent, queued
     rewritten: int = 0  # parts not sent yet that were given their new text
 
@@ -72,8 +79,10 @@ def plan_digest(
     subscribers: Subscribers,
     table: CategoryTable,
     settings: Settings,
+    now: float | None = None,
 ) -> PlanResult:
-    """Write every delivery of a digest (or nothing, when every recipient has it already)."""
+    """Write every delivery of a digest (or nothing, when every recipient has it already);
+    chats' pause, schedule, quiet hours and filters apply as of `now` (default: the clock)."""
     outbox = Outbox(engine)
     header = outbox.digest_header(digest_id)
     if header is None:
@@ -91,9 +100,13 @@ def plan_digest(
     subscriptions = subscribers.active_subscriptions()
     targets = recipients(channels, subscriptions, table, moves=moves, inactive=inactive)
     del subscriptions  # at 100,000 subscribers, the largest structure of a plan
+    holding = Holding(time.time() if now is None else now, settings.zone)
+    choices = _shared(ChatSettingsStore(engine).many())
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _write(outbox, digest_id, title, date, items, targets, table, settings)
+            return _write(
+                outbox, digest_id, title, date, items, targets, table, settings, holding, choices
+            )
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
             if attempt == _ATTEMPTS:
@@ -111,6 +124,8 @@ def _write(
     targets: list[Recipient],
     table: CategoryTable,
     settings: Settings,
+    holding: Holding,
+    choices: dict[str, ChatSettings],
 ) -> PlanResult:
     layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
     by_chat = {r.chat_id: r for r in targets}
@@ -126,7 +141,15 @@ def _write(
                 continue
             fresh = routed.pop(chat_id, ())
             reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
-        for chat_id, chosen in routed.items():
+        held: dict[str, tuple[str, ...]] = {}
+        paused = 0
+        for chat_id, routed_items in routed.items():
+            verdict, chosen = holding.decide(choices.get(chat_id), routed_items)
+            if verdict is Disposition.HOLD and chosen:
+                held[chat_id] = tuple(item.id for item in chosen)
+            paused += verdict is Disposition.SKIP
+            if verdict is not Disposition.DELIVER or not chosen:
+                continue
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
             key = (tuple(item.id for item in chosen), feed_url)
             parts = layouts.get(key)
@@ -142,15 +165,24 @@ def _write(
                     )
                 )
             writer.add(chat_id, parts)
+        HeldItems.hold_many(writer.connection, held, digest_id, holding.now)
     return PlanResult(
         digest_id=digest_id,
         chats=writer.chats,
         deliveries=writer.deliveries,
         items=writer.items,
         skipped=skipped,
+        held=len(held),
+        paused=paused,
         edits=writer.edits,
         rewritten=reviser.rewritten,
     )
+
+
+def _shared(choices: dict[str, ChatSettings]) -> dict[str, ChatSettings]:
+    """Chats with equal settings share one object (100,000 chats choose a few dozen ways)."""
+    one: dict[ChatSettings, ChatSettings] = {}
+    return {chat_id: one.setdefault(s, s) for chat_id, s in choices.items()}
 
 
 def _new_parts(parts: list[Part]) -> list[NewPart]:
