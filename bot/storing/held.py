@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
 
 from bot.model import Entry
 from bot.storing.archive import _entry
 from bot.storing.database import upsert
 from bot.storing.outbox import NewPart, PlanWriter
-from bot.storing.tables import delivered_items, digests, held_items, items
+from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
 
 BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
 _IN_CHUNK = 500
@@ -59,14 +59,9 @@ class HeldItems:
             return {chat_id: float(oldest) for chat_id, oldest in connection.execute(query)}
 
     def held(self, chat_id: str) -> list[str]:
-        """The item ids a chat holds, oldest first."""
-        query = (
-            select(held_items.c.item_id)
-            .where(held_items.c.chat_id == chat_id)
-            .order_by(held_items.c.held_ts, held_items.c.item_id)
-        )
+        """The item ids a chat holds, oldest first (in their digest's order)."""
         with self.engine.connect() as connection:
-            return list(connection.execute(query).scalars())
+            return [row.item_id for row in _held_rows(connection, chat_id)]
 
     def release(self, chat_id: str, bundle: Bundle, now: float) -> int:
         """Everything `chat_id` holds as one message (`bundle` lays it out from the entries, in
@@ -74,12 +69,7 @@ class HeldItems:
         the items it carries as delivered, and the held rows deleted: one transaction. Items
         the chat has already (delivered meanwhile) are not sent again. The parts written."""
         with self.engine.begin() as connection:
-            rows = connection.execute(
-                select(held_items.c.item_id, held_items.c.digest_id)
-                .where(held_items.c.chat_id == chat_id)
-                .order_by(held_items.c.held_ts, held_items.c.item_id)
-                .with_for_update()
-            ).all()
+            rows = _held_rows(connection, chat_id, lock=True)
             if not rows:
                 return 0
             item_ids = [row.item_id for row in rows]
@@ -105,6 +95,21 @@ class HeldItems:
             return connection.execute(
                 delete(held_items).where(held_items.c.chat_id == chat_id)
             ).rowcount
+
+
+def _held_rows(connection: Connection, chat_id: str, *, lock: bool = False) -> list[Row]:
+    """A chat's held rows, oldest first and each digest's items in its order; locked (on
+    PostgreSQL) for a release, so that a second releaser waits and then finds them gone."""
+    h, place = held_items.c, digest_items.c
+    query = (
+        select(h.item_id, h.digest_id)
+        .outerjoin(digest_items, and_(place.digest_id == h.digest_id, place.item_id == h.item_id))
+        .where(h.chat_id == chat_id)
+        .order_by(h.held_ts, h.digest_id, place.position, h.item_id)
+    )
+    if lock:
+        query = query.with_for_update(of=held_items)
+    return list(connection.execute(query).all())
 
 
 def _insert(connection: Connection, rows: list[dict[str, object]]) -> None:
