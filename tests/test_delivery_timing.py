@@ -14,13 +14,18 @@ import pytest
 from sqlalchemy import func, select
 from test_dispatch import World, received
 from test_dispatch_support import TABLE, make_digest, make_item, store
+from test_service_health import running
 
 from bot.dispatching.bundles import release_bundles
 from bot.dispatching.planner import plan_digest
+from bot.scheduling.service import Service
+from bot.settings import load_settings
 from bot.storing.archive import Archive
 from bot.storing.chat_settings import ChatSettings, ChatSettingsStore
 from bot.storing.database import open_database
 from bot.storing.held import HeldItems
+from bot.storing.outbox import Outbox
+from bot.storing.subscribers import Subscribers
 from bot.storing.tables import held_items
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -188,3 +193,55 @@ async def test_a_chat_that_blocked_the_bot_holds_nothing_more(world) -> None:  #
 def test_default_settings_are_not_stored_and_plan_as_before(world) -> None:  # type: ignore[no-untyped-def]
     ChatSettingsStore(world.engine).save(INSTANT, ChatSettings())
     assert ChatSettingsStore(world.engine).many() == {}
+
+
+async def test_a_bundle_due_while_the_service_was_down_is_sent_once_at_start(
+    tmp_path: Path, telegram
+) -> None:  # type: ignore[no-untyped-def]
+    telegram.limits = None
+    (tmp_path / "seeds").mkdir()
+    settings = load_settings(
+        digests_dir=tmp_path / "seeds",
+        feeds_dir=tmp_path / "feeds",
+        database_url=f"sqlite:///{tmp_path}/state/db.sqlite",
+        site_url="https://news.example.com/",
+        http={"host": "127.0.0.1", "port": 0},
+        telegram={
+            "token": telegram.token,
+            "base_url": telegram.base_url,
+            "poll_timeout": 1,
+            "global_per_second": 1000,
+            "private_per_second": 1000,
+        },
+    )
+    (tmp_path / "state").mkdir()
+    engine = open_database(settings.database_url)
+    subscribers = Subscribers(engine)
+    subscribers.upsert_chat(SCHEDULED, "private")
+    subscribers.subscribe(SCHEDULED, ["*"])
+    ChatSettingsStore(engine).save(SCHEDULED, ChatSettings(schedule=("08:00",)))
+    digest = make_digest(26, FIRST)
+    store(engine, digest)
+    plan_digest(
+        engine,
+        digest.id,
+        archive=Archive(engine),
+        subscribers=subscribers,
+        table=TABLE,
+        settings=settings,
+        now=at("2026-03-01T07:00"),
+    )
+    Archive(engine).mark_planned(digest.id, digest.content_hash)
+    engine.dispose()
+    clock = lambda: at("2026-03-01T09:30")  # noqa: E731  (08:00 passed while it was down)
+
+    async with running(Service(settings, now=clock)):
+        await telegram.wait_for_messages_async(SCHEDULED, 1, timeout=20)
+    async with running(Service(settings, now=clock)) as _:
+        pass  # started again: the release at start finds nothing held
+    assert received(telegram, SCHEDULED) == [["s1-tools", "s1-apps"]]
+    engine = open_database(settings.database_url)
+    try:
+        assert Outbox(engine).pending_count() == 0 and HeldItems(engine).holding() == {}
+    finally:
+        engine.dispose()
