@@ -22,6 +22,7 @@ from bot.storing.tables import delivered_items, digest_items, digests, held_item
 
 BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
 _IN_CHUNK = 500
+_ROWS = 5000  # held rows written per statement
 
 Bundle = Callable[[list[Entry]], Sequence[NewPart]]
 
@@ -44,7 +45,7 @@ class HeldItems:
                 {"chat_id": chat_id, "item_id": i, "digest_id": digest_id, "held_ts": now}
                 for i in dict.fromkeys(item_ids)
             )
-            if len(batch) >= _IN_CHUNK:
+            if len(batch) >= _ROWS:
                 _insert(connection, batch)
                 batch = []
         if batch:
@@ -113,11 +114,10 @@ def _held_rows(connection: Connection, chat_id: str, *, lock: bool = False) -> l
 
 
 def _insert(connection: Connection, rows: list[dict[str, object]]) -> None:
-    connection.execute(
-        upsert(connection, held_items)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[held_items.c.chat_id, held_items.c.item_id])
+    statement = upsert(connection, held_items).on_conflict_do_nothing(
+        index_elements=[held_items.c.chat_id, held_items.c.item_id]
     )
+    connection.execute(statement, rows)  # executemany: one compiled statement
 
 
 def _delivered(connection: Connection, chat_id: str, item_ids: list[str]) -> set[str]:
