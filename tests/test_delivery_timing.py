@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 from test_dispatch import World, received
-from test_dispatch_support import TABLE, make_digest, make_item, store
+from test_dispatch_support import TABLE, make_digest, make_item, settings_for, store
 from test_service_health import running
 
 from bot.dispatching.bundles import release_bundles
@@ -243,5 +243,44 @@ async def test_a_bundle_due_while_the_service_was_down_is_sent_once_at_start(
     engine = open_database(settings.database_url)
     try:
         assert Outbox(engine).pending_count() == 0 and HeldItems(engine).holding() == {}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_held_items_on_postgresql_are_released_once(postgres_url: str) -> None:
+    engine = open_database(postgres_url)
+    try:
+        settings = settings_for(postgres_url)
+        subscribers = Subscribers(engine)
+        subscribers.upsert_chat(SCHEDULED, "private")
+        subscribers.subscribe(SCHEDULED, ["*"])
+        ChatSettingsStore(engine).save(SCHEDULED, ChatSettings(schedule=("08:00",)))
+        digest = make_digest(26, FIRST)
+        store(engine, digest)
+        plan_digest(
+            engine,
+            digest.id,
+            archive=Archive(engine),
+            subscribers=subscribers,
+            table=TABLE,
+            settings=settings,
+            now=at("2026-03-01T07:00"),
+        )
+        plan_digest(  # planned again (another instance, a retry): held once
+            engine,
+            digest.id,
+            archive=Archive(engine),
+            subscribers=subscribers,
+            table=TABLE,
+            settings=settings,
+            now=at("2026-03-01T07:30"),
+        )
+        assert HeldItems(engine).held(str(SCHEDULED)) == ["s1-tools", "s1-apps"]
+        assert release_bundles(engine, settings, TABLE, at("2026-03-01T08:00")) == {
+            str(SCHEDULED): 1
+        }
+        assert release_bundles(engine, settings, TABLE, at("2026-03-01T08:00")) == {}
+        assert Outbox(engine).pending_count() == 1
     finally:
         engine.dispose()

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import Engine, and_, func, select
 
 from bot.model import Entry
-from bot.storing.archive import _entry
+from bot.storing.archive import entry_of
 from bot.storing.tables import digests, item_categories, items
 
 
@@ -34,4 +34,4 @@ def missed(
     with engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(items).where(window)).scalar()
         rows = connection.execute(query.limit(limit)).all()
-    return int(count or 0), [_entry(row) for row in rows]
+    return int(count or 0), [entry_of(row) for row in rows]

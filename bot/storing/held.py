@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
 
 from bot.model import Entry
-from bot.storing.archive import _entry
+from bot.storing.archive import entry_of
 from bot.storing.database import upsert
 from bot.storing.outbox import NewPart, PlanWriter
 from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
@@ -142,5 +142,5 @@ def _entries(connection: Connection, item_ids: list[str]) -> list[Entry]:
             .where(items.c.id.in_(chunk))
         )
         for row in connection.execute(query):
-            by_id[row.id] = _entry(row)
+            by_id[row.id] = entry_of(row)
     return [by_id[i] for i in item_ids if i in by_id]
