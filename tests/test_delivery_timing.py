@@ -284,3 +284,20 @@ def test_held_items_on_postgresql_are_released_once(postgres_url: str) -> None:
         assert Outbox(engine).pending_count() == 1
     finally:
         engine.dispose()
+
+
+async def test_what_is_held_follows_a_migrated_group_and_ends_with_its_subscriptions(world) -> None:  # type: ignore[no-untyped-def]
+    group, supergroup = -700, -1_000_700
+    world.subscribe(group, ["*"])
+    choose(world, group, schedule=("08:00",))
+    plan(world, FIRST, 26, at("2026-03-01T07:00"))
+    world.subscribers.move_chat(group, supergroup)
+    held = HeldItems(world.engine)
+    assert held.held(str(group)) == [] and held.held(str(supergroup)) == ["s1-tools", "s1-apps"]
+    assert release(world, at("2026-03-01T08:00")) == {str(supergroup): 1}
+
+    choose(world, SCHEDULED, schedule=("08:00",))
+    plan(world, SECOND, 27, at("2026-03-01T09:00"))
+    world.subscribers.unsubscribe(SCHEDULED)  # /stop: every category
+    assert release(world, at("2026-03-02T08:00")) == {str(supergroup): 1}  # not SCHEDULED
+    assert held.holding() == {}

@@ -40,14 +40,16 @@ def release_bundles(
         return {}
     chosen = ChatSettingsStore(engine).many(holding)
     subscribers = Subscribers(engine)
+    channels = {str(c.chat) for c in settings.telegram.channels}
     written: dict[str, int] = {}
     for chat_id, since in holding.items():
         chat_settings = chosen.get(chat_id, DEFAULT)
         if not release_due(chat_settings, since, now, settings.zone):
             continue
         chat = subscribers.chat(chat_id)
-        if chat is not None and chat.state != ACTIVE:
-            held.forget(chat_id)  # blocked or gone: nothing to send it
+        left = chat is not None and chat.state != ACTIVE  # blocked or gone
+        if left or (chat_id not in channels and not subscribers.subscriptions_of(chat_id)):
+            held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
             continue
         language = chat_settings.language or (chat.language if chat else None)
         bundle = _Bundle(settings, table, chat_settings, texts.language(language), now)

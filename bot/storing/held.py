@@ -90,6 +90,19 @@ class HeldItems:
                 )
         return len(parts)
 
+    @staticmethod
+    def move_in(connection: Connection, old: str, new: str) -> None:
+        """A group that became a supergroup keeps what it holds (inside the caller's move); an
+        item both ids hold stays once."""
+        rows = connection.execute(
+            select(held_items.c.item_id, held_items.c.digest_id, held_items.c.held_ts).where(
+                held_items.c.chat_id == old
+            )
+        ).all()
+        if rows:
+            _insert(connection, [{"chat_id": new, **row._asdict()} for row in rows])
+            connection.execute(delete(held_items).where(held_items.c.chat_id == old))
+
     def forget(self, chat_id: str) -> int:
         """A chat that left (blocked the bot, unsubscribed from everything) holds nothing."""
         with self.engine.begin() as connection:
