@@ -147,10 +147,15 @@ async def test_a_pause_sends_nothing_and_one_that_expires_ends_by_itself(world) 
     plan(world, FIRST, 26, start + 60)
     assert HeldItems(world.engine).holding() == {}  # skipped, not held for later
     plan(world, SECOND, 27, start + 7200)  # the pause ended an hour ago
+    plan(world, [*FIRST, make_item("s1-late", ("AI工具",))], 26, start + 7200)  # a revision
     await world.drain()
-    assert received(world.fake, INSTANT) == [["s2-tools", "s2-funding"]]
+    # what was published while it was paused is not sent later, not even by a revision
+    assert received(world.fake, INSTANT) == [["s2-tools", "s2-funding"], ["s1-late"]]
     assert received(world.fake, SCHEDULED) == []
-    assert received(world.fake, QUIET) == [["s1-tools", "s1-apps"], ["s2-tools", "s2-funding"]]
+    assert received(world.fake, QUIET) == [  # its message of the first digest edited in place
+        ["s1-tools", "s1-apps", "s1-late"],
+        ["s2-tools", "s2-funding"],
+    ]
 
 
 async def test_filters_apply_when_planned_and_again_when_bundled(world) -> None:  # type: ignore[no-untyped-def]

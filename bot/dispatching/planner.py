@@ -147,7 +147,9 @@ def _write(
             verdict, chosen = holding.decide(choices.get(chat_id), routed_items)
             if verdict is Disposition.HOLD and chosen:
                 held[chat_id] = tuple(item.id for item in chosen)
-            paused += verdict is Disposition.SKIP
+            if verdict is Disposition.SKIP:  # had while paused: never sent later one by one
+                writer.received(chat_id, [item.id for item in routed_items])
+                paused += 1
             if verdict is not Disposition.DELIVER or not chosen:
                 continue
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
