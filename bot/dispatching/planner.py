@@ -26,6 +26,7 @@ from bot.categorising.table import CategoryTable
 from bot.dispatching.holding import Holding
 from bot.dispatching.routing import ALL, Recipient, recipients, route
 from bot.dispatching.timing import Disposition
+from bot.feeds.common import digest_page
 from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
 from bot.model import Item
 from bot.settings import Settings
@@ -71,6 +72,12 @@ def feed_url_for(recipient: Recipient, settings: Settings, table: CategoryTable)
     return f"{site}rss.xml"
 
 
+def page_url_for(archive: Archive, digest_id: str, settings: Settings) -> str:
+    """The digest's page, which link-less items link to ("" without a site address)."""
+    slug = archive.page_slug(digest_id, settings.zone)
+    return digest_page(settings.site_url, slug) if slug and settings.site_url else ""
+
+
 def plan_digest(
     engine: Engine,
     digest_id: str,
@@ -89,6 +96,7 @@ def plan_digest(
         raise LookupError(f"no digest {digest_id!r} in the archive")
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
+    page_url = page_url_for(archive, digest_id, settings)
     moves = outbox.moves()
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     inactive = []
@@ -105,7 +113,17 @@ def plan_digest(
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             return _write(
-                outbox, digest_id, title, date, items, targets, table, settings, holding, choices
+                outbox,
+                digest_id,
+                title,
+                date,
+                items,
+                targets,
+                table,
+                settings,
+                page_url,
+                holding,
+                choices,
             )
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
@@ -124,6 +142,7 @@ def _write(
     targets: list[Recipient],
     table: CategoryTable,
     settings: Settings,
+    page_url: str,
     holding: Holding,
     choices: dict[str, ChatSettings],
 ) -> PlanResult:
@@ -133,7 +152,7 @@ def _write(
         delivered = writer.delivered([item.id for item in items])
         routed = route(items, targets, table, delivered)
         planned = writer.planned()
-        reviser = _Reviser(writer, title, date, items, table, settings)
+        reviser = _Reviser(writer, title, date, items, table, settings, page_url)
         skipped = len(targets) - len(routed)
         for chat_id, messages in planned.items():
             recipient = by_chat.get(chat_id)
@@ -164,6 +183,7 @@ def _write(
                         zone=settings.zone,
                         feed_url=feed_url,
                         table=table,
+                        page_url=page_url,
                     )
                 )
             writer.add(chat_id, parts)
@@ -203,8 +223,10 @@ class _Reviser:
         items: list[Item],
         table: CategoryTable,
         settings: Settings,
+        page_url: str = "",
     ) -> None:
         self.writer = writer
+        self.page_url = page_url
         self.title = title
         self.date = date
         self.current = {item.id: item for item in items}
@@ -259,6 +281,7 @@ class _Reviser:
                 zone=self.settings.zone,
                 feed_url=feed_url,
                 table=self.table,
+                page_url=self.page_url,
             )
         return revision
 
@@ -274,6 +297,7 @@ class _Reviser:
                     zone=self.settings.zone,
                     feed_url=feed_url,
                     table=self.table,
+                    page_url=self.page_url,
                 )
             )
         return parts

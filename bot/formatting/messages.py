@@ -31,6 +31,7 @@ from datetime import datetime, tzinfo
 from html.parser import HTMLParser
 
 from bot.categorising.table import CategoryTable
+from bot.feeds.common import item_anchor
 from bot.formatting.telegram_html import (
     Run,
     clean_text,
@@ -95,10 +96,18 @@ def format_digest(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
+    page_url: str = "",
 ) -> list[str]:
     """The HTML of each part of one message holding `items` (empty when there are none)."""
     parts = layout_digest(
-        digest_title, digest_date, items, zone=zone, feed_url=feed_url, table=table, limit=limit
+        digest_title,
+        digest_date,
+        items,
+        zone=zone,
+        feed_url=feed_url,
+        table=table,
+        limit=limit,
+        page_url=page_url,
     )
     return [part.html for part in parts]
 
@@ -112,11 +121,14 @@ def layout_digest(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
+    page_url: str = "",
 ) -> list[Part]:
-    """`format_digest` with what the outbox needs to know of each part."""
+    """`format_digest` with what the outbox needs to know of each part. `page_url` is the
+    digest's page (`…/d/<slug>/`): an item without a link of its own links to its anchor
+    there ("" when the digest has no page: no link)."""
     if not items:
         return []
-    frame = _Frame.of(digest_title, digest_date, items, zone, feed_url, table, limit)
+    frame = _Frame.of(digest_title, digest_date, items, zone, feed_url, table, limit, page_url)
     packed: list[list[_Block]] = []
     current: list[_Block] = []
     used = frame.head.length
@@ -153,6 +165,7 @@ def revise_layout(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
+    page_url: str = "",
 ) -> Revision:
     """Lay out a message again into its `len(slots)` existing parts.
 
@@ -173,7 +186,7 @@ def revise_layout(
     overflow: dict[str, Item] = {}
     for _ in range(2):  # again without what overflowed: numbers and footer shrink with it
         placed = [item for item in members if item.id not in overflow]
-        frame = _Frame.of(digest_title, digest_date, placed, zone, feed_url, table, limit)
+        frame = _Frame.of(digest_title, digest_date, placed, zone, feed_url, table, limit, page_url)
         packed, spilled = _pack_into(frame, frame.chunks(placed), owner, len(slots))
         if not spilled:
             return Revision(frame.render(packed, placed), tuple(overflow.values()))
@@ -248,6 +261,7 @@ class _Frame:
     foot: _Block
     room: int
     limit: int
+    page_url: str = ""
 
     @classmethod
     def of(
@@ -259,6 +273,7 @@ class _Frame:
         feed_url: str,
         table: CategoryTable,
         limit: int,
+        page_url: str = "",
     ) -> _Frame:
         title = (
             _truncate(clean_text(digest_title).strip().replace("\n", " "), MAX_TITLE) or "digest"
@@ -270,13 +285,13 @@ class _Frame:
         room = limit - overhead
         if room < 64:
             raise ValueError(f"limit {limit} leaves no room for items after header and footer")
-        return cls(title, head, cont_reserve, foot, room, limit)
+        return cls(title, head, cont_reserve, foot, room, limit, page_url)
 
     def chunks(self, items: Sequence[Item]) -> list[tuple[Item, _Block]]:
         """Each item as one block, numbered in order, or as pieces when it exceeds the room."""
         out: list[tuple[Item, _Block]] = []
         for number, item in enumerate(items, 1):
-            block = _item_block(number, item)
+            block = _item_block(number, item, self.page_url)
             if block.length <= self.room:
                 out.append((item, block))
             else:
@@ -339,11 +354,13 @@ def _block(runs: Sequence[Run], item_id: str | None = None) -> _Block:
     return _Block(runs, utf16_len(plain_of(runs)), item_id)
 
 
-def _item_block(number: int, item: Item) -> _Block:
+def _item_block(number: int, item: Item, page_url: str = "") -> _Block:
     title = _truncate(clean_text(item.title).strip().replace("\n", " "), MAX_ITEM_TITLE)
     url = safe_url(item.url)
     if not title:
         title = url or "…"
+    if url is None and page_url:  # nothing of its own to open: its anchor on the digest page
+        url = safe_url(f"{page_url}#{item_anchor(item.id)}")
     runs = [Run(f"{number}. ", _BOLD)]
     runs.append(Run(title, (("a", url), ("b", "")) if url else _BOLD))
     author = _truncate(clean_text(item.author or "").strip().replace("\n", " "), MAX_AUTHOR)
