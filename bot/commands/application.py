@@ -36,7 +36,14 @@ from telegram.ext import (
 )
 
 from bot.categorising.table import CategoryTable
-from bot.commands import correcting, handlers, reader_settings, settings_menu, texts
+from bot.commands import (
+    correcting,
+    handlers,
+    reader_settings,
+    settings_menu,
+    texts,
+    timing_commands,
+)
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
 from bot.commands.updates import ChatOrderedUpdates
@@ -67,6 +74,7 @@ _COMMANDS = {
     "stats": handlers.stats,
     "recategorise": handlers.recategorise,
     **reader_settings.COMMANDS,
+    **timing_commands.COMMANDS,  # /pause /resume /quiet /schedule /timezone (#13)
 }
 
 

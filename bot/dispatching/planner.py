@@ -19,6 +19,7 @@ language it reads (`/lang`, else its Telegram language) and its `/format`.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
+from bot.dispatching.holding import Holding
 from bot.dispatching.routing import ALL, Recipient, recipients, route, with_filters
+from bot.dispatching.timing import Disposition
 from bot.feeds.common import digest_page
 from bot.formatting.messages import (
     Part,
@@ -40,6 +43,7 @@ from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, reading_language
+from bot.storing.held import HeldItems
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
 
@@ -54,6 +58,8 @@ class PlanResult:
     deliveries: int  # messages (parts) added to the outbox
     items: int  # (chat, item) pairs added
     skipped: int  # recipients that select nothing new in this digest
+    held: int = 0  # chats whose items wait for their bundle (schedule, quiet hours)
+    paused: int = 0  # paused chats that got nothing
     edits: int = 0  # edits of messages already sent, queued
     rewritten: int = 0  # parts not sent yet that were given their new text
 
@@ -111,8 +117,10 @@ def plan_digest(
     subscribers: Subscribers,
     table: CategoryTable,
     settings: Settings,
+    now: float | None = None,
 ) -> PlanResult:
-    """Write every delivery of a digest (or nothing, when every recipient has it already)."""
+    """Write every delivery of a digest (or nothing, when every recipient has it already);
+    chats' pause, schedule, quiet hours and filters apply as of `now` (default: the clock)."""
     outbox = Outbox(engine)
     header = outbox.digest_header(digest_id)
     if header is None:
@@ -132,13 +140,25 @@ def plan_digest(
     targets = recipients(channels, subscriptions, table, moves=moves, inactive=inactive)
     del subscriptions  # at 100,000 subscribers, the largest structure of a plan
     store = ChatSettingsStore(engine)
-    chosen = store.many()
-    targets = with_filters(targets, chosen)
-    styles = Styles(chosen, store.english_chats())
+    choices = _shared(store.many())
+    targets = with_filters(targets, choices)
+    styles = Styles(choices, store.english_chats())
+    holding = Holding(time.time() if now is None else now, settings.zone)
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             return _write(
-                outbox, digest_id, title, date, items, targets, table, settings, page_url, styles
+                outbox,
+                digest_id,
+                title,
+                date,
+                items,
+                targets,
+                table,
+                settings,
+                page_url,
+                holding,
+                choices,
+                styles,
             )
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
@@ -157,10 +177,11 @@ def _write(
     targets: list[Recipient],
     table: CategoryTable,
     settings: Settings,
-    page_url: str = "",
-    styles: Styles | None = None,
+    page_url: str,
+    holding: Holding,
+    choices: dict[str, ChatSettings],
+    styles: Styles,
 ) -> PlanResult:
-    styles = styles or Styles({}, set())
     layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
     by_chat = {r.chat_id: r for r in targets}
     with outbox.planning(digest_id) as writer:
@@ -176,7 +197,17 @@ def _write(
             fresh = routed.pop(chat_id, ())
             feed_url = feed_url_for(recipient, settings, table)
             reviser.revise(chat_id, messages, fresh, feed_url, styles.of(chat_id))
-        for chat_id, chosen in routed.items():
+        held: dict[str, tuple[str, ...]] = {}
+        paused = 0
+        for chat_id, routed_items in routed.items():
+            verdict, chosen = holding.decide(choices.get(chat_id), routed_items)
+            if verdict is Disposition.HOLD and chosen:
+                held[chat_id] = tuple(item.id for item in chosen)
+            if verdict is Disposition.SKIP:  # had while paused: never sent later one by one
+                writer.received(chat_id, [item.id for item in routed_items])
+                paused += 1
+            if verdict is not Disposition.DELIVER or not chosen:
+                continue
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
             style = styles.of(chat_id)
             key = (tuple(item.id for item in chosen), feed_url, style)
@@ -195,15 +226,24 @@ def _write(
                     )
                 )
             writer.add(chat_id, parts)
+        HeldItems.hold_many(writer.connection, held, digest_id, holding.now)
     return PlanResult(
         digest_id=digest_id,
         chats=writer.chats,
         deliveries=writer.deliveries,
         items=writer.items,
         skipped=skipped,
+        held=len(held),
+        paused=paused,
         edits=writer.edits,
         rewritten=reviser.rewritten,
     )
+
+
+def _shared(choices: dict[str, ChatSettings]) -> dict[str, ChatSettings]:
+    """Chats with equal settings share one object (100,000 chats choose a few dozen ways)."""
+    one: dict[ChatSettings, ChatSettings] = {}
+    return {chat_id: one.setdefault(s, s) for chat_id, s in choices.items()}
 
 
 def _new_parts(parts: list[Part]) -> list[NewPart]:

@@ -508,3 +508,9 @@ def _entry(row: Row) -> Entry:
 def source_key(path: Path) -> str:
     """Files are remembered by their resolved path."""
     return str(path.resolve())
+
+
+def entry_of(row: Row) -> Entry:
+    """An `Entry` from a row of `items` with its digest's title as `digest_title` (for the
+    other stores that read items: held bundles, catch-ups)."""
+    return _entry(row)
