@@ -49,6 +49,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("feeds", "RSS / Atom / JSON 订阅源", "RSS, Atom and JSON feeds"),
     Command("search", "搜索全部条目", "Search every item"),
     Command("stop", "取消全部订阅", "Unsubscribe from everything"),
+    Command("settings", "我的设置（按钮）", "My settings (buttons)"),
+    Command("filter", "关键词过滤：/filter +OpenAI -融资", "Keyword filter: /filter +OpenAI"),
+    Command("format", "推送格式：full 或 compact", "Delivery format: full or compact"),
+    Command("preview", "链接预览：on 或 off", "Link previews: on or off"),
+    Command("silent", "静音推送：on 或 off", "Silent deliveries: on or off"),
+    Command("lang", "语言：zh 或 en", "Language: zh or en"),
+    Command("pause", "暂停推送（如 8h、3d）", "Pause deliveries (e.g. 8h, 3d)"),
+    Command("resume", "恢复推送并补看错过的", "Resume, with what you missed"),
+    Command("quiet", "免打扰时段", "Quiet hours"),
+    Command("schedule", "定时合集推送", "Bundles at set times"),
+    Command("timezone", "时区", "Time zone"),
     Command("connect", "连接你管理的频道", "Connect a channel you manage"),
     Command("channels", "我管理的频道", "Channels you manage"),
     Command("topic", "把分类绑定到话题（论坛群）", "Bind categories to a topic (forums)"),
@@ -595,6 +606,139 @@ def recategorised(lang: Lang, title: str, categories: Sequence[Category]) -> str
         f"已更正：<b>{shown}</b> → {names}。订阅源已更新，之后的投递按新分类。",
         f"Corrected: <b>{shown}</b> → {names}. Feeds updated; deliveries from now on use it.",
     )
+
+
+# Pause, quiet hours, schedule, time zone (#13) -----------------------------------------------
+
+_USAGE = {
+    "pause": (
+        "用法：<code>/pause</code>（直到 /resume）或 <code>/pause 8h</code>、<code>3d</code>、"
+        "<code>30m</code>（最长 365 天）。",
+        "Usage: <code>/pause</code> (until /resume) or <code>/pause 8h</code>, <code>3d</code>, "
+        "<code>30m</code> (at most 365 days).",
+    ),
+    "quiet": (
+        "用法：<code>/quiet 23:00-08:00</code>（本地时间，期间的推送攒到结束时一并发送），"
+        "<code>/quiet 23:00-08:00 silent</code>（照常发送但不响铃），<code>/quiet off</code>。",
+        "Usage: <code>/quiet 23:00-08:00</code> (local time; what comes meanwhile is sent as one "
+        "message when it ends), <code>/quiet 23:00-08:00 silent</code> (sent without sound "
+        "instead), <code>/quiet off</code>.",
+    ),
+    "schedule": (
+        "用法：<code>/schedule instant</code>（即时推送），或一到六个本地时间，如 "
+        "<code>/schedule 08:00</code>、<code>/schedule 08:00 20:00</code>。",
+        "Usage: <code>/schedule instant</code> (as it comes), or one to six local times, e.g. "
+        "<code>/schedule 08:00</code>, <code>/schedule 08:00 20:00</code>.",
+    ),
+    "timezone": (
+        "用法：<code>/timezone Europe/Berlin</code>，IANA 时区名（如 Asia/Shanghai、"
+        "America/New_York、UTC）。",
+        "Usage: <code>/timezone Europe/Berlin</code>, an IANA zone name (e.g. Asia/Shanghai, "
+        "America/New_York, UTC).",
+    ),
+}
+
+
+def timing_usage(lang: Lang, kind: str) -> str:
+    """What a command of #13 accepts (after a bad argument: nothing changed)."""
+    zh, en = _USAGE[kind]
+    return _t(lang, "参数无效，设置未改变。", "Not accepted; nothing changed. ") + _t(lang, zh, en)
+
+
+def settings_admins_only(lang: Lang) -> str:
+    return _t(
+        lang,
+        "在群组里只有管理员可以更改设置。",
+        "In a group only its admins can change its settings.",
+    )
+
+
+def paused(lang: Lang, until: str | None) -> str:
+    if until is None:
+        return _t(
+            lang,
+            "已暂停推送，订阅保留。用 /resume 恢复，届时可补看错过的条目。",
+            "Deliveries paused; your subscriptions stay. /resume resumes them and offers what "
+            "you missed.",
+        )
+    return _t(
+        lang,
+        f"已暂停推送至 {esc(until)}，订阅保留；到时自动恢复。"
+        "暂停期间的条目不会逐条补发，用 /resume 可补看。",
+        f"Deliveries paused until {esc(until)}; your subscriptions stay, and it ends by "
+        "itself. Items published meanwhile are not sent later one by one: /resume offers them.",
+    )
+
+
+def not_paused(lang: Lang) -> str:
+    return _t(lang, "推送没有暂停。", "Deliveries are not paused.")
+
+
+def resumed(lang: Lang) -> str:
+    return _t(
+        lang, "已恢复推送。暂停期间没有错过新条目。", "Deliveries resumed. You missed nothing."
+    )
+
+
+def catch_up_title(lang: Lang, count: int) -> str:
+    """The head of /resume's catch-up (plain text: `latest_listing` escapes it)."""
+    return _t(
+        lang,
+        f"已恢复推送。暂停期间错过 {count} 条，最新的：",
+        f"Deliveries resumed. You missed {count} item(s) while paused; the newest:",
+    )
+
+
+def quiet_set(lang: Lang, start: str, end: str, silent: bool) -> str:
+    if silent:
+        return _t(
+            lang,
+            f"免打扰：每天 {start}–{end}（本地时间）照常推送，但不响铃。",
+            f"Quiet hours: {start}–{end} daily (local time); deliveries come without sound.",
+        )
+    return _t(
+        lang,
+        f"免打扰：每天 {start}–{end}（本地时间）暂存推送，结束时合成一条发送。",
+        f"Quiet hours: {start}–{end} daily (local time); what comes meanwhile is sent as one "
+        "message when they end.",
+    )
+
+
+def quiet_off(lang: Lang) -> str:
+    return _t(
+        lang,
+        "免打扰已关闭；暂存的推送马上发送。",
+        "Quiet hours off; anything held is sent now.",
+    )
+
+
+def schedule_set(lang: Lang, times: Sequence[str], zone: str) -> str:
+    if not times:
+        return _t(
+            lang,
+            "即时推送：新条目一到就发送；暂存的合集马上发送。",
+            "Instant delivery: new items are sent as they come; anything held is sent now.",
+        )
+    shown = ", ".join(times)
+    return _t(
+        lang,
+        f"定时推送：每天 {shown}（{esc(zone)}）把新条目合成一条发送。",
+        f"Scheduled: one bundle of everything new daily at {shown} ({esc(zone)}).",
+    )
+
+
+def timezone_set(lang: Lang, zone: str, local_now: str) -> str:
+    return _t(
+        lang,
+        f"时区：{esc(zone)}（当地现在 {esc(local_now)}）。免打扰和定时推送按此时区。",
+        f"Time zone: {esc(zone)} (now {esc(local_now)} there). Quiet hours and the schedule "
+        "use it.",
+    )
+
+
+def bundle_title(lang: Lang, digests: int) -> str:
+    """The title of a bundle of held items from several digests."""
+    return _t(lang, f"合集：{digests} 期摘要的新条目", f"Bundle: new items of {digests} digests")
 
 
 # Channels connected by their admins (/connect, /channels), forum topics (/topic) -----------

@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from typing import Any, NoReturn, Protocol
 
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -31,7 +31,7 @@ from telegram.request import HTTPXRequest
 
 from bot.dispatching.limiter import SharedLimiter, retry_seconds
 from bot.dispatching.pacing import Limits, Pacer, Permit
-from bot.formatting.messages import plain_text
+from bot.formatting.messages import SETTINGS_DATA, plain_text
 from bot.logs import add_secret, redact
 from bot.settings import Settings
 
@@ -125,9 +125,12 @@ class Sender(Protocol):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
         thread_id: int | None = None,
     ) -> int | None:
-        """Send a message (into forum topic `thread_id`, if given)."""
+        """Send a message; `silent`: without sound; `button`: the label of a button under it
+        that opens /settings; `thread_id`: into that forum topic."""
         ...
 
     async def edit(
@@ -139,6 +142,7 @@ class Sender(Protocol):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int | None:
         """Change the text of a message sent earlier; an edit to the same text counts as done."""
         ...
@@ -264,6 +268,8 @@ class TelegramSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
         thread_id: int | None = None,
     ) -> int:
         try:
@@ -272,6 +278,8 @@ class TelegramSender:
                 text,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                disable_notification=silent or None,
+                reply_markup=_settings_markup(button),
                 message_thread_id=thread_id,
                 rate_limit_args=permit,
             )
@@ -288,6 +296,7 @@ class TelegramSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int:
         try:
             await self.bot.edit_message_text(
@@ -296,6 +305,7 @@ class TelegramSender:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                reply_markup=_settings_markup(button),
                 rate_limit_args=permit,
             )
         except TelegramError as error:
@@ -309,6 +319,12 @@ class TelegramSender:
             await self.bot.shutdown()
         except Exception as error:  # closing must never fail a run that delivered everything
             log.debug("closing the bot: %s", error)
+
+
+def _settings_markup(label: str | None) -> InlineKeyboardMarkup | None:
+    if label is None:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=SETTINGS_DATA)]])
 
 
 def _raise_classified(error: TelegramError) -> NoReturn:
@@ -341,6 +357,8 @@ class ConsoleSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
         thread_id: int | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
@@ -358,6 +376,7 @@ class ConsoleSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
         self.log.info(

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.database import upsert
+from bot.storing.held import HeldItems
 from bot.storing.outbox import Outbox
 from bot.storing.tables import chats, subscriptions
 from bot.storing.topics import Topics
@@ -76,6 +77,7 @@ class Subscribers:
         with self.engine.begin() as connection:
             Outbox.move_chat_in(connection, old, new)
             ChatSettingsStore.move_in(connection, old, new)
+            HeldItems.move_in(connection, old, new)
             row = connection.execute(select(chats).where(chats.c.id == old)).first()
             if row:
                 connection.execute(

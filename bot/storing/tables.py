@@ -287,3 +287,14 @@ chat_settings = Table(
     Column("preview", Boolean),
     Column("updated_ts", Float, nullable=False),
 )
+
+# 0008: items a chat selected that wait for its next bundle (`bot.storing.held`): a scheduled
+# chat's, or one in quiet hours. Released into one delivery, in the transaction that deletes them.
+held_items = Table(
+    "held_items",
+    metadata,
+    Column("chat_id", String(64), primary_key=True),
+    Column("item_id", String(40), primary_key=True),
+    Column("digest_id", String(40), nullable=False),
+    Column("held_ts", Float, nullable=False),
+)

@@ -782,6 +782,7 @@ class FakeTelegram:
                 at=now,
                 entities=entities,
                 date=int(time.time()),
+                silent=bool(params.get("disable_notification")),
                 message_thread_id=thread_id,
             )
             self._message_at[(key, sm.message_id)] = len(self._messages)

@@ -1,14 +1,14 @@
 """Channels connected by their admins, forum topics bound to categories, deliveries into topics.
 
 Revision ID: 0009_channels_topics
-Revises: 0007_chat_settings
+Revises: 0008_held_items
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_channels_topics"
-down_revision = "0007_chat_settings"
+down_revision = "0008_held_items"
 branch_labels = None
 depends_on = None
 
