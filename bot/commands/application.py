@@ -37,12 +37,14 @@ from telegram.ext import (
 
 from bot.categorising.table import CategoryTable
 from bot.commands import (
+    channels,
     correcting,
     handlers,
     reader_settings,
     settings_menu,
     texts,
     timing_commands,
+    topics,
 )
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
@@ -75,6 +77,9 @@ _COMMANDS = {
     "recategorise": handlers.recategorise,
     **reader_settings.COMMANDS,
     **timing_commands.COMMANDS,  # /pause /resume /quiet /schedule /timezone (#13)
+    "connect": channels.connect,
+    "channels": channels.channels_command,
+    "topic": topics.topic,
 }
 
 
@@ -147,8 +152,18 @@ def register_handlers(app: BotApp) -> None:
         CallbackQueryHandler(reader_settings.settings_button, pattern=settings_menu.PATTERN)
     )
     app.add_handler(CallbackQueryHandler(handlers.stop_button, pattern=handlers.STOP_PATTERN))
+    app.add_handler(CallbackQueryHandler(channels.channel_button, pattern=channels.PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(ChatMemberHandler(handlers.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(
+        ChatMemberHandler(channels.membership, ChatMemberHandler.MY_CHAT_MEMBER), group=1
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.FORWARDED & filters.ChatType.PRIVATE & ~filters.COMMAND & only_messages,
+            channels.forwarded,
+        )
+    )
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_handler(
         MessageHandler(

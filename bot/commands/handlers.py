@@ -51,6 +51,7 @@ from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.chat_settings import reading_language
 from bot.storing.corrections import Correction, Corrections
+from bot.storing.outbox import Outbox
 from bot.storing.search import MAX_QUERY, QueryError, normalise_query
 from bot.storing.subscribers import BLOCKED, GONE
 
@@ -117,8 +118,10 @@ async def send(
     quote = None
     if chat.type != ChatType.PRIVATE and message is not None:
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+    # in a forum, the reply goes to the topic the command came from (else it lands in General)
+    thread = message.message_thread_id if message and message.is_topic_message else None
     return await context.bot.send_message(
-        chat.id, text, reply_markup=markup, reply_parameters=quote
+        chat.id, text, reply_markup=markup, reply_parameters=quote, message_thread_id=thread
     )
 
 
@@ -630,11 +633,14 @@ async def chat_member(update: Update, context: Context) -> None:
     if change is None:
         return
     s, chat = services(context), change.chat
+    if chat.type == ChatType.CHANNEL:  # channels are connected by their admins: see channels.py
+        return
     status = change.new_chat_member.status
     if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         state = BLOCKED if chat.type == ChatType.PRIVATE else GONE
         await db(s.subscribers.set_state, chat.id, state)
-        log.info("chat %s is now %s", chat.id, state)
+        cancelled = await db(Outbox(s.engine).cancel_chat, str(chat.id), f"chat {state}")
+        log.info("chat %s is now %s; %d delivery(ies) cancelled", chat.id, state, cancelled)
     elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
         await db(actions.register, s.subscribers, chat_info(update))
 

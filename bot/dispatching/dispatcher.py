@@ -14,7 +14,9 @@ Outcomes (see `senders`): sent; 429 -> that chat waits `retry_after`; network/5x
 retried with exponential backoff and jitter up to `max_attempts`; 403 or "chat not found" -> the
 chat is marked blocked/gone and its pending deliveries cancelled; migrated -> the chat's
 deliveries and subscriptions move to the new id and the message goes there; refused HTML -> sent
-as plain text; any other refusal -> failed. Any other exception is a bug: that delivery fails at
+as plain text; a closed or deleted forum topic -> the topic's messages go to the group's General
+topic instead (once each) with a note to the admins there, and its binding is marked broken;
+any other refusal -> failed. Any other exception is a bug: that delivery fails at
 once (the chat's next one is not held up), is counted in `stats.broken` and logged once with its
 traceback.
 
@@ -58,6 +60,7 @@ from bot.dispatching.senders import (
     Sender,
     SendError,
     SenderUnusable,
+    TopicGone,
     Transient,
 )
 from bot.formatting.messages import plain_text, settings_button
@@ -76,6 +79,7 @@ from bot.storing.outbox import (
     Retry,
     SendAnew,
     Sent,
+    TopicClosed,
 )
 from bot.storing.subscribers import BLOCKED, GONE, Subscribers
 
@@ -111,6 +115,7 @@ class DispatchStats:
     edited: int = 0  # sent messages edited in place (part of `sent`)
     closed_chats: int = 0  # blocked or gone
     moved_chats: int = 0
+    broken_topics: int = 0  # forum topics closed or deleted (their messages went to General)
 
 
 class Dispatcher:
@@ -152,6 +157,9 @@ class Dispatcher:
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.progress = progress
         self.on_first_send: Callable[[str], None] | None = None
+        # the note to a forum's admins, posted in General, when a topic turned out closed:
+        # (chat id, thread id) -> text (HTML; None: no note), called in the database thread
+        self.topic_note: Callable[[str, int], str | None] | None = None
         self.stats = DispatchStats()
         self.fatal: SenderUnusable | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -383,6 +391,9 @@ class Dispatcher:
             message_id = await self._request(claimed, permit, chosen)
         except BaseException as error:
             self.pacer.done(permit)
+            if isinstance(error, TopicGone) and claimed.thread_id is not None:
+                # the note first, then (once this outcome is recorded) the topic's messages
+                await self._send_note(claimed.chat_id, claimed.thread_id)
             if isinstance(error, SendError):
                 return _Outcome(self._outcome(claimed, error), claimed)
             if isinstance(error, Exception):  # a bug or an answer nobody expected: not retried
@@ -410,6 +421,17 @@ class Dispatcher:
                 disable_preview=no_preview,
                 permit=permit,
                 button=button,  # an edit without it would take the button away
+            )
+        if claimed.thread_id is not None:  # into a forum topic
+            return await self.sender.send(
+                claimed.chat_id,
+                claimed.text,
+                html=html,
+                disable_preview=no_preview,
+                permit=permit,
+                silent=chosen.silent,
+                button=button,
+                thread_id=claimed.thread_id,
             )
         return await self.sender.send(
             claimed.chat_id,
@@ -444,6 +466,8 @@ class Dispatcher:
             return ChatClosed(claimed.id, claimed.chat_id, BLOCKED, reason)
         if isinstance(error, ChatGone):
             return ChatClosed(claimed.id, claimed.chat_id, GONE, reason)
+        if isinstance(error, TopicGone) and claimed.thread_id is not None:
+            return TopicClosed(claimed.id, claimed.chat_id, claimed.thread_id, reason)
         if isinstance(error, MessageGone) and claimed.is_edit:
             return SendAnew(claimed.id, reason)
         if isinstance(error, EntityError) and not claimed.plain:
@@ -523,6 +547,14 @@ class Dispatcher:
                 )
                 if self.subscribers is not None:
                     await self._chat_change(_close_chat, result.chat_id, result.state)
+            elif isinstance(result, TopicClosed):
+                self.stats.broken_topics += 1
+                log.info(
+                    "topic %d of chat %s is closed or deleted (%s): its messages go to General",
+                    result.thread_id,
+                    result.chat_id,
+                    result.error,
+                )
             elif isinstance(result, ChatMoved):
                 self.stats.moved_chats += 1
                 log.info("chat %s moved to %s", result.old_id, result.new_id)
@@ -533,6 +565,26 @@ class Dispatcher:
                     self.progress(result, claimed)
                 except Exception:
                     log.exception("progress callback failed")
+
+    async def _send_note(self, chat_id: str, thread_id: int) -> None:
+        """Tell the forum's admins in General that a topic is closed; the topic's messages
+        follow there once the delivery's outcome is recorded (so the note comes first)."""
+        if self.topic_note is None:
+            return
+        try:
+            text = await self._db(self.topic_note, chat_id, thread_id)
+        except Exception:
+            log.exception("the note about a closed topic could not be written")
+            return
+        if not text:
+            return
+        permit = await self.pacer.acquire(chat_id, Priority.REPLY)
+        try:
+            await self.sender.send(chat_id, text, html=True, disable_preview=True, permit=permit)
+        except SendError as error:  # the messages themselves are what matters: logged only
+            log.warning("the note about a closed topic was not sent to %s: %s", chat_id, error)
+        finally:
+            self.pacer.done(permit)
 
     async def _chat_change(self, function: Callable[..., None], *args: str) -> None:
         """A chat's new state or id in the chats table. The outbox has recorded the outcome

@@ -28,7 +28,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
 from bot.dispatching.holding import Holding
-from bot.dispatching.routing import ALL, Recipient, recipients, route, with_filters
+from bot.dispatching.routing import (
+    ALL,
+    Forum,
+    Recipient,
+    recipients,
+    route,
+    route_forum,
+    with_filters,
+)
 from bot.dispatching.timing import Disposition
 from bot.feeds.common import digest_page
 from bot.formatting.messages import (
@@ -46,6 +54,7 @@ from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, 
 from bot.storing.held import HeldItems
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
+from bot.storing.topics import Topics
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
@@ -144,6 +153,7 @@ def plan_digest(
     targets = with_filters(targets, choices)
     styles = Styles(choices, store.english_chats())
     holding = Holding(time.time() if now is None else now, settings.zone)
+    forums = _forums(subscribers, Topics(engine))
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             return _write(
@@ -159,6 +169,7 @@ def plan_digest(
                 holding,
                 choices,
                 styles,
+                forums,
             )
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
@@ -181,17 +192,31 @@ def _write(
     holding: Holding,
     choices: dict[str, ChatSettings],
     styles: Styles,
+    forums: dict[str, Forum] | None = None,
 ) -> PlanResult:
     layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
+    forums = forums or {}
     by_chat = {r.chat_id: r for r in targets}
     with outbox.planning(digest_id) as writer:
         delivered = writer.delivered([item.id for item in items])
-        routed = route(items, targets, table, delivered)
+        routed = route(items, [r for r in targets if r.chat_id not in forums], table, delivered)
+        topic_messages = {
+            chat_id: route_forum(
+                items, by_chat.get(chat_id), forum, table, delivered.get(chat_id, ())
+            )
+            for chat_id, forum in forums.items()
+        }
         planned = writer.planned()
         reviser = _Reviser(writer, title, date, items, table, settings, page_url)
-        skipped = len(targets) - len(routed)
+        skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
         for chat_id, messages in planned.items():
             recipient = by_chat.get(chat_id)
+            if chat_id in forums:  # each topic's messages revised in place, with its footer
+                for thread_id, group in _by_thread(messages).items():
+                    target = _forum_target(forums[chat_id], thread_id, recipient)
+                    feed_url = feed_url_for(target, settings, table)
+                    reviser.revise(chat_id, group, (), feed_url, styles.of(chat_id))
+                continue  # its new items go to their topics as new messages, below
             if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
                 continue
             fresh = routed.pop(chat_id, ())
@@ -226,6 +251,37 @@ def _write(
                     )
                 )
             writer.add(chat_id, parts)
+        for chat_id, messages_of_forum in topic_messages.items():
+            # a forum's pause, schedule and quiet hours apply to all its topics at once
+            union = tuple(item for _, chosen in messages_of_forum for item in chosen)
+            if not union:
+                continue
+            verdict, chosen = holding.decide(choices.get(chat_id), union)
+            if verdict is Disposition.HOLD and chosen:
+                held[chat_id] = tuple(item.id for item in chosen)
+            if verdict is Disposition.SKIP:
+                writer.received(chat_id, [item.id for item in union])
+                paused += 1
+            if verdict is not Disposition.DELIVER or not chosen:
+                continue
+            keep = {item.id for item in chosen}
+            style = styles.of(chat_id)
+            for thread_id, in_topic in messages_of_forum:
+                shown = tuple(item for item in in_topic if item.id in keep)
+                if not shown:
+                    continue
+                target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+                message = layout_digest(
+                    title,
+                    date,
+                    shown,
+                    zone=settings.zone,
+                    feed_url=feed_url_for(target, settings, table),
+                    table=table,
+                    page_url=page_url,
+                    style=style,
+                )
+                writer.add(chat_id, _new_parts(message), thread_id=thread_id)
         HeldItems.hold_many(writer.connection, held, digest_id, holding.now)
     return PlanResult(
         digest_id=digest_id,
@@ -238,6 +294,34 @@ def _write(
         edits=writer.edits,
         rewritten=reviser.rewritten,
     )
+
+
+def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
+    """The active forum groups with topics bound (or General switched off)."""
+    out: dict[str, Forum] = {}
+    for chat_id, layout in topics.layouts().items():
+        known = subscribers.chat(chat_id)
+        if known is None or known.state != ACTIVE:
+            continue
+        bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
+        out[chat_id] = Forum(chat_id, bound, layout.general)
+    return out
+
+
+def _forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
+    """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
+    group's subscriptions for General (its footer's feed follows from it)."""
+    topic = next((names for t, names in forum.topics if t == thread_id), None)
+    if topic is not None:
+        return Recipient(forum.chat_id, topic)
+    return base or Recipient(forum.chat_id, frozenset({ALL}))
+
+
+def _by_thread(messages: list[list[PlannedPart]]) -> dict[int | None, list[list[PlannedPart]]]:
+    out: dict[int | None, list[list[PlannedPart]]] = {}
+    for message in messages:
+        out.setdefault(message[0].thread_id, []).append(message)
+    return out
 
 
 def _shared(choices: dict[str, ChatSettings]) -> dict[str, ChatSettings]:
@@ -302,6 +386,7 @@ class _Reviser:
                 chat_id,
                 self._follow_up(overflow, feed_url, style),
                 received=had | set(added),
+                thread_id=messages[-1][-1].thread_id,  # a forum: the topic of its last message
             )
 
     def _layout(

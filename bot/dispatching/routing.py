@@ -10,6 +10,9 @@ its categories select: with include words an item must hold one of them, an item
 exclude word is never selected (`bot.dispatching.filtering`). So a filtered item is never planned
 to the chat, and `/subscribe all` with `/filter +OpenAI` is a keyword subscription.
 
+A forum group with topics bound to categories (`Forum`) gets one message per topic instead, each
+with only that topic's items (`route_forum`).
+
 Category names are compared in their canonical form (`CategoryTable.get(name).name`), so a channel
 configured with a slug or an English label matches items tagged with the Chinese name.
 """
@@ -160,3 +163,47 @@ def route(
             chosen = shared[key] = tuple(items[index] for index in key)
         out[recipient.chat_id] = chosen
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Forum:
+    """A forum group's layout: topics (thread id, categories they receive) and whether the
+    categories bound to no topic go to General."""
+
+    chat_id: str
+    topics: tuple[tuple[int, frozenset[str]], ...]
+    general: bool = True
+
+
+def route_forum(
+    items: Sequence[Item],
+    base: Recipient | None,
+    forum: Forum,
+    table: CategoryTable,
+    had: Iterable[str] = (),
+) -> list[tuple[int | None, tuple[Item, ...]]]:
+    """A forum's messages of a digest: (thread, items in digest order) per topic, thread None
+    for General. An item goes once to the forum: to the topic of its first category bound to
+    one (whether or not the group subscribed to it), else to General if `base` (the group's
+    subscriptions) selects it and General is on. Items in `had` are left out, and so are those
+    the group's keyword filter (on `base`) does not pass, in every topic."""
+    owner: dict[str, int] = {}
+    for topic, bound in forum.topics:
+        for name in canonical(bound, table):
+            owner.setdefault(name, topic)
+    skip = set(had)
+    out: dict[int | None, list[Item]] = {}
+    for item in items:
+        if item.id in skip:
+            continue
+        text = searchable(item.title, item.summary_text) if base and base.filtered else ""
+        if base is not None and base.filtered and not passes(base.include, base.exclude, text):
+            continue
+        names = [table.get(name).name for name in item.categories]
+        thread = next((owner[name] for name in names if name in owner), None)
+        if thread is None and not (
+            forum.general and base is not None and selects(base, frozenset(names))
+        ):
+            continue
+        out.setdefault(thread, []).append(item)
+    return [(thread, tuple(chosen)) for thread, chosen in out.items()]

@@ -51,6 +51,7 @@ __all__ = [
     "SenderUnusable",
     "StatusRequest",
     "TelegramSender",
+    "TopicGone",
     "Transient",
     "UnexpectedStatus",
     "classify",
@@ -93,6 +94,10 @@ class MessageGone(SendError):
     """The message to edit is not there (deleted, or not one the bot can edit)."""
 
 
+class TopicGone(SendError):
+    """The forum topic is closed or deleted (the chat itself is fine)."""
+
+
 class Transient(SendError):
     """5xx, a timeout, the network: try again later (a timeout may have delivered it)."""
 
@@ -122,9 +127,10 @@ class Sender(Protocol):
         permit: Permit | None = None,
         silent: bool = False,
         button: str | None = None,
+        thread_id: int | None = None,
     ) -> int | None:
         """Send a message; `silent`: without sound; `button`: the label of a button under it
-        that opens /settings."""
+        that opens /settings; `thread_id`: into that forum topic."""
         ...
 
     async def edit(
@@ -144,6 +150,8 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+# Telegram's words for a closed topic and for a deleted one (or a thread id it does not know)
+_TOPIC_GONE = ("topic_closed", "message thread not found", "topic_deleted")
 _MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 _NOT_MODIFIED = "message is not modified"
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "chat_id is empty")
@@ -177,6 +185,8 @@ def classify(error: TelegramError) -> SendError | None:
     if isinstance(error, BadRequest):
         if "parse entities" in lowered or "can't find end" in lowered:
             return EntityError(text)
+        if any(marker in lowered for marker in _TOPIC_GONE):
+            return TopicGone(text)
         if any(marker in lowered for marker in _MESSAGE_GONE):
             return MessageGone(text)
         if any(marker in lowered for marker in _GONE):
@@ -260,6 +270,7 @@ class TelegramSender:
         permit: Permit | None = None,
         silent: bool = False,
         button: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
         try:
             message = await self.bot.send_message(
@@ -269,6 +280,7 @@ class TelegramSender:
                 link_preview_options=self._no_preview if disable_preview else None,
                 disable_notification=silent or None,
                 reply_markup=_settings_markup(button),
+                message_thread_id=thread_id,
                 rate_limit_args=permit,
             )
         except TelegramError as error:
@@ -347,9 +359,11 @@ class ConsoleSender:
         permit: Permit | None = None,
         silent: bool = False,
         button: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
-        self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
+        where = chat_id if thread_id is None else f"{chat_id} (topic {thread_id})"
+        self.log.info("console mode, would send to %s:\n%s", where, shown)
         self.sent.append((chat_id, text))
         return next(self._ids)
 
