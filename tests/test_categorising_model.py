@@ -277,3 +277,11 @@ def test_the_goal_objective_adds_a_second_category_only_where_it_pays() -> None:
     # Half the items need the second category: it pays for hit rate at a small precision cost.
     y = np.array([[1, 0, 0]] * 10 + [[0, 1, 0]] * 10)
     assert takes_second(*_second_rule(probabilities, y, "goal"))
+
+
+def test_training_for_a_table_without_categories_is_a_clear_error() -> None:
+    pytest.importorskip("sklearn")
+    from bot.categorising.training import TrainingError, read_labelled, train
+
+    with pytest.raises(TrainingError, match="no categories"):
+        train(read_labelled(TRAINING), [])

@@ -100,9 +100,12 @@ def train(
     """The JSON of a model file trained on `items` for `categories` (labels outside are dropped)."""
     import numpy as np
 
+    if not categories:
+        raise TrainingError("the category table lists no categories to learn")
     items = [i for i in items if set(i.labels) & set(categories)]
     k = len(categories)
     y = np.array([[name in i.labels for name in categories] for i in items], dtype=int)
+    y = y.reshape(len(items), k)
     if len(items) < 2 * settings.folds or any(y[:, j].sum() < 2 for j in range(k)):
         raise TrainingError(
             f"too few labelled items: {len(items)} items, per category "
