@@ -1,9 +1,16 @@
-"""Planning: a stored digest becomes deliveries in the outbox, in one transaction.
+"""Planning: a stored digest becomes deliveries in the outbox, batch by batch.
 
 Every recipient's message is laid out once per distinct selection (100,000 subscribers of a
 handful of category combinations cost a handful of layouts), and written with the items it
 carries to `delivered_items` in the same transaction. So planning is idempotent: planning the
 same digest again finds every item delivered and adds nothing.
+
+Recipients are read and planned in batches (`BATCH` chats, the configured channels first, then
+the subscribers in the order of their chat ids), each batch its own transaction that also records
+how far the plan got: the dispatcher starts sending the first batch (`released` is called after
+each) while the rest is written, memory stays that of one batch at any audience, and a plan
+stopped half-way (a crash, a restart) resumes after its last batch. No chat is planned twice:
+a batch is written whole or not at all, and a chat planned already has its items delivered.
 
 A digest planned again after it changed (an item added or removed, a summary corrected) is a
 revision: each chat's message is laid out again into the parts it already has
@@ -15,6 +22,7 @@ follow-up message. A chat never gets a second copy of the message, nor an item t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +40,8 @@ from bot.storing.subscribers import ACTIVE, Subscribers
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
+BATCH = 5000  # recipients per transaction of a plan
+CHANNELS = ""  # the progress once the configured channels are planned (sorts before any chat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,7 @@ class PlanResult:
     skipped: int  # recipients that select nothing new in this digest
     edits: int = 0  # edits of messages already sent, queued
     rewritten: int = 0  # parts not sent yet that were given their new text
+    batches: int = 0  # transactions written (a resumed plan counts those of this run)
 
     def __str__(self) -> str:
         text = (
@@ -72,85 +83,151 @@ def plan_digest(
     subscribers: Subscribers,
     table: CategoryTable,
     settings: Settings,
+    released: Callable[[], None] | None = None,
+    batch: int = BATCH,
 ) -> PlanResult:
-    """Write every delivery of a digest (or nothing, when every recipient has it already)."""
+    """Write every delivery of a digest (or nothing, when every recipient has it already),
+    `batch` recipients per transaction; `released()` after each batch is written."""
     outbox = Outbox(engine)
     header = outbox.digest_header(digest_id)
     if header is None:
         raise LookupError(f"no digest {digest_id!r} in the archive")
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
-    moves = outbox.moves()
-    channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
-    inactive = []
-    for chat, _ in channels:
-        chat_id = moves.get(chat, chat)
-        known = subscribers.chat(chat_id)
-        if known is not None and known.state != ACTIVE:
-            inactive.append(chat_id)
-    subscriptions = subscribers.active_subscriptions()
-    targets = recipients(channels, subscriptions, table, moves=moves, inactive=inactive)
-    del subscriptions  # at 100,000 subscribers, the largest structure of a plan
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            return _write(outbox, digest_id, title, date, items, targets, table, settings)
-        except (IntegrityError, OperationalError) as error:
-            # another instance planned the same digest at the same moment: read again
-            if attempt == _ATTEMPTS:
-                raise
-            log.info("planning %s again after a conflict: %s", digest_id, error.orig)
-    raise AssertionError("unreachable")
+    progress = outbox.start_plan(digest_id)
+    writing = _Plan(outbox, digest_id, title, date, items, table, settings)
+    for targets, cursor in recipient_batches(
+        progress.cursor, outbox, subscribers, table, settings, batch
+    ):
+        writing.write(targets, cursor)
+        if released is not None:
+            released()
+    outbox.finish_plan(progress)
+    return writing.result()
 
 
-def _write(
+def recipient_batches(
+    cursor: str | None,
     outbox: Outbox,
-    digest_id: str,
-    title: str,
-    date: datetime,
-    items: list[Item],
-    targets: list[Recipient],
+    subscribers: Subscribers,
     table: CategoryTable,
     settings: Settings,
-) -> PlanResult:
-    layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
-    by_chat = {r.chat_id: r for r in targets}
-    with outbox.planning(digest_id) as writer:
-        delivered = writer.delivered([item.id for item in items])
-        routed = route(items, targets, table, delivered)
-        planned = writer.planned()
-        reviser = _Reviser(writer, title, date, items, table, settings)
-        skipped = len(targets) - len(routed)
-        for chat_id, messages in planned.items():
-            recipient = by_chat.get(chat_id)
-            if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
-                continue
-            fresh = routed.pop(chat_id, ())
-            reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
-        for chat_id, chosen in routed.items():
-            feed_url = feed_url_for(by_chat[chat_id], settings, table)
-            key = (tuple(item.id for item in chosen), feed_url)
-            parts = layouts.get(key)
-            if parts is None:
-                parts = layouts[key] = _new_parts(
-                    layout_digest(
-                        title,
-                        date,
-                        chosen,
-                        zone=settings.zone,
-                        feed_url=feed_url,
-                        table=table,
-                    )
+    batch: int,
+) -> Iterator[tuple[list[Recipient], str]]:
+    """The recipients of a plan in batches, each with the progress to record once it is
+    written: the configured channels (with their own subscriptions, if any), then the other
+    subscribers, page by page in the order of chat ids, from after `cursor` (None: from the
+    start)."""
+    moves = outbox.moves()
+    channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
+    configured = {moves.get(chat, chat) for chat, _ in channels}
+    if cursor is None:
+        inactive = []
+        for chat_id in configured:
+            known = subscribers.chat(chat_id)
+            if known is not None and known.state != ACTIVE:
+                inactive.append(chat_id)
+        own = subscribers.active_subscriptions_of(configured)
+        yield recipients(channels, own, table, moves=moves, inactive=inactive), CHANNELS
+        cursor = CHANNELS
+    while True:
+        page = subscribers.active_subscriptions_page(cursor, batch)
+        if not page:
+            return
+        cursor = next(reversed(page))
+        for chat_id in configured & page.keys():
+            del page[chat_id]  # planned with the channels
+        yield recipients((), page, table), cursor
+
+
+class _Plan:
+    """The batches of one plan: layouts shared between them, and the totals."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        digest_id: str,
+        title: str,
+        date: datetime,
+        items: list[Item],
+        table: CategoryTable,
+        settings: Settings,
+    ) -> None:
+        self.outbox = outbox
+        self.digest_id = digest_id
+        self.title = title
+        self.date = date
+        self.items = items
+        self.table = table
+        self.settings = settings
+        self.layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
+        self.reviser = _Reviser(title, date, items, table, settings)
+        self.totals = {"chats": 0, "deliveries": 0, "items": 0, "skipped": 0, "edits": 0}
+        self.batches = 0
+
+    def write(self, targets: list[Recipient], cursor: str) -> None:
+        """One batch, in its own transaction, tried again after a conflict."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            rewritten = self.reviser.rewritten
+            try:
+                self._write(targets, cursor)
+                self.batches += 1
+                return
+            except (IntegrityError, OperationalError) as error:
+                # another instance planned the same chats at the same moment: read again
+                self.reviser.rewritten = rewritten
+                if attempt == _ATTEMPTS:
+                    raise
+                log.info("planning %s again after a conflict: %s", self.digest_id, error.orig)
+
+    def _write(self, targets: list[Recipient], cursor: str) -> None:
+        by_chat = {r.chat_id: r for r in targets}
+        with self.outbox.planning(self.digest_id, chats=list(by_chat), cursor=cursor) as writer:
+            delivered = writer.delivered([item.id for item in self.items])
+            routed = route(self.items, targets, self.table, delivered)
+            planned = writer.planned()
+            self.reviser.writer = writer
+            skipped = len(targets) - len(routed)
+            for chat_id, messages in planned.items():
+                recipient = by_chat.get(chat_id)
+                if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
+                    continue
+                fresh = routed.pop(chat_id, ())
+                feed_url = feed_url_for(recipient, self.settings, self.table)
+                self.reviser.revise(chat_id, messages, fresh, feed_url)
+            for chat_id, chosen in routed.items():
+                writer.add(chat_id, self.parts_for(by_chat[chat_id], chosen))
+        self.totals["chats"] += writer.chats
+        self.totals["deliveries"] += writer.deliveries
+        self.totals["items"] += writer.items
+        self.totals["skipped"] += skipped
+        self.totals["edits"] += writer.edits
+
+    def parts_for(self, recipient: Recipient, chosen: tuple[Item, ...]) -> list[NewPart]:
+        """The message of a recipient that gets `chosen`: laid out once per distinct layout."""
+        feed_url = feed_url_for(recipient, self.settings, self.table)
+        key = (tuple(item.id for item in chosen), feed_url)
+        parts = self.layouts.get(key)
+        if parts is None:
+            parts = self.layouts[key] = _new_parts(
+                layout_digest(
+                    self.title,
+                    self.date,
+                    chosen,
+                    zone=self.settings.zone,
+                    feed_url=feed_url,
+                    table=self.table,
                 )
-            writer.add(chat_id, parts)
-    return PlanResult(
-        digest_id=digest_id,
-        chats=writer.chats,
-        deliveries=writer.deliveries,
-        items=writer.items,
-        skipped=skipped,
-        edits=writer.edits,
-        rewritten=reviser.rewritten,
-    )
+            )
+        return parts
+
+    def result(self) -> PlanResult:
+        return PlanResult(
+            digest_id=self.digest_id,
+            rewritten=self.reviser.rewritten,
+            batches=self.batches,
+            **self.totals,
+        )
 
 
 def _new_parts(parts: list[Part]) -> list[NewPart]:
@@ -161,16 +238,16 @@ class _Reviser:
     """Revises the messages of one digest already planned to chats (see the module docstring).
     Chats whose messages held the same items share one layout."""
 
+    writer: PlanWriter  # the batch being written
+
     def __init__(
         self,
-        writer: PlanWriter,
         title: str,
         date: datetime,
         items: list[Item],
         table: CategoryTable,
         settings: Settings,
     ) -> None:
-        self.writer = writer
         self.title = title
         self.date = date
         self.current = {item.id: item for item in items}
@@ -263,4 +340,4 @@ def _shows(planned: PlannedPart, part: Part) -> bool:
     return planned.text in (part.html, plain_text(part.html))  # resent as plain text
 
 
-__all__ = ["ALL", "PlanResult", "feed_url_for", "plan_digest"]
+__all__ = ["ALL", "BATCH", "PlanResult", "feed_url_for", "plan_digest", "recipient_batches"]

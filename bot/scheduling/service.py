@@ -165,6 +165,7 @@ class Service:
         pipeline.bot_username = username
         dispatcher = Dispatcher(sender, pipeline.outbox, settings, subscribers=pipeline.subscribers)
         dispatcher.on_first_send = self._first_send
+        pipeline.released = dispatcher.wake  # each batch of a plan goes out as it is written
         metrics.count_deliveries_of(lambda: dispatcher.stats)
         watcher = DigestWatcher(
             settings.digests_dir,
