@@ -20,7 +20,7 @@ from bot.dispatching.planner import PlanResult, plan_digest
 from bot.settings import Settings
 from bot.storing.archive import Archive
 from bot.storing.backlog import backlog
-from bot.storing.database import migrate, make_engine, open_database
+from bot.storing.database import make_engine, migrate, open_database
 from bot.storing.outbox import PENDING, SENT, Outbox, Retry, Sent
 from bot.storing.retention import Retention
 from bot.storing.subscribers import ALL, Subscribers

@@ -418,9 +418,7 @@ class Outbox:
             values: dict[str, object] = {"planned_ts": time.time() if now is None else now}
             if cursor is not None:
                 values["cursor"] = cursor
-            connection.execute(
-                update(plans).where(plans.c.digest_id == digest_id).values(**values)
-            )
+            connection.execute(update(plans).where(plans.c.digest_id == digest_id).values(**values))
 
     def start_plan(self, digest_id: str, now: float | None = None) -> Progress:
         """Where planning the digest's current version starts: after the last batch written,

@@ -13,7 +13,6 @@ Once its rows are gone, a story a chat received before the window may be offered
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -143,9 +142,7 @@ def _expired(cutoff: float) -> ColumnElement[bool]:
     waiting = select(d.c.id).where(d.c.digest_id == plans.c.digest_id, d.c.state.in_(UNFINISHED))
     digest_here = select(digests.c.id).where(digests.c.id == plans.c.digest_id)
     return (
-        (plans.c.planned_ts < cutoff)
-        & (plans.c.done | ~digest_here.exists())
-        & ~waiting.exists()
+        (plans.c.planned_ts < cutoff) & (plans.c.done | ~digest_here.exists()) & ~waiting.exists()
     )
 
 
