@@ -22,6 +22,7 @@ follow-up message. A chat never gets a second copy of the message, nor an item t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,24 +86,26 @@ def plan_digest(
     settings: Settings,
     released: Callable[[], None] | None = None,
     batch: int = BATCH,
+    clock: Callable[[], float] = time.time,
 ) -> PlanResult:
     """Write every delivery of a digest (or nothing, when every recipient has it already),
-    `batch` recipients per transaction; `released()` after each batch is written."""
+    `batch` recipients per transaction; `released()` after each batch is written; `clock`
+    dates the plan (retention counts from it)."""
     outbox = Outbox(engine)
     header = outbox.digest_header(digest_id)
     if header is None:
         raise LookupError(f"no digest {digest_id!r} in the archive")
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
-    progress = outbox.start_plan(digest_id)
-    writing = _Plan(outbox, digest_id, title, date, items, table, settings)
+    progress = outbox.start_plan(digest_id, now=clock())
+    writing = _Plan(outbox, digest_id, title, date, items, table, settings, clock)
     for targets, cursor in recipient_batches(
         progress.cursor, outbox, subscribers, table, settings, batch
     ):
         writing.write(targets, cursor)
         if released is not None:
             released()
-    outbox.finish_plan(progress)
+    outbox.finish_plan(progress, now=clock())
     return writing.result()
 
 
@@ -152,8 +155,10 @@ class _Plan:
         items: list[Item],
         table: CategoryTable,
         settings: Settings,
+        clock: Callable[[], float],
     ) -> None:
         self.outbox = outbox
+        self.clock = clock
         self.digest_id = digest_id
         self.title = title
         self.date = date
@@ -182,7 +187,9 @@ class _Plan:
 
     def _write(self, targets: list[Recipient], cursor: str) -> None:
         by_chat = {r.chat_id: r for r in targets}
-        with self.outbox.planning(self.digest_id, chats=list(by_chat), cursor=cursor) as writer:
+        with self.outbox.planning(
+            self.digest_id, chats=list(by_chat), cursor=cursor, now=self.clock()
+        ) as writer:
             delivered = writer.delivered([item.id for item in self.items])
             routed = route(self.items, targets, self.table, delivered)
             planned = writer.planned()

@@ -208,7 +208,11 @@ class PlanWriter:
     """Writes one digest's deliveries inside the planning transaction (see `Outbox.planning`)."""
 
     def __init__(
-        self, connection: Connection, digest_id: str, chats: Sequence[str] | None = None
+        self,
+        connection: Connection,
+        digest_id: str,
+        chats: Sequence[str] | None = None,
+        now: float | None = None,
     ) -> None:
         self.connection = connection
         self.digest_id = digest_id
@@ -222,7 +226,7 @@ class PlanWriter:
         self._rows: list[dict] = []
         self._item_rows: list[dict] = []
         self._last_part: dict[str, int] | None = None
-        self._now = time.time()
+        self._now = time.time() if now is None else now
 
     def _chat_chunks(self) -> Iterator[list[str] | None]:
         """The batch's chats in chunks of bound parameters (one None: every chat)."""
@@ -411,11 +415,12 @@ class Outbox:
         """One transaction for a digest's plan, or for one batch of it (`chats`; `cursor`: the
         progress recorded with it, see `start_plan`): either every delivery is written, or none.
         """
+        now = time.time() if now is None else now
         with self.engine.begin() as connection:
-            writer = PlanWriter(connection, digest_id, chats)
+            writer = PlanWriter(connection, digest_id, chats, now)
             yield writer
             writer.flush()
-            values: dict[str, object] = {"planned_ts": time.time() if now is None else now}
+            values: dict[str, object] = {"planned_ts": now}
             if cursor is not None:
                 values["cursor"] = cursor
             connection.execute(update(plans).where(plans.c.digest_id == digest_id).values(**values))

@@ -1,28 +1,38 @@
 """Retention: the outbox's history older than the window is deleted, a little at a time.
 
-A digest's deliveries and its delivered-item rows go once the last batch of its plan
-(`plans.planned_ts`, which a revision renews) is older than the window, its plan is finished
-(or its digest is gone), and none of its deliveries is pending or being sent: an edit always
-finds the message it edits, and nothing waiting is lost. A shared text goes once no delivery
-names it. Each step deletes at most `batch` rows in its own short transaction, re-checking that
-the digest is still expired, so deliveries settling their sends wait for one small delete at
-most, and a digest planned again meanwhile is left alone from the next step on.
+A digest's deliveries, and the delivered-item rows they brought (found by each delivery's chat
+and items: the table's key, so it needs no index of its own), go once the last batch of its
+plan (`plans.planned_ts`, which a revision renews) is older than the window, its plan is
+finished (or its digest is gone), and none of its deliveries is pending or being sent: an edit
+always finds the message it edits, and nothing waiting is lost. A shared text goes once no
+delivery names it. Each step deletes at most `batch` deliveries in its own short transaction,
+re-checking that the digest is still expired, so deliveries settling their sends wait for one
+small delete at most, and a digest planned again meanwhile is left alone from the next step on.
 
 Once its rows are gone, a story a chat received before the window may be offered to it again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, tuple_
 from sqlalchemy.exc import OperationalError
 
-from bot.storing.outbox import UNFINISHED
-from bot.storing.tables import delivered_items, deliveries, delivery_texts, digests, plans
+from bot.storing.outbox import SENT, UNFINISHED
+from bot.storing.tables import (
+    chat_moves,
+    delivered_items,
+    deliveries,
+    delivery_texts,
+    digests,
+    plans,
+)
 
-BATCH = 1000  # rows per transaction
+BATCH = 1000  # deliveries per transaction (with the delivered-item rows they brought)
+_PAIRS = 400  # (chat, item) pairs per DELETE: two bound parameters each
 
 
 @dataclass(slots=True)
@@ -92,8 +102,8 @@ class Retention:
         return pruned
 
     def _step(self, digest_id: str, cutoff: float, pruned: Pruned) -> bool:
-        """One transaction of at most `batch` rows; False when the digest is done (or no
-        longer expired)."""
+        """One transaction: at most `batch` deliveries and the delivered-item rows they
+        brought; False when the digest is done (or no longer expired)."""
         with self.engine.begin() as connection:
             still = connection.execute(
                 select(plans.c.digest_id).where(plans.c.digest_id == digest_id, _expired(cutoff))
@@ -101,28 +111,30 @@ class Retention:
             if still is None:
                 return False
             d = deliveries
-            ids = (
-                select(d.c.id)
+            rows = connection.execute(
+                select(d.c.id, d.c.chat_id, d.c.item_ids, d.c.state)
                 .where(d.c.digest_id == digest_id, d.c.state.not_in(UNFINISHED))
+                .order_by(d.c.id)
                 .limit(self.batch)
-            )
-            gone = connection.execute(delete(d).where(d.c.id.in_(ids.scalar_subquery()))).rowcount
-            if gone:
-                pruned.deliveries += gone
-                return True
-            i = delivered_items
-            keys = (
-                select(i.c.chat_id, i.c.item_id).where(i.c.digest_id == digest_id).limit(self.batch)
-            )
-            gone = connection.execute(
-                delete(i).where(tuple_(i.c.chat_id, i.c.item_id).in_(keys))
+            ).all()
+            if not rows:
+                connection.execute(delete(plans).where(plans.c.digest_id == digest_id))
+                pruned.digests += 1
+                return False
+            moves = dict(connection.execute(select(chat_moves.c.old_id, chat_moves.c.new_id)).all())
+            received: set[tuple[str, str]] = set()  # what sent messages brought
+            offered: set[tuple[str, str]] = set()  # what the others were to bring
+            for row in rows:
+                chats = {row.chat_id, moves.get(row.chat_id, row.chat_id)}  # history follows
+                pairs = {(chat, item) for chat in chats for item in json.loads(row.item_ids)}
+                (received if row.state == SENT else offered).update(pairs)
+            pruned.items += _delete_received(connection, received, None)
+            # an item of a message given up on may have come by a later digest: not that row
+            pruned.items += _delete_received(connection, offered - received, digest_id)
+            pruned.deliveries += connection.execute(
+                delete(d).where(d.c.id.in_([row.id for row in rows]))
             ).rowcount
-            if gone:
-                pruned.items += gone
-                return True
-            connection.execute(delete(plans).where(plans.c.digest_id == digest_id))
-            pruned.digests += 1
-            return False
+            return True
 
     def storage(self) -> Storage:
         """How much the outbox holds: rows, and bytes on SQLite (dbstat) and PostgreSQL."""
@@ -144,6 +156,24 @@ def _expired(cutoff: float) -> ColumnElement[bool]:
     return (
         (plans.c.planned_ts < cutoff) & (plans.c.done | ~digest_here.exists()) & ~waiting.exists()
     )
+
+
+def _delete_received(
+    connection: Connection, pairs: set[tuple[str, str]], digest_id: str | None
+) -> int:
+    """Delete the delivered-item rows of these (chat, item) pairs (those of `digest_id` only,
+    when given), by the primary key."""
+    gone = 0
+    ordered = sorted(pairs)
+    i = delivered_items.c
+    for start in range(0, len(ordered), _PAIRS):
+        query = delete(delivered_items).where(
+            tuple_(i.chat_id, i.item_id).in_(ordered[start : start + _PAIRS])
+        )
+        if digest_id is not None:
+            query = query.where(i.digest_id == digest_id)
+        gone += connection.execute(query).rowcount
+    return gone
 
 
 def _unused_texts(connection: Connection, limit: int) -> int:

@@ -216,8 +216,8 @@ delivered_items = Table(
     Column("digest_id", String(40), nullable=False),
     sqlite_with_rowid=False,
 )
-# 0010: retention prunes a digest's rows (planning looks them up by chat and item: the key).
-Index("ix_delivered_items_digest", delivered_items.c.digest_id)
+# 0010: no index but the key: planning looks rows up by chat and item, and retention deletes a
+# delivery's rows by its chat and the items it carried.
 
 # 0010: one digest's planning, written batch by batch: `cursor` is the last chat planned in the
 # current version (`content_hash`; NULL: the configured channels are not planned yet), so a

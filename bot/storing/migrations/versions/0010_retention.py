@@ -3,17 +3,16 @@
 - `plans`: one row per digest planned, with the progress of its plan (`cursor`, the last chat
   planned; `done`) so that a plan stopped half-way resumes after the last batch written, and
   `planned_ts`, from which the retention window counts. Existing plans are filled in as done,
-  dated by their newest delivery (history without deliveries: dated now, so it keeps a window).
+  dated by their newest delivery.
 - `delivered_items` becomes a WITHOUT ROWID table on SQLite (its rows stored once, in its key's
-  b-tree), and its index by item gives way to one by digest, which pruning uses (planning looks
-  rows up by chat and item: the primary key).
+  b-tree) and loses its index by item: planning in batches looks rows up by chat and item (the
+  primary key), and retention deletes them by the chat and items of the delivery that brought
+  them. (Rows without a delivery, from before 0002, are left as they are: they do not grow.)
 - `ix_deliveries_text_hash`: whether a shared text is still used, found without a scan.
 
 Revision ID: 0010_retention
 Revises: 0006_search
 """
-
-import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -50,7 +49,6 @@ def upgrade() -> None:
     op.drop_index("ix_delivered_items_item", "delivered_items")
     if sqlite:
         _rebuild_delivered_items(rowid=False)
-    op.create_index("ix_delivered_items_digest", "delivered_items", ["digest_id"])
     op.create_index("ix_deliveries_text_hash", "deliveries", ["text_hash"])
     op.create_table(
         "plans",
@@ -69,14 +67,6 @@ def upgrade() -> None:
         "FROM deliveries d LEFT JOIN digests g ON g.id = d.digest_id "
         "GROUP BY d.digest_id, g.content_hash"
     )
-    now = time.time()
-    op.execute(
-        sa.text(
-            "INSERT INTO plans (digest_id, content_hash, cursor, done, started_ts, planned_ts) "
-            "SELECT DISTINCT i.digest_id, '', NULL, TRUE, :now, :now FROM delivered_items i "
-            "WHERE NOT EXISTS (SELECT 1 FROM plans p WHERE p.digest_id = i.digest_id)"
-        ).bindparams(now=now)
-    )
 
 
 def downgrade() -> None:
@@ -84,7 +74,6 @@ def downgrade() -> None:
     op.drop_index("ix_plans_planned_ts", "plans")
     op.drop_table("plans")
     op.drop_index("ix_deliveries_text_hash", "deliveries")
-    op.drop_index("ix_delivered_items_digest", "delivered_items")
     if sqlite:
         _rebuild_delivered_items(rowid=True)
     op.create_index("ix_delivered_items_item", "delivered_items", ["item_id"])
