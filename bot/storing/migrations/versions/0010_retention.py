@@ -11,14 +11,14 @@
 - `ix_deliveries_text_hash`: whether a shared text is still used, found without a scan.
 
 Revision ID: 0010_retention
-Revises: 0006_search
+Revises: 0007_chat_settings
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_retention"
-down_revision = "0006_search"
+down_revision = "0007_chat_settings"
 branch_labels = None
 depends_on = None
 
