@@ -42,6 +42,7 @@ from bot.storing.subscribers import ACTIVE, Subscribers
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
 BATCH = 5000  # recipients per transaction of a plan
+FIRST_BATCH = 500  # the first page of subscribers is smaller: its messages go out sooner
 CHANNELS = ""  # the progress once the configured channels are planned (sorts before any chat)
 
 
@@ -100,7 +101,7 @@ def plan_digest(
     progress = outbox.start_plan(digest_id, now=clock())
     writing = _Plan(outbox, digest_id, title, date, items, table, settings, clock)
     for targets, cursor in recipient_batches(
-        progress.cursor, outbox, subscribers, table, settings, batch
+        progress.cursor, outbox, subscribers, table, settings, batch, min(FIRST_BATCH, batch)
     ):
         writing.write(targets, cursor)
         if released is not None:
@@ -116,11 +117,12 @@ def recipient_batches(
     table: CategoryTable,
     settings: Settings,
     batch: int,
+    first: int | None = None,
 ) -> Iterator[tuple[list[Recipient], str]]:
     """The recipients of a plan in batches, each with the progress to record once it is
     written: the configured channels (with their own subscriptions, if any), then the other
-    subscribers, page by page in the order of chat ids, from after `cursor` (None: from the
-    start)."""
+    subscribers, page by page in the order of chat ids (`batch` each, the first `first`), from
+    after `cursor` (None: from the start)."""
     moves = outbox.moves()
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     configured = {moves.get(chat, chat) for chat, _ in channels}
@@ -133,8 +135,10 @@ def recipient_batches(
         own = subscribers.active_subscriptions_of(configured)
         yield recipients(channels, own, table, moves=moves, inactive=inactive), CHANNELS
         cursor = CHANNELS
+    size = batch if first is None else first
     while True:
-        page = subscribers.active_subscriptions_page(cursor, batch)
+        page = subscribers.active_subscriptions_page(cursor, size)
+        size = batch
         if not page:
             return
         cursor = next(reversed(page))
