@@ -322,3 +322,11 @@ def test_stats_show_the_backlog_its_drain_time_and_the_outbox_storage(tmp_path: 
     assert shown["outbox"]["deliveries"] == SUBSCRIBERS + 1
     assert shown["outbox"]["bytes"] > 0
     assert "Outbox storage:" in format_stats(shown) and "Backlog: 13" in format_stats(shown)
+
+
+def test_retention_days_must_be_a_positive_number_of_days(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    assert settings_for(f"sqlite:///{tmp_path}/d.db").retention_days == 30
+    with pytest.raises(ValidationError, match="retention_days"):
+        Settings(retention_days=0)

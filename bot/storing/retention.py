@@ -105,8 +105,10 @@ class Retention:
         """One transaction: at most `batch` deliveries and the delivered-item rows they
         brought; False when the digest is done (or no longer expired)."""
         with self.engine.begin() as connection:
+            # a key lookup, not the search for waiting deliveries `expired` made: a digest gets
+            # new ones only by planning, which renews `planned_ts`
             still = connection.execute(
-                select(plans.c.digest_id).where(plans.c.digest_id == digest_id, _expired(cutoff))
+                select(plans.c.digest_id).where(plans.c.digest_id == digest_id, _old(cutoff))
             ).first()
             if still is None:
                 return False
@@ -147,15 +149,17 @@ class Retention:
         return Storage(counts[0], counts[1], counts[2], size)
 
 
+def _old(cutoff: float) -> ColumnElement[bool]:
+    """A plan last written before the cutoff and finished (or its digest gone)."""
+    digest_here = select(digests.c.id).where(digests.c.id == plans.c.digest_id)
+    return (plans.c.planned_ts < cutoff) & (plans.c.done | ~digest_here.exists())
+
+
 def _expired(cutoff: float) -> ColumnElement[bool]:
-    """A plan whose history may go: older than the cutoff, finished (or its digest gone), and
-    nothing of it waiting to be sent."""
+    """A plan whose history may go: old (`_old`), and nothing of it waiting to be sent."""
     d = deliveries
     waiting = select(d.c.id).where(d.c.digest_id == plans.c.digest_id, d.c.state.in_(UNFINISHED))
-    digest_here = select(digests.c.id).where(digests.c.id == plans.c.digest_id)
-    return (
-        (plans.c.planned_ts < cutoff) & (plans.c.done | ~digest_here.exists()) & ~waiting.exists()
-    )
+    return _old(cutoff) & ~waiting.exists()
 
 
 def _delete_received(
