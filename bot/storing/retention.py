@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.storing.outbox import SENT, UNFINISHED
@@ -32,7 +32,6 @@ from bot.storing.tables import (
 )
 
 BATCH = 1000  # deliveries per transaction (with the delivered-item rows they brought)
-_PAIRS = 400  # (chat, item) pairs per DELETE: two bound parameters each
 
 
 @dataclass(slots=True)
@@ -166,14 +165,15 @@ def _delete_received(
     connection: Connection, pairs: set[tuple[str, str]], digest_id: str | None
 ) -> int:
     """Delete the delivered-item rows of these (chat, item) pairs (those of `digest_id` only,
-    when given), by the primary key."""
-    gone = 0
-    ordered = sorted(pairs)
+    when given), one statement per chat so that each is a lookup of the primary key (SQLite
+    scans the whole table for a row-value IN list)."""
+    by_chat: dict[str, list[str]] = {}
+    for chat_id, item_id in sorted(pairs):
+        by_chat.setdefault(chat_id, []).append(item_id)
     i = delivered_items.c
-    for start in range(0, len(ordered), _PAIRS):
-        query = delete(delivered_items).where(
-            tuple_(i.chat_id, i.item_id).in_(ordered[start : start + _PAIRS])
-        )
+    gone = 0
+    for chat_id, item_ids in by_chat.items():
+        query = delete(delivered_items).where(i.chat_id == chat_id, i.item_id.in_(item_ids))
         if digest_id is not None:
             query = query.where(i.digest_id == digest_id)
         gone += connection.execute(query).rowcount
