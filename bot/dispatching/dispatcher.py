@@ -6,6 +6,13 @@ then starts a task per claimed delivery. Tasks wait for their chat's and the ove
 send, and hand their outcome back; the loop wakes on an outcome, on `wake()` (new deliveries
 planned), on stop, or when the earliest delayed delivery falls due. Nothing polls.
 
+`sole`: this dispatcher is the only one sending from its outbox (SQLite's one process; on
+PostgreSQL the instance elected sender, see `bot.storing.locks`), so at start every delivery
+left `sending` belongs to a dead or deposed sender and is offered again at once, and it learns
+of new work only from `wake()` (PostgreSQL: `bot.storing.notify`). Several dispatchers sharing
+one PostgreSQL outbox without an election (tests, tools) take back only rows older than the
+lease, and look at the outbox every `SHARED_IDLE` seconds when idle.
+
 Pacing is the sender's `Pacer`, the bot token's one budget (command replies share it): a task
 takes its turn for its chat at `Priority.DELIVERY`, so a reply to the same chat goes first, and
 passes the turn to the sender.
@@ -77,8 +84,8 @@ __all__ = ["DispatchStats", "Dispatcher"]
 
 LOOKAHEAD = 0.25  # seconds of sends claimed ahead of the overall pace
 RETRY_DB = 1.0  # seconds before trying the database again after an error
-# PostgreSQL: other instances plan and release work without telling this one, so an instance
-# with nothing to do looks at the shared outbox again after this many seconds.
+# Dispatchers sharing an outbox without an elected sender are not told of each other's work:
+# one with nothing to do looks at the shared outbox again after this many seconds.
 SHARED_IDLE = 2.0
 
 
@@ -124,6 +131,7 @@ class Dispatcher:
         lease: float | None = None,
         grace: float = 5.0,
         instance: str | None = None,
+        sole: bool | None = None,
         progress: Callable[[Result, Claimed], None] | None = None,
     ) -> None:
         self.sender = sender
@@ -139,6 +147,7 @@ class Dispatcher:
         self.lease = lease or max(60.0, 3 * settings.telegram.request_timeout)
         self.grace = grace
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.sole = (not outbox.postgres) if sole is None else sole
         self.progress = progress
         self.on_first_send: Callable[[str], None] | None = None
         self.stats = DispatchStats()
@@ -214,11 +223,11 @@ class Dispatcher:
         self.wake()
 
     async def _recover(self, *, first: bool) -> bool:
-        """Deliveries left `sending` by a dead process go back to `pending`. With SQLite there is
-        one process per database, so at start every one of them is; with PostgreSQL only those
-        older than the lease (another live instance may be sending the others). False when the
-        database could not be reached (try again later)."""
-        cutoff = None if (first and not self.outbox.postgres) else time.time() - self.lease
+        """Deliveries left `sending` by a dead process go back to `pending`. A sole sender
+        (SQLite's one process, PostgreSQL's elected sender) takes back every one of them at
+        start; dispatchers sharing an outbox only those older than the lease (another live one
+        may be sending the others). False when the database could not be reached (try later)."""
+        cutoff = None if (first and self.sole) else time.time() - self.lease
         try:
             reset = await self._db(self.outbox.reset_inflight, cutoff)
         except SQLAlchemyError as error:
@@ -273,7 +282,8 @@ class Dispatcher:
                 and not self._results
             ):
                 return
-            if self.outbox.postgres and time.monotonic() - last_recovery > self.lease / 2:
+            shared = self.outbox.postgres and not self.sole
+            if shared and time.monotonic() - last_recovery > self.lease / 2:
                 last_recovery = time.monotonic()
                 await self._recover(first=False)
             if want and len(exchange.claimed) == want:
@@ -283,7 +293,7 @@ class Dispatcher:
                 timeout = None
                 if exchange.next_due is not None:
                     timeout = max(0.0, exchange.next_due - time.time())
-                if self.outbox.postgres:
+                if shared:
                     timeout = SHARED_IDLE if timeout is None else min(timeout, SHARED_IDLE)
             await self._sleep(timeout)
 

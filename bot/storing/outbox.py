@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 
 from bot.storing.database import upsert
+from bot.storing.notify import notify_planned
 from bot.storing.tables import (
     chat_moves,
     delivered_items,
@@ -368,6 +369,7 @@ class Outbox:
             writer = PlanWriter(connection, digest_id)
             yield writer
             writer.flush()
+            notify_planned(connection)  # delivered at commit: other instances wake then
 
     def adopt(self, old_id: str, new_id: str) -> int:
         """A file's digest replaced by its edited version under a new id (its title or date
