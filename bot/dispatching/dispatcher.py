@@ -348,7 +348,11 @@ class Dispatcher:
             self._held.add(task)
         try:
             try:
-                permit = await self.pacer.acquire(claimed.chat_id, Priority.DELIVERY)
+                # an edit cannot be a paid broadcast; a send may (when the operator opts in)
+                payable = not (claimed.is_edit and claimed.target_message_id is not None)
+                permit = await self.pacer.acquire(
+                    claimed.chat_id, Priority.DELIVERY, payable=payable
+                )
             except asyncio.CancelledError:  # stopping: not sent, so give it back at once
                 retry = Retry(claimed.id, time.time(), "interrupted before sending", False)
                 outcome = _Outcome(retry, claimed)

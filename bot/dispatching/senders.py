@@ -259,6 +259,8 @@ class TelegramSender:
                 text,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                # beyond the free rate (paid broadcast on): Telegram charges 0.1 Star for it
+                allow_paid_broadcast=True if permit is not None and permit.paid else None,
                 rate_limit_args=permit,
             )
         except TelegramError as error:

@@ -28,6 +28,7 @@ class SentMessage:
     date: int = 0  # unix time, as in the Message object
     edit_count: int = 0
     deleted: bool = False
+    paid: bool = False  # sent with allow_paid_broadcast (Telegram charges 0.1 Star for it)
 
     def buttons(self) -> list[dict]:
         """The inline keyboard's buttons, row after row (empty without one)."""
