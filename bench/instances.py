@@ -243,14 +243,10 @@ def broadcast(
             "most_repeats_in_a_chat": max(repeats.values(), default=0),
         }
         if killed_at is not None:
-            after = sorted(t for t in times if t > killed_at)
+            after = sorted(t for t in times if t > killed_at) or [max(times)]
             result["killed_after_seconds"] = round(killed_at - first, 1)
-            result["seconds_until_sending_again"] = (
-                round(after[0] - killed_at, 1) if after else None
-            )
-            result["rate_after_takeover"] = (
-                round(rate(times, after[0], max(times)), 1) if after else 0
-            )
+            result["seconds_until_sending_again"] = round(after[0] - killed_at, 1)
+            result["rate_after_takeover"] = round(rate(times, after[0], max(times)), 1)
             result["took_over"] = [
                 n for n, s in enumerate(services) if "now the sender" in s.output()
             ]
