@@ -109,8 +109,12 @@ class _Queue:
         raise NotImplementedError
 
     def granted(self, now: float) -> bool:
-        """Count the head's grant; True: it is a paid one."""
+        """Count the grant; True: it is a paid one."""
         raise NotImplementedError
+
+    def take(self) -> _Waiter:
+        """The waiter that goes now (`next_at` has passed): the head."""
+        return heapq.heappop(self.waiters)
 
     async def wait(self, priority: int, seq: int, payable: bool = False) -> bool:
         """Until granted; True when granted as a paid request."""
@@ -142,7 +146,7 @@ class _Queue:
             return
         now = self.clock()
         if at <= now:
-            waiter = heapq.heappop(self.waiters)
+            waiter = self.take()
             waiter.future.set_result(self.granted(now))
             self.pump()  # the next may be due too (catching up), or needs a timer
             return
@@ -204,12 +208,33 @@ class _Overall(_Queue):
         room = self.all.room_at(now)
         if room is None:
             return None  # wait for a request in flight to finish
-        if self.free is not None and not self.waiters[0].payable:
-            free_room = self.free.room_at(now)
+        if self._free_full(now) and not any(w.payable for w in self.waiters):
+            free_room = self.free.room_at(now) if self.free is not None else None
             if free_room is None:
                 return None
             room = max(room, free_room)
         return max(self.slot, room)
+
+    def _free_full(self, now: float) -> bool:
+        """Paid broadcast, and no free request may go now."""
+        if self.free is None:
+            return False
+        room = self.free.room_at(now)
+        return room is None or room > now
+
+    def take(self) -> _Waiter:
+        """The head; while the free room is full, the first waiter that may be paid: one
+        that cannot waits for free room, which paid requests do not use up."""
+        if not self._free_full(self.clock()) or self.waiters[0].payable:
+            return heapq.heappop(self.waiters)
+        index = min(
+            (i for i, w in enumerate(self.waiters) if w.payable), key=self.waiters.__getitem__
+        )
+        waiter = self.waiters[index]
+        self.waiters[index] = self.waiters[-1]
+        self.waiters.pop()
+        heapq.heapify(self.waiters)
+        return waiter
 
     def returned(self, paid: bool) -> None:
         self.all.in_flight -= 1  # granted but never sent
@@ -230,13 +255,10 @@ class _Overall(_Queue):
         # a longer stall, the schedule restarts from now.
         late = now - self.slot
         self.slot = (self.slot if late <= CATCH_UP else now) + self.interval
-        if self.free is None:
-            return False
-        free_room = self.free.room_at(now)
-        if free_room is not None and free_room <= now:
-            self.free.in_flight += 1
-            return False
-        return True  # only a payable head gets here (next_at)
+        if self.free is None or self._free_full(now):
+            return self.free is not None  # a paid grant (`take` chose a payable waiter)
+        self.free.in_flight += 1
+        return False
 
 
 class _Chat(_Queue):
