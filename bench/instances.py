@@ -157,6 +157,8 @@ def instance_env(url: str, fake: Fake, digests: Path, **telegram: str) -> dict[s
         "DIGESTBOT_TELEGRAM__BASE_URL": fake.base_url,
         "DIGESTBOT_TELEGRAM__POLL_TIMEOUT": "1",
         "DIGESTBOT_LOG_LEVEL": "INFO",
+        # one address for all: links in messages must not differ between instances
+        "DIGESTBOT_SITE_URL": "https://news.example.com/",
     }
     env.update({f"DIGESTBOT_TELEGRAM__{k.upper()}": v for k, v in telegram.items()})
     return env
