@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select, update
 
+from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.database import upsert
 from bot.storing.outbox import Outbox
 from bot.storing.tables import chats, subscriptions
@@ -64,14 +65,16 @@ class Subscribers:
             )
 
     def move_chat(self, old_id: str | int, new_id: str | int) -> None:
-        """Follow a group that became a supergroup: its subscriptions move to the new id, and so
-        do its unfinished deliveries and its history, and the move is remembered (a configured
-        group is followed to the new id; the bot may see the migration before any send fails)."""
+        """Follow a group that became a supergroup: its subscriptions and settings move to the new
+        id, and so do its unfinished deliveries and its history, and the move is remembered (a
+        configured group is followed to the new id; the bot may see the migration before any send
+        fails)."""
         old, new = str(old_id), str(new_id)
         if old == new:
             return
         with self.engine.begin() as connection:
             Outbox.move_chat_in(connection, old, new)
+            ChatSettingsStore.move_in(connection, old, new)
             row = connection.execute(select(chats).where(chats.c.id == old)).first()
             if row:
                 connection.execute(

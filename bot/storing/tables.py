@@ -225,3 +225,26 @@ corrections = Table(
     Column("by_user", String(64), nullable=False),
     Column("created_ts", Float, nullable=False),
 )
+
+# Each chat's own settings (`bot.storing.chat_settings`); no row means the defaults. No foreign
+# key: a channel known only from the settings file has no chat row and may still have settings.
+chat_settings = Table(
+    "chat_settings",
+    metadata,
+    Column("chat_id", String(64), primary_key=True),
+    Column("language", String(8)),
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
+    Column("paused_since_ts", Float),
+    Column("paused_until_ts", Float),
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("quiet_silent", Boolean, nullable=False, default=False, server_default=false()),
+    Column("silent", Boolean, nullable=False, default=False, server_default=false()),
+    Column("schedule", Text, nullable=False, default="[]", server_default="[]"),  # JSON "HH:MM"s
+    Column("timezone", String(64)),
+    Column("include_words", Text, nullable=False, default="[]", server_default="[]"),
+    Column("exclude_words", Text, nullable=False, default="[]", server_default="[]"),
+    Column("format", String(16), nullable=False, default="full", server_default="full"),
+    Column("preview", Boolean),
+    Column("updated_ts", Float, nullable=False),
+)
