@@ -247,8 +247,12 @@ def broadcast(
         if killed_at is not None:
             after = sorted(t for t in times if t > killed_at) or [max(times)]
             result["killed_after_seconds"] = round(killed_at - first, 1)
-            result["seconds_until_sending_again"] = round(after[0] - killed_at, 1)
-            result["rate_after_takeover"] = round(rate(times, after[0], max(times)), 1)
+            # sends of the killed one already on the wire may still arrive: the takeover is
+            # the longest pause after the kill
+            gaps = [(b - a, b) for a, b in zip([killed_at, *after], after, strict=False)]
+            pause, resumed = max(gaps, default=(0.0, max(times)))
+            result["longest_pause_after_kill_seconds"] = round(pause, 1)
+            result["rate_after_takeover"] = round(rate(times, resumed, max(times)), 1)
             result["took_over"] = [
                 n for n, s in enumerate(services) if "now the sender" in s.output()
             ]

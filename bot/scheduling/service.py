@@ -221,6 +221,7 @@ class Service:
         settings = self.settings
         if not settings.token:
             log.info("no bot token: console mode, messages are logged instead of sent")
+            self.sending.set()  # nothing reaches Telegram: every instance logs its share
             return None, ConsoleSender(), settings.telegram.username
         # one budget for the bot token: replies, deliveries and edits draw from it
         pacer = pacing.Pacer(pacing.Limits.from_settings(settings.telegram))
@@ -271,7 +272,7 @@ class Service:
         settings = self.settings
         routes = []
         if bot is not None and settings.telegram.webhook_url:
-            routes.append(webhook_route(bot, settings))
+            routes.append(webhook_route(bot, settings, accepting=self.sending.is_set))
         searches = SearchSite(Search(pipeline.engine), pipeline.table, settings)
         routes.extend(search_routes(searches, settings.feeds.search_per_minute))
         server = FeedServer(
@@ -348,7 +349,7 @@ class Service:
         )
         if self.sender_role:  # a dropped database connection loses the lock: re-checked
             scheduler.add_job(
-                self.sender_role.check,
+                self._check_role,
                 "interval",
                 seconds=POLLER_CHECK_SECONDS,
                 max_instances=1,
@@ -387,6 +388,13 @@ class Service:
                 self._turn_ended.set()
             if not self._turn_over.is_set():  # stopped, or the token was refused
                 return
+
+    async def _check_role(self) -> None:
+        """The scheduler's job: the sender role re-checked or taken (a stop may cut it short,
+        in the grace period of a takeover: nothing to report then)."""
+        if self.sender_role is not None:
+            with suppress(asyncio.CancelledError):
+                await self.sender_role.check()
 
     async def _become_sender(self, app: Application, poll: bool) -> None:
         """Elected: poll (unless webhooks bring the updates) and deliver, taking back what a
