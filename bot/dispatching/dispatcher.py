@@ -140,6 +140,13 @@ class Dispatcher:
         self.subscribers = subscribers
         self.pacer = sender.pacer
         self.concurrency = max(1, concurrency or getattr(sender, "concurrency", 16))
+        # Claimed deliveries may be up to twice the sends in flight, and outcomes are recorded
+        # in batches of about half the sends in flight (sooner when the queue of claimed ones
+        # runs low): a database transaction costs about as much CPU as a send, so one per
+        # outcome would be the dispatcher's main cost.
+        self._claimable = 2 * self.concurrency
+        self._batch = max(1, self.concurrency // 2)
+        self._send_slots: asyncio.Semaphore | None = None
         self.max_attempts = settings.telegram.max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -201,6 +208,7 @@ class Dispatcher:
         self._active = True
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        self._send_slots = asyncio.Semaphore(self.concurrency)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
         try:
@@ -246,12 +254,13 @@ class Dispatcher:
             if stopping or self.fatal:
                 return
             self._wakeup.clear()
-            free = self.concurrency - len(self._tasks)
+            free = self._claimable - len(self._tasks)
             ahead = self.pacer.lookahead(LOOKAHEAD)
             want = free if ahead is None else max(0, min(free, ahead - self._waiting))
             idle = not self._tasks
-            if not self._results and want == 0:
-                # nothing to record and no room to send: wait for a send to finish
+            plenty = len(self._tasks) > self.concurrency  # claimed beyond the sends in flight
+            if not self._record_now() and (want == 0 or (plenty and want < self._batch)):
+                # too little to record or to claim for a transaction: wait for sends to finish
                 await self._sleep(LOOKAHEAD / 2 if free > 0 else None)
                 continue
             results, self._results = self._results, []
@@ -299,12 +308,19 @@ class Dispatcher:
 
     async def _sleep(self, timeout: float | None) -> None:
         assert self._wakeup is not None
-        if self._results:
+        if self._record_now():
             return
         if timeout is not None and timeout <= 0:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def _record_now(self) -> bool:
+        """Whether the outcomes waiting are worth a transaction now: a batch of them, or
+        the claimed deliveries running low (or the last ones finished)."""
+        if not self._results:
+            return False
+        return len(self._results) >= self._batch or len(self._tasks) <= self.concurrency
 
     async def _finish(self) -> None:
         """Give back what is not being sent yet, let sends in flight finish (up to `grace`),
@@ -346,13 +362,20 @@ class Dispatcher:
         task = asyncio.current_task()
         if task is not None:
             self._held.add(task)
+        slots = self._send_slots
+        assert slots is not None
         try:
             try:
-                # an edit cannot be a paid broadcast; a send may (when the operator opts in)
-                payable = not (claimed.is_edit and claimed.target_message_id is not None)
-                permit = await self.pacer.acquire(
-                    claimed.chat_id, Priority.DELIVERY, payable=payable
-                )
+                await slots.acquire()  # a send slot first: a permit is never held idle
+                try:
+                    # an edit cannot be a paid broadcast; a send may (when the operator opts in)
+                    payable = not (claimed.is_edit and claimed.target_message_id is not None)
+                    permit = await self.pacer.acquire(
+                        claimed.chat_id, Priority.DELIVERY, payable=payable
+                    )
+                except BaseException:
+                    slots.release()
+                    raise
             except asyncio.CancelledError:  # stopping: not sent, so give it back at once
                 retry = Retry(claimed.id, time.time(), "interrupted before sending", False)
                 outcome = _Outcome(retry, claimed)
@@ -361,7 +384,10 @@ class Dispatcher:
             waiting = False
             if task is not None:
                 self._held.discard(task)
-            outcome = await self._paced(claimed, permit)
+            try:
+                outcome = await self._paced(claimed, permit)
+            finally:
+                slots.release()
         finally:
             if waiting:
                 self._waiting -= 1
@@ -370,7 +396,7 @@ class Dispatcher:
                 self._tasks.discard(task)
             if outcome is not None:
                 self._results.append(outcome)
-                if self._wakeup is not None:
+                if self._wakeup is not None and self._record_now():
                     self._wakeup.set()
 
     async def _paced(self, claimed: Claimed, permit: Permit) -> _Outcome:
