@@ -15,7 +15,7 @@ import math
 from collections import deque
 from typing import Any, NoReturn, Protocol
 
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -32,7 +32,7 @@ from telegram.request import HTTPXRequest
 
 from bot.dispatching.limiter import SharedLimiter, retry_seconds
 from bot.dispatching.pacing import Limits, Pacer, Permit
-from bot.formatting.messages import plain_text
+from bot.formatting.messages import SETTINGS_DATA, plain_text
 from bot.logs import add_secret, redact
 from bot.settings import Settings
 
@@ -52,6 +52,7 @@ __all__ = [
     "SenderUnusable",
     "StatusRequest",
     "TelegramSender",
+    "TopicGone",
     "Transient",
     "UnexpectedStatus",
     "classify",
@@ -94,6 +95,10 @@ class MessageGone(SendError):
     """The message to edit is not there (deleted, or not one the bot can edit)."""
 
 
+class TopicGone(SendError):
+    """The forum topic is closed or deleted (the chat itself is fine)."""
+
+
 class Transient(SendError):
     """5xx, a timeout, the network: try again later (a timeout may have delivered it)."""
 
@@ -121,7 +126,13 @@ class Sender(Protocol):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
-    ) -> int | None: ...
+        silent: bool = False,
+        button: str | None = None,
+        thread_id: int | None = None,
+    ) -> int | None:
+        """Send a message; `silent`: without sound; `button`: the label of a button under it
+        that opens /settings; `thread_id`: into that forum topic."""
+        ...
 
     async def edit(
         self,
@@ -132,6 +143,7 @@ class Sender(Protocol):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int | None:
         """Change the text of a message sent earlier; an edit to the same text counts as done."""
         ...
@@ -142,6 +154,8 @@ class Sender(Protocol):
 # seconds a request to the Bot API may take, for sizing the connection pool (Telegram's servers
 # are far from many operators; a paid broadcast at 1,000/s then needs 100 requests in flight)
 ROUND_TRIP = 0.1
+# Telegram's words for a closed topic and for a deleted one (or a thread id it does not know)
+_TOPIC_GONE = ("topic_closed", "message thread not found", "topic_deleted")
 _MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 _NOT_MODIFIED = "message is not modified"
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "chat_id is empty")
@@ -175,6 +189,8 @@ def classify(error: TelegramError) -> SendError | None:
     if isinstance(error, BadRequest):
         if "parse entities" in lowered or "can't find end" in lowered:
             return EntityError(text)
+        if any(marker in lowered for marker in _TOPIC_GONE):
+            return TopicGone(text)
         if any(marker in lowered for marker in _MESSAGE_GONE):
             return MessageGone(text)
         if any(marker in lowered for marker in _GONE):
@@ -262,6 +278,9 @@ class TelegramSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
         try:
             message = await self.bot.send_message(
@@ -271,6 +290,9 @@ class TelegramSender:
                 link_preview_options=self._no_preview if disable_preview else None,
                 # beyond the free rate (paid broadcast on): Telegram charges 0.1 Star for it
                 allow_paid_broadcast=True if permit is not None and permit.paid else None,
+                disable_notification=silent or None,
+                reply_markup=_settings_markup(button),
+                message_thread_id=thread_id,
                 rate_limit_args=permit,
             )
         except TelegramError as error:
@@ -286,6 +308,7 @@ class TelegramSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int:
         try:
             await self.bot.edit_message_text(
@@ -294,6 +317,7 @@ class TelegramSender:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                reply_markup=_settings_markup(button),
                 rate_limit_args=permit,
             )
         except TelegramError as error:
@@ -307,6 +331,12 @@ class TelegramSender:
             await self.bot.shutdown()
         except Exception as error:  # closing must never fail a run that delivered everything
             log.debug("closing the bot: %s", error)
+
+
+def _settings_markup(label: str | None) -> InlineKeyboardMarkup | None:
+    if label is None:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=SETTINGS_DATA)]])
 
 
 def _raise_classified(error: TelegramError) -> NoReturn:
@@ -339,9 +369,13 @@ class ConsoleSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
-        self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
+        where = chat_id if thread_id is None else f"{chat_id} (topic {thread_id})"
+        self.log.info("console mode, would send to %s:\n%s", where, shown)
         self.sent.append((chat_id, text))
         return next(self._ids)
 
@@ -354,6 +388,7 @@ class ConsoleSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
         self.log.info(
