@@ -36,7 +36,7 @@ from telegram.ext import (
 )
 
 from bot.categorising.table import CategoryTable
-from bot.commands import correcting, handlers, texts, timing_commands
+from bot.commands import correcting, handlers, texts, timing_buttons, timing_commands
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
 from bot.commands.updates import ChatOrderedUpdates
@@ -133,6 +133,9 @@ def register_handlers(app: BotApp) -> None:
     for name, callback in _COMMANDS.items():
         app.add_handler(CommandHandler(name, callback, filters=only_messages))
     app.add_handler(CallbackQueryHandler(handlers.recategorise_button, pattern=correcting.PATTERN))
+    app.add_handler(
+        CallbackQueryHandler(timing_commands.timing_button, pattern=timing_buttons.PATTERN)
+    )
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(ChatMemberHandler(handlers.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
