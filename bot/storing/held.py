@@ -100,7 +100,11 @@ class HeldItems:
             )
         ).all()
         if rows:
-            _insert(connection, [{"chat_id": new, **row._asdict()} for row in rows])
+            moved = [
+                {"chat_id": new, "item_id": item, "digest_id": digest, "held_ts": held}
+                for item, digest, held in rows
+            ]
+            _insert(connection, moved)
             connection.execute(delete(held_items).where(held_items.c.chat_id == old))
 
     def forget(self, chat_id: str) -> int:
