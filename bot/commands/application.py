@@ -36,7 +36,17 @@ from telegram.ext import (
 )
 
 from bot.categorising.table import CategoryTable
-from bot.commands import correcting, handlers, texts, timing_buttons, timing_commands
+from bot.commands import (
+    channels,
+    correcting,
+    handlers,
+    reader_settings,
+    settings_menu,
+    texts,
+    timing_buttons,
+    timing_commands,
+    topics,
+)
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
 from bot.commands.updates import ChatOrderedUpdates
@@ -45,6 +55,7 @@ from bot.dispatching.pacing import Limits, Pacer, Permit
 from bot.logs import add_secret, redact
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
@@ -65,7 +76,11 @@ _COMMANDS = {
     "stop": handlers.stop,
     "stats": handlers.stats,
     "recategorise": handlers.recategorise,
+    **reader_settings.COMMANDS,
     **timing_commands.COMMANDS,  # /pause /resume /quiet /schedule /timezone (#13)
+    "connect": channels.connect,
+    "channels": channels.channels_command,
+    "topic": topics.topic,
 }
 
 
@@ -114,6 +129,7 @@ def build_application(
         archive=archive or Archive(engine),
         subscribers=subscribers or Subscribers(engine),
         flood=flood or FloodGuard(),
+        chat_settings=ChatSettingsStore(engine),
     )
     app.bot_data.services = services
     register_handlers(app)
@@ -136,8 +152,22 @@ def register_handlers(app: BotApp) -> None:
     app.add_handler(
         CallbackQueryHandler(timing_commands.timing_button, pattern=timing_buttons.PATTERN)
     )
+    app.add_handler(
+        CallbackQueryHandler(reader_settings.settings_button, pattern=settings_menu.PATTERN)
+    )
+    app.add_handler(CallbackQueryHandler(handlers.stop_button, pattern=handlers.STOP_PATTERN))
+    app.add_handler(CallbackQueryHandler(channels.channel_button, pattern=channels.PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(ChatMemberHandler(handlers.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(
+        ChatMemberHandler(channels.membership, ChatMemberHandler.MY_CHAT_MEMBER), group=1
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.FORWARDED & filters.ChatType.PRIVATE & ~filters.COMMAND & only_messages,
+            channels.forwarded,
+        )
+    )
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_handler(
         MessageHandler(

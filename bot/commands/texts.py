@@ -49,11 +49,20 @@ COMMANDS: tuple[Command, ...] = (
     Command("feeds", "RSS / Atom / JSON 订阅源", "RSS, Atom and JSON feeds"),
     Command("search", "搜索全部条目", "Search every item"),
     Command("stop", "取消全部订阅", "Unsubscribe from everything"),
+    Command("settings", "我的设置（按钮）", "My settings (buttons)"),
+    Command("filter", "关键词过滤：/filter +OpenAI -融资", "Keyword filter: /filter +OpenAI"),
+    Command("format", "推送格式：full 或 compact", "Delivery format: full or compact"),
+    Command("preview", "链接预览：on 或 off", "Link previews: on or off"),
+    Command("silent", "静音推送：on 或 off", "Silent deliveries: on or off"),
+    Command("lang", "语言：zh 或 en", "Language: zh or en"),
     Command("pause", "暂停推送（如 8h、3d）", "Pause deliveries (e.g. 8h, 3d)"),
     Command("resume", "恢复推送并补看错过的", "Resume, with what you missed"),
     Command("quiet", "免打扰时段", "Quiet hours"),
     Command("schedule", "定时合集推送", "Bundles at set times"),
     Command("timezone", "时区", "Time zone"),
+    Command("connect", "连接你管理的频道", "Connect a channel you manage"),
+    Command("channels", "我管理的频道", "Channels you manage"),
+    Command("topic", "把分类绑定到话题（论坛群）", "Bind categories to a topic (forums)"),
     Command("stats", "统计（管理员）", "Statistics (admins)", admin=True),
     Command("recategorise", "更正条目分类（管理员）", "Re-categorise an item (admins)", admin=True),
 )
@@ -748,4 +757,342 @@ _PRESSED = {
 def timing_pressed(lang: Lang, setting: str) -> str:
     """The answer to a pressed pause / quiet hours / schedule button (plain text)."""
     zh, en = _PRESSED[setting]
+    return _t(lang, zh, en)
+
+
+# Channels connected by their admins (/connect, /channels), forum topics (/topic) -----------
+
+
+def connect_usage(lang: Lang) -> str:
+    return _t(
+        lang,
+        "连接频道：先把我加为频道管理员并允许“发布消息”，然后在这里发送 "
+        "<code>/connect @频道用户名</code>（或转发一条该频道的消息给我）。",
+        "To connect a channel: add me to it as an administrator allowed to post messages, then "
+        "send <code>/connect @channelname</code> here (or forward me a post of the channel).",
+    )
+
+
+def connect_private_only(lang: Lang) -> str:
+    return _t(
+        lang,
+        "请在与我的私聊中连接和管理频道。",
+        "Connect and manage channels in a private chat with me.",
+    )
+
+
+def channel_not_found(lang: Lang, target: str) -> str:
+    return _t(
+        lang,
+        f"找不到频道 {esc(cut(target, 80))}，或我还不是它的管理员。请先把我加为频道管理员。",
+        f"I cannot find the channel {esc(cut(target, 80))}, or I am not one of its "
+        "administrators yet. Add me as an administrator first.",
+    )
+
+
+def not_a_channel(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"「{esc(cut(title, 80))}」不是频道。群组请直接在群里发送 /subscribe。",
+        f"“{esc(cut(title, 80))}” is not a channel. In a group, send /subscribe there.",
+    )
+
+
+def not_channel_admin(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"⛔ 你不是频道「{esc(cut(title, 80))}」的管理员，不能管理它。",
+        f"⛔ You are not an administrator of the channel “{esc(cut(title, 80))}”, "
+        "so you cannot manage it.",
+    )
+
+
+def not_channel_admin_plain(lang: Lang) -> str:
+    return _t(
+        lang, "⛔ 只有该频道的管理员可以管理它。", "⛔ Only the channel's admins may manage it."
+    )
+
+
+def bot_not_admin(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"我还不是频道「{esc(cut(title, 80))}」的管理员。"
+        "请把我加为管理员并允许“发布消息”，再发一次 /connect。",
+        f"I am not an administrator of “{esc(cut(title, 80))}”. Make me an administrator "
+        "allowed to post messages, then send /connect again.",
+    )
+
+
+def bot_cannot_post(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"我是频道「{esc(cut(title, 80))}」的管理员，但没有“发布消息”的权限。"
+        "请打开这项权限，再发一次 /connect。",
+        f"I am an administrator of “{esc(cut(title, 80))}” but may not post messages. Turn "
+        "that right on, then send /connect again.",
+    )
+
+
+def configured_channel(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」由运营者在配置文件中管理，这里不能更改。",
+        f"The channel “{esc(cut(title, 80))}” is managed by the operator in the settings file "
+        "and cannot be changed here.",
+    )
+
+
+def connected(lang: Lang, title: str, fresh: bool) -> str:
+    name = esc(cut(title, 80))
+    if fresh:
+        return _t(
+            lang,
+            f"✅ 已连接频道「{name}」，它将收到全部分类。"
+            "用下面的按钮选择分类，或随时发 /channels。",
+            f"✅ Connected “{name}”: it receives every category. Choose its categories with the "
+            "buttons below, or send /channels any time.",
+        )
+    return _t(
+        lang,
+        f"频道「{name}」已经连接，你现在也可以管理它（/channels）。",
+        f"“{name}” is connected already; you can now manage it too (/channels).",
+    )
+
+
+def channels_list(
+    lang: Lang,
+    managed: Sequence[tuple[str, bool, Sequence[Category], bool]],
+    configured: Sequence[str],
+) -> str:
+    """/channels: (title, active, categories, all) per channel the user manages, and the
+    channels of the settings file (shown to the operator's admins)."""
+    if not managed and not configured:
+        return _t(
+            lang,
+            "你还没有连接任何频道。\n\n",
+            "You have not connected any channel yet.\n\n",
+        ) + connect_usage(lang)
+    lines = [_t(lang, "<b>你管理的频道</b>", "<b>Channels you manage</b>")]
+    for title, active, categories, all_ in managed:
+        what = _t(lang, "全部分类", "every category") if all_ else _names(categories, lang)
+        if not all_ and not categories:
+            what = _t(lang, "不接收任何分类", "no category")
+        state = (
+            "" if active else _t(lang, "（已停止：请重新 /connect）", " (stopped: /connect again)")
+        )
+        lines.append(f"• {esc(cut(title, 80))}{state}: {what}")
+    for name in configured:
+        lines.append(
+            f"• {esc(cut(name, 80))}: "
+            + _t(lang, "由运营者管理（配置文件）", "managed by the operator (settings file)")
+        )
+    return "\n".join(_capped(lines, lang))
+
+
+def channel_categories(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」的分类（点击切换）：",
+        f"Categories of “{esc(cut(title, 80))}” (tap to toggle):",
+    )
+
+
+def categories_button(lang: Lang, title: str) -> str:
+    return _t(lang, "分类：", "Categories: ") + cut(title, 30)
+
+
+def disconnect_button(lang: Lang) -> str:
+    return _t(lang, "断开", "Disconnect")
+
+
+def disconnected(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"已断开频道「{esc(cut(title, 80))}」：不会再向它推送。",
+        f"Disconnected “{esc(cut(title, 80))}”: nothing more is sent there.",
+    )
+
+
+def channel_stopped_plain(lang: Lang) -> str:
+    return _t(
+        lang,
+        "这个频道的推送已停止，请先重新 /connect。",
+        "Deliveries to this channel are stopped: /connect it again first.",
+    )
+
+
+def channel_lost(lang: Lang, title: str, removed: bool) -> str:
+    name = esc(cut(title, 80))
+    if removed:
+        return _t(
+            lang,
+            f"⚠️ 我已被移出频道「{name}」，推送已停止。把我加回管理员后发送 /connect 即可恢复。",
+            f"⚠️ I was removed from the channel “{name}”: deliveries there have stopped. Add me "
+            "back as an administrator and send /connect to resume.",
+        )
+    return _t(
+        lang,
+        f"⚠️ 我在频道「{name}」失去了发布消息的权限，推送已停止。恢复权限后发送 /connect 即可恢复。",
+        f"⚠️ I may no longer post in the channel “{name}”: deliveries there have stopped. Give "
+        "the right back and send /connect to resume.",
+    )
+
+
+def channel_back(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"我又可以在频道「{esc(cut(title, 80))}」发布了。发送 /connect 恢复推送。",
+        f"I may post in “{esc(cut(title, 80))}” again. Send /connect to resume deliveries there.",
+    )
+
+
+def topic_not_forum(lang: Lang) -> str:
+    return _t(
+        lang,
+        "/topic 只能在开启了话题的超级群组中使用。",
+        "/topic works only in supergroups with topics turned on.",
+    )
+
+
+def topic_usage(lang: Lang) -> str:
+    return _t(
+        lang,
+        "在话题中发送 <code>/topic AI工具 AI应用</code>，这些分类就推送到该话题；"
+        "<code>/topic</code> 查看它接收什么，<code>/topic off</code> 解除绑定；"
+        "<code>/topic general off</code> 让未绑定的分类不再发到 General。",
+        "Inside a topic, send <code>/topic ai-tools ai-applications</code> and those categories "
+        "go to that topic; <code>/topic</code> shows what it receives, <code>/topic off</code> "
+        "unbinds it; <code>/topic general off</code> stops unbound categories going to General.",
+    )
+
+
+def topic_inside_only(lang: Lang) -> str:
+    return _t(
+        lang,
+        "请在要接收这些分类的话题里发送这条命令。",
+        "Send this inside the topic that is to receive those categories.",
+    )
+
+
+def topic_need_categories(lang: Lang) -> str:
+    return _t(
+        lang,
+        "请指定分类，例如 <code>/topic AI工具</code>（话题不能绑定“全部”）。",
+        "Name categories, e.g. <code>/topic ai-tools</code> (a topic cannot take “all”).",
+    )
+
+
+def _topic_name(title: str | None, thread_id: int) -> str:
+    return esc(cut(title, 60)) if title else f"#{thread_id}"
+
+
+def topic_bound(
+    lang: Lang, categories: Sequence[Category], moved: Sequence[tuple[str, Category]]
+) -> str:
+    text = _t(
+        lang,
+        f"✅ 这个话题将接收：{_names(categories, lang)}。",
+        f"✅ This topic receives: {_names(categories, lang)}.",
+    )
+    if moved:
+        shown = _t(lang, "、", ", ").join(f"{show(c, lang)} ({esc(t)})" for t, c in moved)
+        text += _t(
+            lang,
+            f"\n（已从其他话题移到这里：{shown}）",
+            f"\n(Moved here from other topics: {shown})",
+        )
+    return text
+
+
+def topic_unbound(lang: Lang, had: Sequence[Category]) -> str:
+    if not had:
+        return _t(lang, "这个话题本来就没有绑定分类。", "This topic had no categories bound.")
+    return _t(
+        lang,
+        f"已解除绑定：{_names(had, lang)} 将发到 General。",
+        f"Unbound: {_names(had, lang)} go to General again.",
+    )
+
+
+def topic_layout(
+    lang: Lang,
+    topics: Sequence[tuple[str | None, int, Sequence[Category], bool]],
+    general: bool,
+    here: int | None,
+) -> str:
+    """/topic: what each topic receives ((title, thread, categories, broken)), and General."""
+    lines = [_t(lang, "<b>话题与分类</b>", "<b>Topics and categories</b>")]
+    if here is not None and not any(thread == here for _, thread, _, _ in topics):
+        lines.append(_t(lang, "这个话题：未绑定分类。", "This topic: no categories bound."))
+    for title, thread, categories, broken in topics:
+        mark = " ⬅️" if thread == here else ""
+        state = (
+            _t(
+                lang,
+                " ⚠️ 已失效（话题已关闭或删除，条目改发 General）",
+                " ⚠️ broken (topic closed or deleted; its items go to General)",
+            )
+            if broken
+            else ""
+        )
+        lines.append(f"• {_topic_name(title, thread)}{mark}: {_names(categories, lang)}{state}")
+    lines.append(
+        _t(
+            lang,
+            "• General：本群订阅（/mysubs）中其余的分类",
+            "• General: the group's other subscribed categories (/mysubs)",
+        )
+        if general
+        else _t(
+            lang,
+            "• General：关闭（未绑定的分类不推送）",
+            "• General: off (unbound categories are not sent)",
+        )
+    )
+    return "\n".join(_capped(lines, lang))
+
+
+def general_switched(lang: Lang, on: bool) -> str:
+    if on:
+        return _t(
+            lang, "未绑定话题的分类将发到 General。", "Categories bound to no topic go to General."
+        )
+    return _t(
+        lang,
+        "未绑定话题的分类不再推送到本群（General 关闭）。",
+        "Categories bound to no topic are no longer sent here (General is off).",
+    )
+
+
+def topic_note(title: str | None, thread_id: int) -> str:
+    """Posted in General when a bound topic turned out closed or deleted (both languages: a
+    group has no language of its own)."""
+    name = _topic_name(title, thread_id)
+    return (
+        f"⚠️ 话题 {name} 已关闭或被删除，它的条目改发到这里。"
+        "管理员可在话题中重新发送 /topic，或发送 /topic 查看。\n"
+        f"⚠️ The topic {name} is closed or deleted; its items are posted here instead. Admins: "
+        "bind a topic again with /topic inside it, or send /topic to see the layout."
+    )
+
+
+def settings_button(lang: Lang) -> str:
+    return _t(lang, "设置", "Settings")
+
+
+def channel_settings(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」的设置（点击切换）：",
+        f"Settings of “{esc(cut(title, 80))}” (tap to toggle):",
+    )
+
+
+def channel_setting_label(lang: Lang, name: str) -> str:
+    labels = {
+        "pause": ("暂停推送", "Pause deliveries"),
+        "silent": ("静音推送", "Deliver silently"),
+        "compact": ("精简格式", "Compact format"),
+    }
+    zh, en = labels[name]
     return _t(lang, zh, en)

@@ -18,10 +18,16 @@ from bot.categorising.table import CategoryTable
 from bot.commands import texts
 from bot.dispatching.holding import Holding
 from bot.dispatching.timing import release_due, zone_of
-from bot.formatting.messages import layout_digest
+from bot.formatting.messages import Style, layout_digest
 from bot.model import Entry
 from bot.settings import Settings
-from bot.storing.chat_settings import DEFAULT, ChatSettings, ChatSettingsStore
+from bot.storing.chat_settings import (
+    COMPACT,
+    DEFAULT,
+    ChatSettings,
+    ChatSettingsStore,
+    reading_language,
+)
 from bot.storing.held import HeldItems
 from bot.storing.outbox import NewPart
 from bot.storing.subscribers import ACTIVE, Subscribers
@@ -51,7 +57,7 @@ def release_bundles(
         if left or (chat_id not in channels and not subscribers.subscriptions_of(chat_id)):
             held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
             continue
-        language = chat_settings.language or (chat.language if chat else None)
+        language = reading_language(chat_settings.language, chat.language if chat else None)
         bundle = _Bundle(settings, table, chat_settings, texts.language(language), now)
         written[chat_id] = held.release(chat_id, bundle, now)
         log.info("chat %s: bundle of held items written (%d part(s))", chat_id, written[chat_id])
@@ -90,5 +96,6 @@ class _Bundle:
             zone=zone,
             feed_url=f"{self.settings.site_url}rss.xml",
             table=self.table,
+            style=Style(self.lang, self.chat_settings.format == COMPACT),
         )
         return [NewPart(part.html, part.item_ids, part.disable_preview) for part in parts]

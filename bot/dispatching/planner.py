@@ -10,6 +10,10 @@ revision: each chat's message is laid out again into the parts it already has
 (`revise_layout`); a part whose text changed is edited in place if it was sent (or is being
 sent), or simply given the new text if it was not; items that no longer fit go out as a
 follow-up message. A chat never gets a second copy of the message, nor an item twice.
+
+Each chat's settings (one read for the whole audience) decide what it is planned and how: its
+keyword filter narrows what routing selects, and its message is laid out in its `Style`, the
+language it reads (`/lang`, else its Telegram language) and its `/format`.
 """
 
 from __future__ import annotations
@@ -24,17 +28,33 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
 from bot.dispatching.holding import Holding
-from bot.dispatching.routing import ALL, Recipient, recipients, route
+from bot.dispatching.routing import (
+    ALL,
+    Forum,
+    Recipient,
+    recipients,
+    route,
+    route_forum,
+    with_filters,
+)
 from bot.dispatching.timing import Disposition
 from bot.feeds.common import digest_page
-from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
+from bot.formatting.messages import (
+    Part,
+    Revision,
+    Style,
+    layout_digest,
+    plain_text,
+    revise_layout,
+)
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
-from bot.storing.chat_settings import ChatSettings, ChatSettingsStore
+from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, reading_language
 from bot.storing.held import HeldItems
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
+from bot.storing.topics import Topics
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
@@ -78,6 +98,26 @@ def page_url_for(archive: Archive, digest_id: str, settings: Settings) -> str:
     return digest_page(settings.site_url, slug) if slug and settings.site_url else ""
 
 
+class Styles:
+    """Each chat's `Style`, from its settings and whether its Telegram language is English;
+    one shared object per distinct style."""
+
+    def __init__(self, chosen: dict[str, ChatSettings], english: set[str]) -> None:
+        self.chosen = chosen
+        self.english = english
+        self._shared: dict[tuple[str, bool], Style] = {}
+
+    def of(self, chat_id: str) -> Style:
+        settings = self.chosen.get(chat_id)
+        telegram = "en" if chat_id in self.english else None
+        lang = reading_language(settings.language if settings else None, telegram)
+        key = (lang, settings is not None and settings.format == COMPACT)
+        style = self._shared.get(key)
+        if style is None:
+            style = self._shared[key] = Style(*key)
+        return style
+
+
 def plan_digest(
     engine: Engine,
     digest_id: str,
@@ -108,8 +148,12 @@ def plan_digest(
     subscriptions = subscribers.active_subscriptions()
     targets = recipients(channels, subscriptions, table, moves=moves, inactive=inactive)
     del subscriptions  # at 100,000 subscribers, the largest structure of a plan
+    store = ChatSettingsStore(engine)
+    choices = _shared(store.many())
+    targets = with_filters(targets, choices)
+    styles = Styles(choices, store.english_chats())
     holding = Holding(time.time() if now is None else now, settings.zone)
-    choices = _shared(ChatSettingsStore(engine).many())
+    forums = _forums(subscribers, Topics(engine))
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             return _write(
@@ -124,6 +168,8 @@ def plan_digest(
                 page_url,
                 holding,
                 choices,
+                styles,
+                forums,
             )
         except (IntegrityError, OperationalError) as error:
             # another instance planned the same digest at the same moment: read again
@@ -145,21 +191,37 @@ def _write(
     page_url: str,
     holding: Holding,
     choices: dict[str, ChatSettings],
+    styles: Styles,
+    forums: dict[str, Forum] | None = None,
 ) -> PlanResult:
-    layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
+    layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
+    forums = forums or {}
     by_chat = {r.chat_id: r for r in targets}
     with outbox.planning(digest_id) as writer:
         delivered = writer.delivered([item.id for item in items])
-        routed = route(items, targets, table, delivered)
+        routed = route(items, [r for r in targets if r.chat_id not in forums], table, delivered)
+        topic_messages = {
+            chat_id: route_forum(
+                items, by_chat.get(chat_id), forum, table, delivered.get(chat_id, ())
+            )
+            for chat_id, forum in forums.items()
+        }
         planned = writer.planned()
         reviser = _Reviser(writer, title, date, items, table, settings, page_url)
-        skipped = len(targets) - len(routed)
+        skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
         for chat_id, messages in planned.items():
             recipient = by_chat.get(chat_id)
+            if chat_id in forums:  # each topic's messages revised in place, with its footer
+                for thread_id, group in _by_thread(messages).items():
+                    target = _forum_target(forums[chat_id], thread_id, recipient)
+                    feed_url = feed_url_for(target, settings, table)
+                    reviser.revise(chat_id, group, (), feed_url, styles.of(chat_id))
+                continue  # its new items go to their topics as new messages, below
             if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
                 continue
             fresh = routed.pop(chat_id, ())
-            reviser.revise(chat_id, messages, fresh, feed_url_for(recipient, settings, table))
+            feed_url = feed_url_for(recipient, settings, table)
+            reviser.revise(chat_id, messages, fresh, feed_url, styles.of(chat_id))
         held: dict[str, tuple[str, ...]] = {}
         paused = 0
         for chat_id, routed_items in routed.items():
@@ -172,7 +234,8 @@ def _write(
             if verdict is not Disposition.DELIVER or not chosen:
                 continue
             feed_url = feed_url_for(by_chat[chat_id], settings, table)
-            key = (tuple(item.id for item in chosen), feed_url)
+            style = styles.of(chat_id)
+            key = (tuple(item.id for item in chosen), feed_url, style)
             parts = layouts.get(key)
             if parts is None:
                 parts = layouts[key] = _new_parts(
@@ -184,9 +247,41 @@ def _write(
                         feed_url=feed_url,
                         table=table,
                         page_url=page_url,
+                        style=style,
                     )
                 )
             writer.add(chat_id, parts)
+        for chat_id, messages_of_forum in topic_messages.items():
+            # a forum's pause, schedule and quiet hours apply to all its topics at once
+            union = tuple(item for _, chosen in messages_of_forum for item in chosen)
+            if not union:
+                continue
+            verdict, chosen = holding.decide(choices.get(chat_id), union)
+            if verdict is Disposition.HOLD and chosen:
+                held[chat_id] = tuple(item.id for item in chosen)
+            if verdict is Disposition.SKIP:
+                writer.received(chat_id, [item.id for item in union])
+                paused += 1
+            if verdict is not Disposition.DELIVER or not chosen:
+                continue
+            keep = {item.id for item in chosen}
+            style = styles.of(chat_id)
+            for thread_id, in_topic in messages_of_forum:
+                shown = tuple(item for item in in_topic if item.id in keep)
+                if not shown:
+                    continue
+                target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+                message = layout_digest(
+                    title,
+                    date,
+                    shown,
+                    zone=settings.zone,
+                    feed_url=feed_url_for(target, settings, table),
+                    table=table,
+                    page_url=page_url,
+                    style=style,
+                )
+                writer.add(chat_id, _new_parts(message), thread_id=thread_id)
         HeldItems.hold_many(writer.connection, held, digest_id, holding.now)
     return PlanResult(
         digest_id=digest_id,
@@ -199,6 +294,34 @@ def _write(
         edits=writer.edits,
         rewritten=reviser.rewritten,
     )
+
+
+def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
+    """The active forum groups with topics bound (or General switched off)."""
+    out: dict[str, Forum] = {}
+    for chat_id, layout in topics.layouts().items():
+        known = subscribers.chat(chat_id)
+        if known is None or known.state != ACTIVE:
+            continue
+        bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
+        out[chat_id] = Forum(chat_id, bound, layout.general)
+    return out
+
+
+def _forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
+    """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
+    group's subscriptions for General (its footer's feed follows from it)."""
+    topic = next((names for t, names in forum.topics if t == thread_id), None)
+    if topic is not None:
+        return Recipient(forum.chat_id, topic)
+    return base or Recipient(forum.chat_id, frozenset({ALL}))
+
+
+def _by_thread(messages: list[list[PlannedPart]]) -> dict[int | None, list[list[PlannedPart]]]:
+    out: dict[int | None, list[list[PlannedPart]]] = {}
+    for message in messages:
+        out.setdefault(message[0].thread_id, []).append(message)
+    return out
 
 
 def _shared(choices: dict[str, ChatSettings]) -> dict[str, ChatSettings]:
@@ -243,6 +366,7 @@ class _Reviser:
         messages: list[list[PlannedPart]],
         fresh: tuple[Item, ...],
         feed_url: str,
+        style: Style,
     ) -> None:
         """Bring a chat's messages of this digest up to date; `fresh`: items it has not had."""
         overflow: list[Item] = []
@@ -250,7 +374,7 @@ class _Reviser:
         had = {item_id for message in messages for p in message for item_id in p.item_ids}
         for index, message in enumerate(messages):
             extra = fresh if index == len(messages) - 1 else ()
-            revision = self._layout(message, extra, feed_url)
+            revision = self._layout(message, extra, feed_url, style)
             overflow.extend(revision.overflow)
             for planned, part in zip(message, revision.parts, strict=True):
                 added.extend(i for i in part.item_ids if i not in had)
@@ -260,17 +384,18 @@ class _Reviser:
             overflow.sort(key=lambda item: self.position.get(item.id, len(self.position)))
             self.writer.add(
                 chat_id,
-                self._follow_up(overflow, feed_url),
+                self._follow_up(overflow, feed_url, style),
                 received=had | set(added),
+                thread_id=messages[-1][-1].thread_id,  # a forum: the topic of its last message
             )
 
     def _layout(
-        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str
+        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str, style: Style
     ) -> Revision:
         slots = tuple(
             tuple(i for i in planned.item_ids if i in self.current) for planned in message
         )
-        key = (slots, tuple(item.id for item in extra), feed_url)
+        key = (slots, tuple(item.id for item in extra), feed_url, style)
         revision = self._layouts.get(key)
         if revision is None:
             revision = self._layouts[key] = revise_layout(
@@ -282,11 +407,12 @@ class _Reviser:
                 feed_url=feed_url,
                 table=self.table,
                 page_url=self.page_url,
+                style=style,
             )
         return revision
 
-    def _follow_up(self, overflow: list[Item], feed_url: str) -> list[NewPart]:
-        key = (tuple(item.id for item in overflow), feed_url)
+    def _follow_up(self, overflow: list[Item], feed_url: str, style: Style) -> list[NewPart]:
+        key = (tuple(item.id for item in overflow), feed_url, style)
         parts = self._follow_ups.get(key)
         if parts is None:
             parts = self._follow_ups[key] = _new_parts(
@@ -298,6 +424,7 @@ class _Reviser:
                     feed_url=feed_url,
                     table=self.table,
                     page_url=self.page_url,
+                    style=style,
                 )
             )
         return parts

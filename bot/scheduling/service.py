@@ -34,6 +34,7 @@ from bot.commands.application import (
     stop_bot,
     stop_polling,
 )
+from bot.commands.topics import topic_note
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
 from bot.dispatching.bundles import release_bundles
@@ -169,6 +170,7 @@ class Service:
         pipeline.bot_username = username
         dispatcher = Dispatcher(sender, pipeline.outbox, settings, subscribers=pipeline.subscribers)
         dispatcher.on_first_send = self._first_send
+        dispatcher.topic_note = topic_note(engine)  # a closed forum topic: told in General
         metrics.count_deliveries_of(lambda: dispatcher.stats)
         watcher = DigestWatcher(
             settings.digests_dir,
