@@ -262,3 +262,42 @@ async def test_forged_buttons_and_group_members_change_nothing(bot: Bot) -> None
     assert not settings_of(bot, group).paused
     await bot.press(group, menu.message_id, "tm:pause:3d", user_id=611)
     assert settings_of(bot, group).paused
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_settings_menu_pauses_resumes_and_turns_off(bot: Bot, lang: str) -> None:
+    user = EN if lang == "en" else ZH
+    who = {"user_id": 308, **user}
+    await bot.ask(308, "/subscribe all", **user)
+    await bot.ask(308, "/quiet 23:00-08:00", **user)
+    await bot.ask(308, "/schedule 08:00", **user)
+    menu = await bot.ask(308, "/settings", **user)
+    data = menu.callback_data()
+    for wanted in ("st:pauseset:8h", "st:pauseset:3d", "st:pauseset:forever"):
+        assert wanted in data
+    assert "st:quietset:off" in data and "st:scheduleset:instant" in data
+
+    await bot.press(308, menu.message_id, "st:pauseset:3d", **who)
+    chosen = settings_of(bot, 308)
+    assert chosen.paused and chosen.paused_until_ts is not None
+    assert chosen.paused_until_ts - time.time() > 3 * 86400 - 60
+    (redrawn,) = [m for m in bot.fake.messages(308) if m.message_id == menu.message_id]
+    assert "st:resume:" in redrawn.callback_data()
+    assert "st:pauseset:8h" not in redrawn.callback_data()
+    labels = [b["text"] for b in redrawn.buttons()]
+    assert ("▶️ Resume" if lang == "en" else "▶️ 恢复推送") in labels
+
+    before = len(bot.fake.messages(308))
+    await bot.press(308, menu.message_id, "st:resume:", **who)
+    await bot.fake.wait_for_messages_async(308, before + 1, timeout=10)
+    assert ("You missed nothing" if lang == "en" else "没有错过") in bot.fake.messages(308)[
+        -1
+    ].plain
+    assert not settings_of(bot, 308).paused
+
+    await bot.press(308, menu.message_id, "st:quietset:off", **who)
+    await bot.press(308, menu.message_id, "st:scheduleset:instant", **who)
+    got = settings_of(bot, 308)
+    assert got.quiet_start is None and got.schedule == ()
+    (redrawn,) = [m for m in bot.fake.messages(308) if m.message_id == menu.message_id]
+    assert not {"st:quietset:off", "st:scheduleset:instant"} & set(redrawn.callback_data())

@@ -36,28 +36,36 @@ def _t(lang: Lang, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
 
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
+_LABELS = {
+    "resume": ("▶️ 恢复推送", "▶️ Resume"),
+    "pause-8h": ("⏸ 8 小时", "⏸ 8h"),
+    "pause-3d": ("⏸ 3 天", "⏸ 3d"),
+    "pause-forever": ("⏸ 直到恢复", "⏸ Until resumed"),
+    "quiet-off": ("🔔 关闭免打扰", "🔔 Quiet hours off"),
+    "instant": ("⚡ 改为即时推送", "⚡ Instant delivery"),
+}
+
+
+def label(lang: Lang, name: str) -> str:
+    zh, en = _LABELS[name]
+    return _t(lang, zh, en)
+
+
+def _button(lang: Lang, name: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label(lang, name), callback_data=data)
 
 
 def rows(settings: ChatSettings, lang: Lang, now: float) -> list[list[InlineKeyboardButton]]:
     """The pause, quiet-hours and schedule rows for a chat's settings as they are now."""
     out: list[list[InlineKeyboardButton]] = []
     if settings.paused_at(now):
-        out.append([_button(_t(lang, "▶️ 恢复推送", "▶️ Resume"), "tm:resume:")])
+        out.append([_button(lang, "resume", "tm:resume:")])
     else:
-        out.append(
-            [
-                _button(_t(lang, "⏸ 8 小时", "⏸ 8h"), "tm:pause:8h"),
-                _button(_t(lang, "⏸ 3 天", "⏸ 3d"), "tm:pause:3d"),
-                _button(_t(lang, "⏸ 直到恢复", "⏸ Until resumed"), "tm:pause:forever"),
-            ]
-        )
+        out.append([_button(lang, f"pause-{v}", f"tm:pause:{v}") for v in PAUSES])
     if settings.quiet_start:
-        out.append([_button(_t(lang, "🔔 关闭免打扰", "🔔 Quiet hours off"), "tm:quiet:off")])
+        out.append([_button(lang, "quiet-off", "tm:quiet:off")])
     if settings.schedule:
-        label = _t(lang, "⚡ 改为即时推送", "⚡ Instant delivery")
-        out.append([_button(label, "tm:schedule:instant")])
+        out.append([_button(lang, "instant", "tm:schedule:instant")])
     return out
 
 
