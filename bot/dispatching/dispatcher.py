@@ -70,6 +70,7 @@ from bot.dispatching.senders import (
     TopicGone,
     Transient,
 )
+from bot.dispatching.timing import silent_at, zone_of
 from bot.formatting.messages import plain_text, settings_button
 from bot.logs import redact
 from bot.settings import Settings
@@ -456,6 +457,8 @@ class Dispatcher:
         html = not claimed.plain
         no_preview = claimed.disable_preview if chosen.preview is None else not chosen.preview
         button = self._button(claimed, chosen)
+        # /silent, or quiet hours that deliver without sound (`/quiet … silent`) as of now
+        silent = silent_at(chosen, time.time(), zone_of(chosen, self.settings.zone))
         if claimed.is_edit and claimed.target_message_id is not None:
             return await self.sender.edit(
                 claimed.chat_id,
@@ -473,7 +476,7 @@ class Dispatcher:
                 html=html,
                 disable_preview=no_preview,
                 permit=permit,
-                silent=chosen.silent,
+                silent=silent,
                 button=button,
                 thread_id=claimed.thread_id,
             )
@@ -483,7 +486,7 @@ class Dispatcher:
             html=html,
             disable_preview=no_preview,
             permit=permit,
-            silent=chosen.silent,
+            silent=silent,
             button=button,
         )
 
