@@ -185,6 +185,8 @@ class Settings(BaseSettings):
     feed_entries: int = Field(100, ge=1, le=1000)
     scan_interval: float = Field(30.0, gt=0)
     settle_seconds: float = Field(0.3, ge=0)
+    # days a finished digest's deliveries and delivered items are kept (bounded storage)
+    retention_days: int = Field(30, ge=1, le=36_500)
     log_level: str = "INFO"
     http: HttpSettings = Field(default_factory=HttpSettings)
     feeds: FeedsSettings = Field(default_factory=FeedsSettings)

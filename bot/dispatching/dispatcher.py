@@ -30,7 +30,7 @@ traceback.
 What each chat chose is read with the claim (one query per turn, for the chats claimed), so a
 setting changed while deliveries wait applies to those not sent yet: `/preview` overrides the
 part's link preview, `/silent` sends without sound, and the last part of each message carries a
-small button that opens `/settings` (not in configured channels, where readers cannot use it),
+small button that opens `/settings` (not in channels, where readers cannot use it),
 labelled in the language the chat reads.
 
 An edit (a digest corrected after it was sent) is paced like a send; "not modified" counts as
@@ -153,6 +153,7 @@ class Dispatcher:
         self.settings = settings
         self.chat_settings = chat_settings or ChatSettingsStore(outbox.engine)
         self._configured = {str(channel.chat) for channel in settings.telegram.channels}
+        self._channels: set[str] = set()  # channels among the chats claimed: no settings button
         self.subscribers = subscribers
         self.pacer = sender.pacer
         self.concurrency = max(1, concurrency or getattr(sender, "concurrency", 16))
@@ -329,7 +330,10 @@ class Dispatcher:
         """`Outbox.exchange`, and the settings of the chats it claimed (in the same thread)."""
         exchange = self.outbox.exchange(*args, **kwargs)
         chats = {claimed.chat_id for claimed in exchange.claimed}
-        return exchange, self.chat_settings.for_sending(chats) if chats else {}
+        if not chats:
+            return exchange, {}
+        self._channels.update(self.chat_settings.channels_among(chats))
+        return exchange, self.chat_settings.for_sending(chats)
 
     async def _sleep(self, timeout: float | None) -> None:
         assert self._wakeup is not None
@@ -490,8 +494,8 @@ class Dispatcher:
         more than one part, never on none."""
         if claimed.part < claimed.parts or claimed.chat_id in self._configured:
             return None
-        if claimed.chat_id.startswith("@"):  # a channel by name
-            return None
+        if claimed.chat_id.startswith("@") or claimed.chat_id in self._channels:
+            return None  # a channel: its readers cannot use the button, its admins have /channels
         return settings_button(chosen.language or "zh")
 
     def _outcome(self, claimed: Claimed, error: SendError) -> Result:

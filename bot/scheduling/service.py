@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -48,6 +49,7 @@ from bot.serving import FeedServer, create_app
 from bot.serving.guard import Limits, raise_open_files_limit
 from bot.serving.search import search_routes
 from bot.settings import Settings, unknown_channel_categories
+from bot.storing.backlog import backlog
 from bot.storing.database import open_database, sqlite_path
 from bot.storing.locks import (
     POLLER_CHECK_SECONDS,
@@ -57,6 +59,7 @@ from bot.storing.locks import (
     PollerRole,
 )
 from bot.storing.notify import PlannedListener
+from bot.storing.retention import Retention
 from bot.storing.search import Search
 from bot.storing.status import ping
 from bot.storing.subscribers import ACTIVE
@@ -67,6 +70,10 @@ log = logging.getLogger("digestbot")
 # the process exits within the 10 s a supervisor gives it.
 SHUTDOWN_GRACE = 5.0
 BUNDLE_CHECK_SECONDS = 30.0  # how often held items are checked for a due bundle (#13)
+PRUNE_SECONDS = 3600.0  # the retention job's period
+STORAGE_SECONDS = 600.0  # the outbox's size measured (SQLite reads every page of it)
+PRUNE_PAUSE = 0.02  # seconds between two of its transactions: deliveries' go first
+DAY = 86400.0
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 T = TypeVar("T")
@@ -184,6 +191,7 @@ class Service:
         )
         dispatcher.on_first_send = self._first_send
         dispatcher.topic_note = topic_note(engine)  # a closed forum topic: told in General
+        pipeline.released = dispatcher.wake  # each batch of a plan goes out as it is written
         listener = None
         if engine.dialect.name == "postgresql":  # whoever plans, the sender hears of it
             listener = PlannedListener(engine, dispatcher.wake).start()
@@ -361,6 +369,17 @@ class Service:
         )
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
+        )
+        scheduler.add_job(
+            self._prune, "interval", seconds=PRUNE_SECONDS, max_instances=1, coalesce=True
+        )
+        scheduler.add_job(
+            self._measure_storage,
+            "interval",
+            seconds=STORAGE_SECONDS,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(settings.zone),
         )
         if self.sender_role:  # a dropped database connection loses the lock: re-checked
             scheduler.add_job(
@@ -617,8 +636,46 @@ class Service:
     async def _refresh_gauges(self) -> None:
         if self.parts is not None:
             with suppress(Exception):
-                pending = await asyncio.to_thread(self.parts.pipeline.outbox.pending_count)
-                metrics.deliveries_pending.set(pending)
+                now = await asyncio.to_thread(backlog, self.parts.engine)
+                metrics.deliveries_pending.set(now.waiting)
+                metrics.send_rate.set(now.rate)
+                drain = now.drain_seconds
+                metrics.backlog_drain_seconds.set(-1 if drain is None else drain)
+
+    async def _measure_storage(self) -> None:
+        if self.parts is not None:
+            with suppress(Exception):
+                storage = await asyncio.to_thread(Retention(self.parts.engine).storage)
+                metrics.outbox_bytes.set(-1 if storage.bytes is None else storage.bytes)
+                metrics.outbox_rows.labels("deliveries").set(storage.deliveries)
+                metrics.outbox_rows.labels("delivered_items").set(storage.delivered_items)
+                metrics.outbox_rows.labels("delivery_texts").set(storage.texts)
+
+    async def _prune(self) -> None:
+        """The retention job: history older than `retention_days` deleted, in small steps."""
+        parts = self.parts
+        if parts is None or self.problem is not None:
+            return
+        retention = Retention(parts.engine, pause=lambda: time.sleep(PRUNE_PAUSE))
+        cutoff = time.time() - self.settings.retention_days * DAY
+        try:
+            pruned = await asyncio.to_thread(retention.prune, cutoff)
+        except OperationalError as error:
+            await self._storage_failed("pruning the outbox's history", error)
+            return
+        if pruned:
+            metrics.history_pruned.labels("deliveries").inc(pruned.deliveries)
+            metrics.history_pruned.labels("delivered_items").inc(pruned.items)
+            metrics.history_pruned.labels("delivery_texts").inc(pruned.texts)
+            log.info(
+                "retention: %d delivery(ies), %d delivered item(s), %d text(s) older than %d "
+                "day(s) deleted; %d digest(s) gone from the outbox",
+                pruned.deliveries,
+                pruned.items,
+                pruned.texts,
+                self.settings.retention_days,
+                pruned.digests,
+            )
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
