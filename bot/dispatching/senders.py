@@ -151,9 +151,11 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
-# seconds a request to the Bot API may take, for sizing the connection pool (Telegram's servers
-# are far from many operators; a paid broadcast at 1,000/s then needs 100 requests in flight)
-ROUND_TRIP = 0.1
+# seconds a request to the Bot API may take, for sizing the connection pool (a paid broadcast at
+# 1,000/s then needs 50 requests in flight); more than MAX_CONNECTIONS only costs (every request
+# looks at every pooled connection)
+ROUND_TRIP = 0.05
+MAX_CONNECTIONS = 64
 # Telegram's words for a closed topic and for a deleted one (or a thread id it does not know)
 _TOPIC_GONE = ("topic_closed", "message thread not found", "topic_deleted")
 _MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
@@ -228,8 +230,8 @@ class StatusRequest(HTTPXRequest):
 
 def connections_for(limits: Limits) -> int:
     """Requests in flight at once needed to keep up with the overall rate when each takes
-    `ROUND_TRIP` seconds (16 at least: a slow chat must not hold the others up)."""
-    return max(16, math.ceil(limits.overall_per_second * ROUND_TRIP))
+    `ROUND_TRIP` seconds (16 at least: a slow chat must not hold the others up; 64 at most)."""
+    return max(16, min(MAX_CONNECTIONS, math.ceil(limits.overall_per_second * ROUND_TRIP)))
 
 
 def chat_ref(chat_id: str) -> int | str:
