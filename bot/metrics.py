@@ -31,6 +31,29 @@ pipeline_failing = Gauge(
 deliveries_pending = Gauge(
     "digestbot_deliveries_pending", "Deliveries waiting to be sent.", registry=registry
 )
+backlog_drain_seconds = Gauge(
+    "digestbot_backlog_drain_seconds",
+    "Expected seconds to send the deliveries waiting, at the rate of the latest sends "
+    "(-1: nothing is going out, so no estimate).",
+    registry=registry,
+)
+send_rate = Gauge(
+    "digestbot_send_rate", "Messages per second over the latest sends.", registry=registry
+)
+outbox_bytes = Gauge(
+    "digestbot_outbox_bytes",
+    "Bytes the outbox's tables and indexes take in the database (-1: unknown).",
+    registry=registry,
+)
+outbox_rows = Gauge(
+    "digestbot_outbox_rows", "Rows of the outbox, per table.", ["table"], registry=registry
+)
+history_pruned = Counter(
+    "digestbot_history_pruned",
+    "Rows of the outbox's history deleted after the retention window, per table.",
+    ["table"],
+    registry=registry,
+)
 file_to_first_send = Histogram(
     "digestbot_file_to_first_send_seconds",
     "Time from a digest file's arrival to its first message accepted by Telegram.",

@@ -45,6 +45,7 @@ class Planner(Protocol):
         subscribers: Subscribers,
         table: CategoryTable,
         settings: Settings,
+        released: Callable[[], None] | None = None,
     ) -> PlanResult: ...
 
 
@@ -124,6 +125,8 @@ class Pipeline:
         self.ingester = Ingester(self.archive, table, settings.zone)
         self.planner = planner
         self.failures = failures if failures is not None else Failures()
+        # called after each batch of a plan is written (the service wakes the dispatcher)
+        self.released: Callable[[], None] | None = None
 
     # Ingest --------------------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class Pipeline:
                 subscribers=self.subscribers,
                 table=self.table,
                 settings=self.settings,
+                released=self.released,
             )
         except Exception as error:
             if _is_storage_error(error):

@@ -5,6 +5,7 @@ stores over the same SQLite file."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -113,12 +114,19 @@ async def test_quiet_hours_hold_until_they_end_then_one_message(world) -> None: 
     assert received(world.fake, QUIET)[-1] == ["s3-day"]  # outside quiet hours: as it comes
 
 
-async def test_silent_quiet_hours_deliver_instead_of_holding(world) -> None:  # type: ignore[no-untyped-def]
-    choose(world, QUIET, quiet_start="23:00", quiet_end="08:00", quiet_silent=True)
-    plan(world, FIRST, 26, at("2026-03-01T23:30"))
+async def test_silent_quiet_hours_deliver_instead_of_holding_without_sound(world) -> None:  # type: ignore[no-untyped-def]
+    # the dispatcher decides the sound when it sends (now): quiet hours around the real time
+    hour = datetime.now(SHANGHAI).hour
+    around = (f"{(hour - 1) % 24:02d}:00", f"{(hour + 2) % 24:02d}:00")
+    elsewhere = (f"{(hour + 4) % 24:02d}:00", f"{(hour + 6) % 24:02d}:00")
+    choose(world, QUIET, quiet_start=around[0], quiet_end=around[1], quiet_silent=True)
+    choose(world, INSTANT, quiet_start=elsewhere[0], quiet_end=elsewhere[1], quiet_silent=True)
+    plan(world, FIRST, 26, time.time())
     assert HeldItems(world.engine).holding() == {}
     await world.drain()
     assert received(world.fake, QUIET) == [["s1-tools", "s1-apps"]]
+    assert [m.silent for m in world.fake.messages(QUIET)] == [True]
+    assert [m.silent for m in world.fake.messages(INSTANT)] == [False]
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,8 @@ async def test_settings_menu_has_a_row_for_every_setting(bot: Bot) -> None:
         assert wanted in data
     assert all(len(d.encode()) <= 64 for d in data)
     rows = menu.reply_markup["inline_keyboard"]  # type: ignore[index]
-    assert len(rows) == len(settings_menu.ROWS)
+    # every row but the one that turns quiet hours or a schedule off (neither is set)
+    assert len(rows) == len(settings_menu.ROWS) - 1
     assert button(menu, "st:lang:zh")["text"].startswith("✅")
     assert button(menu, "st:format:full")["text"].startswith("✅")
     assert "Asia/Shanghai" in button(menu, "st:timezone:")["text"]
@@ -299,6 +300,17 @@ async def test_subscribing_answers_with_the_newest_items(bot: Bot) -> None:
     assert "digest 8" not in reply.plain
     again = await bot.ask(214, "/subscribe AI工具")  # nothing new: no listing
     assert "最新" not in again.plain
+
+    # A button that subscribes answers with them too, after the press is answered.
+    menu = await bot.ask(214, "/subscribe")
+    before = len(bot.fake.messages(214))
+    await bot.press(214, menu.message_id, "sub:ai-applications")
+    listing = (await bot.fake.wait_for_messages_async(214, before + 1))[before]
+    assert "最新的条目" in listing.plain and "Story 2 of digest 12" in listing.plain
+    assert "digest 8" not in listing.plain
+    await bot.press(214, menu.message_id, "sub:ai-applications")  # leaving: nothing sent
+    await bot.settle()
+    assert len(bot.fake.messages(214)) == before + 1
 
     # Through the chat's keyword filter; and by deep link, in English.
     await bot.ask(215, "/filter -Story", **EN)

@@ -8,7 +8,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -115,6 +115,7 @@ class FailingFirst:
         subscribers: Subscribers,
         table: CategoryTable,
         settings: Settings,
+        released: Callable[[], None] | None = None,
     ) -> PlanResult:
         if digest_id == self.digest_id:
             self.tries += 1
@@ -128,6 +129,7 @@ class FailingFirst:
             subscribers=subscribers,
             table=table,
             settings=settings,
+            released=released,
         )
         if digest_id == self.digest_id:
             self.planned.set()

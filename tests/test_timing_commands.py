@@ -188,3 +188,116 @@ async def test_settings_survive_a_restart(
         assert "已恢复推送" in (await second.ask(305, "/resume")).plain
     finally:
         await stopped(second)
+
+
+# Buttons -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_pause_resume_quiet_and_schedule_buttons(bot: Bot, lang: str) -> None:
+    user = EN if lang == "en" else ZH
+    who = {"user_id": 306, **user}
+    await bot.ask(306, "/subscribe all", **user)
+    reply = await bot.ask(306, "/quiet 23:00-08:00", **user)
+    assert reply.callback_data() == [
+        "tm:pause:8h",
+        "tm:pause:3d",
+        "tm:pause:forever",
+        "tm:quiet:off",
+    ]
+    labels = [b["text"] for b in reply.buttons()]
+    assert ("⏸ 8h" if lang == "en" else "⏸ 8 小时") in labels
+
+    answer = await bot.press(306, reply.message_id, "tm:pause:8h", **who)
+    assert answer == ("Deliveries paused" if lang == "en" else "已暂停推送")
+    chosen = settings_of(bot, 306)
+    assert chosen.paused and chosen.paused_until_ts is not None
+    assert chosen.paused_until_ts - time.time() > 8 * 3600 - 60
+    redrawn = bot.fake.messages(306)[-1]
+    assert redrawn.message_id == reply.message_id
+    assert redrawn.callback_data() == ["tm:resume:", "tm:quiet:off"]
+
+    before = len(bot.fake.messages(306))
+    answer = await bot.press(306, reply.message_id, "tm:resume:", **who)
+    assert answer == ("Deliveries resumed" if lang == "en" else "已恢复推送")
+    await bot.fake.wait_for_messages_async(306, before + 1, timeout=10)
+    assert ("You missed nothing" if lang == "en" else "没有错过") in bot.fake.messages(306)[
+        -1
+    ].plain
+    assert not settings_of(bot, 306).paused
+    (keys,) = [m for m in bot.fake.messages(306) if m.message_id == reply.message_id]
+    assert keys.callback_data()[:3] == [
+        "tm:pause:8h",
+        "tm:pause:3d",
+        "tm:pause:forever",
+    ]
+    await bot.press(306, reply.message_id, "tm:pause:forever", **who)
+    assert settings_of(bot, 306).paused and settings_of(bot, 306).paused_until_ts is None
+
+    answer = await bot.press(306, reply.message_id, "tm:quiet:off", **who)
+    assert answer == ("Quiet hours off" if lang == "en" else "免打扰已关闭")
+    assert settings_of(bot, 306).quiet_start is None
+
+    scheduled = await bot.ask(306, "/schedule 08:00", **user)
+    assert "tm:schedule:instant" in scheduled.callback_data()
+    answer = await bot.press(306, scheduled.message_id, "tm:schedule:instant", **who)
+    assert answer == ("Instant delivery" if lang == "en" else "已改为即时推送")
+    assert settings_of(bot, 306).schedule == ()
+
+
+async def test_forged_buttons_and_group_members_change_nothing(bot: Bot) -> None:
+    reply = await bot.ask(307, "/schedule 08:00")
+    before = settings_of(bot, 307)
+    for data in ("tm:pause:9y", "tm:schedule:never", "tm:resume:x"):
+        bot.fake.push_callback(307, reply.message_id, data, user_id=307, check_button=False)
+    await bot.settle()
+    assert settings_of(bot, 307) == before
+
+    group = -1_001_234_000_002
+    bot.fake.set_admins(group, [611], creator=610)
+    admin = {"user_id": 611, "chat_type": "supergroup", "chat_title": "group"}
+    menu = await bot.ask(group, "/schedule 08:00", **admin)
+    answer = await bot.press(group, menu.message_id, "tm:pause:3d", user_id=612)
+    assert answer is not None and "管理员" in answer and bot.fake.callback_answers[-1].show_alert
+    assert not settings_of(bot, group).paused
+    await bot.press(group, menu.message_id, "tm:pause:3d", user_id=611)
+    assert settings_of(bot, group).paused
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_settings_menu_pauses_resumes_and_turns_off(bot: Bot, lang: str) -> None:
+    user = EN if lang == "en" else ZH
+    who = {"user_id": 308, **user}
+    await bot.ask(308, "/subscribe all", **user)
+    await bot.ask(308, "/quiet 23:00-08:00", **user)
+    await bot.ask(308, "/schedule 08:00", **user)
+    menu = await bot.ask(308, "/settings", **user)
+    data = menu.callback_data()
+    for wanted in ("st:pauseset:8h", "st:pauseset:3d", "st:pauseset:forever"):
+        assert wanted in data
+    assert "st:quietset:off" in data and "st:scheduleset:instant" in data
+
+    await bot.press(308, menu.message_id, "st:pauseset:3d", **who)
+    chosen = settings_of(bot, 308)
+    assert chosen.paused and chosen.paused_until_ts is not None
+    assert chosen.paused_until_ts - time.time() > 3 * 86400 - 60
+    (redrawn,) = [m for m in bot.fake.messages(308) if m.message_id == menu.message_id]
+    assert "st:resume:" in redrawn.callback_data()
+    assert "st:pauseset:8h" not in redrawn.callback_data()
+    labels = [b["text"] for b in redrawn.buttons()]
+    assert ("▶️ Resume" if lang == "en" else "▶️ 恢复推送") in labels
+
+    before = len(bot.fake.messages(308))
+    await bot.press(308, menu.message_id, "st:resume:", **who)
+    await bot.fake.wait_for_messages_async(308, before + 1, timeout=10)
+    assert ("You missed nothing" if lang == "en" else "没有错过") in bot.fake.messages(308)[
+        -1
+    ].plain
+    assert not settings_of(bot, 308).paused
+
+    await bot.press(308, menu.message_id, "st:quietset:off", **who)
+    await bot.press(308, menu.message_id, "st:scheduleset:instant", **who)
+    got = settings_of(bot, 308)
+    assert got.quiet_start is None and got.schedule == ()
+    (redrawn,) = [m for m in bot.fake.messages(308) if m.message_id == menu.message_id]
+    assert not {"st:quietset:off", "st:scheduleset:instant"} & set(redrawn.callback_data())

@@ -1,4 +1,5 @@
-"""`digestbot stats`: subscribers, chats, deliveries and digests waiting to be planned."""
+"""`digestbot stats`: subscribers, chats, deliveries, the backlog and the time to send it, the
+outbox's storage, and digests waiting to be planned."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from bot.categorising.table import CategoryTableError, load_table
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.backlog import backlog
 from bot.storing.database import open_database
 from bot.storing.outbox import STATES, Outbox
+from bot.storing.retention import Retention
 from bot.storing.status import chats_by_state
 from bot.storing.subscribers import ALL, Subscribers
 
@@ -30,16 +33,46 @@ def stats(settings: Settings) -> dict[str, Any]:
         ordered.update({k: v for k, v in sorted(by_category.items()) if k not in ordered})
         if ALL in ordered:
             ordered["all"] = ordered.pop(ALL) + ordered.get("all", 0)
+        waiting = backlog(engine)
+        storage = Retention(engine).storage()
         return {
             "subscribers": ordered,
             "chats": dict(sorted(chats_by_state(engine).items())),
             "deliveries": Outbox(engine).counts(),
+            "backlog": {
+                "waiting": waiting.waiting,
+                "per_second": round(waiting.rate, 2),
+                "drain_seconds": (
+                    None if waiting.drain_seconds is None else round(waiting.drain_seconds, 1)
+                ),
+            },
+            "outbox": {
+                "deliveries": storage.deliveries,
+                "delivered_items": storage.delivered_items,
+                "texts": storage.texts,
+                "bytes": storage.bytes,
+                "retention_days": settings.retention_days,
+            },
             "digests": n_digests,
             "items": n_items,
             "unplanned": archive.unplanned(),
         }
     finally:
         engine.dispose()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    return f"{size / 2**20:.1f} MB"
 
 
 def _width(text: str) -> int:
@@ -62,6 +95,25 @@ def format_stats(figures: dict[str, Any]) -> str:
     lines.append(
         "Deliveries: " + ", ".join(f"{deliveries.get(state, 0)} {state}" for state in STATES)
     )
+    waiting = figures.get("backlog")
+    if waiting:
+        line = f"Backlog: {waiting['waiting']} message(s) waiting"
+        if waiting["waiting"]:
+            drain = waiting["drain_seconds"]
+            line += (
+                f", {waiting['per_second']}/s lately: about {_duration(drain)} to send"
+                if drain is not None
+                else ", none sent in the last minute (no estimate)"
+            )
+        lines.append(line)
+    outbox = figures.get("outbox")
+    if outbox:
+        size = outbox["bytes"]
+        lines.append(
+            f"Outbox storage: {_size(size)}, {outbox['deliveries']} deliveries, "
+            f"{outbox['delivered_items']} delivered items, {outbox['texts']} texts "
+            f"(kept {outbox['retention_days']} days)"
+        )
     if "digests" in figures:
         lines.append(f"Archive: {figures['digests']} digest(s), {figures['items']} item(s)")
     unplanned = figures.get("unplanned") or []

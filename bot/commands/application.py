@@ -43,6 +43,7 @@ from bot.commands import (
     reader_settings,
     settings_menu,
     texts,
+    timing_buttons,
     timing_commands,
     topics,
 )
@@ -148,6 +149,9 @@ def register_handlers(app: BotApp) -> None:
     for name, callback in _COMMANDS.items():
         app.add_handler(CommandHandler(name, callback, filters=only_messages))
     app.add_handler(CallbackQueryHandler(handlers.recategorise_button, pattern=correcting.PATTERN))
+    app.add_handler(
+        CallbackQueryHandler(timing_commands.timing_button, pattern=timing_buttons.PATTERN)
+    )
     app.add_handler(
         CallbackQueryHandler(reader_settings.settings_button, pattern=settings_menu.PATTERN)
     )

@@ -524,6 +524,10 @@ async def button(update: Update, context: Context) -> None:
     except BadRequest as error:  # "message is not modified", or too old to edit
         log.debug("keyboard not redrawn: %s", redact(str(error)))
     await query.answer(texts.toggled(lang, category, on))
+    if on and category is not None:  # a new subscription answers with what it would have got
+        found = await newest(context, chat_info(update).id, (category.name,), lang)
+        if found:
+            await send(update, context, found.lstrip("\n"))
 
 
 async def recategorise_button(update: Update, context: Context) -> None:

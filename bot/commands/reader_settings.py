@@ -17,7 +17,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.commands import settings_menu
+from bot.commands import settings_menu, timing_commands
 from bot.commands import settings_texts as st
 from bot.commands.actions import register
 from bot.commands.context import Context
@@ -192,6 +192,10 @@ async def settings_button(update: Update, context: Context) -> None:
         return
     if wanted != have:
         await _store(update, context, wanted)
+    if press.setting == "resume" and have.paused:  # what was missed, as its own message
+        chat_id, lang = str(query.message.chat.id), lang_of(update)
+        text = await timing_commands.catch_up(context, chat_id, have, lang, time.time())
+        await send(update, context, text)
     view = _view(update, context, wanted)
     try:
         await query.edit_message_text(st.menu(view.lang), reply_markup=settings_menu.keyboard(view))

@@ -11,6 +11,7 @@ how to change it by command. Adding a setting is one row function, and one entry
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.commands import settings_texts as st
+from bot.commands import timing_buttons
 from bot.commands.texts import Lang
 from bot.formatting.messages import SETTINGS_DATA
 from bot.storing.chat_settings import COMPACT, FULL, LANGUAGES, ChatSettings
@@ -126,6 +128,26 @@ def timezone_row(view: View) -> list[InlineKeyboardButton]:
     return [_button(st.timezone_label(view.lang, view.settings.timezone or view.zone), "timezone")]
 
 
+def pause_actions_row(view: View) -> list[InlineKeyboardButton]:
+    """Pause 8 h / 3 days / until resumed, or resume (#13, `timing_buttons`)."""
+    if view.settings.paused_at(view.now):
+        return [_button(timing_buttons.label(view.lang, "resume"), "resume")]
+    return [
+        _button(timing_buttons.label(view.lang, f"pause-{value}"), "pauseset", value)
+        for value in timing_buttons.PAUSES
+    ]
+
+
+def timing_actions_row(view: View) -> list[InlineKeyboardButton]:
+    """Quiet hours off and instant delivery, when there is something to turn off."""
+    row = []
+    if view.settings.quiet_start:
+        row.append(_button(timing_buttons.label(view.lang, "quiet-off"), "quietset", "off"))
+    if view.settings.schedule:
+        row.append(_button(timing_buttons.label(view.lang, "instant"), "scheduleset", "instant"))
+    return row
+
+
 ROWS: list[Row] = [
     language_row,
     format_row,
@@ -133,14 +155,16 @@ ROWS: list[Row] = [
     silent_row,
     filter_row,
     pause_row,
+    pause_actions_row,
     quiet_row,
     schedule_row,
+    timing_actions_row,
     timezone_row,
 ]
 
 
 def keyboard(view: View) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([row(view) for row in ROWS])
+    return InlineKeyboardMarkup([buttons for buttons in (row(view) for row in ROWS) if buttons])
 
 
 # Presses ----------------------------------------------------------------------------------------
@@ -164,7 +188,21 @@ def _silent(settings: ChatSettings, value: str) -> ChatSettings | None:
     return None if on is None else replace(settings, silent=on)
 
 
+def _timing(setting: str) -> Callable[[ChatSettings, str], ChatSettings | None]:
+    """A pause / resume / quiet-off / instant press, as `timing_buttons.apply` makes it now."""
+
+    def change(settings: ChatSettings, value: str) -> ChatSettings | None:
+        press = timing_buttons.Press(setting, value)
+        return timing_buttons.apply(settings, press, time.time())
+
+    return change
+
+
 CHANGES: dict[str, Callable[[ChatSettings, str], ChatSettings | None]] = {
+    "pauseset": _timing("pause"),
+    "resume": _timing("resume"),
+    "quietset": _timing("quiet"),
+    "scheduleset": _timing("schedule"),
     "lang": _language,
     "format": _format,
     "preview": _preview,

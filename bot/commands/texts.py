@@ -741,6 +741,25 @@ def bundle_title(lang: Lang, digests: int) -> str:
     return _t(lang, f"合集：{digests} 期摘要的新条目", f"Bundle: new items of {digests} digests")
 
 
+def settings_admins_only_plain(lang: Lang) -> str:
+    """`settings_admins_only` for a button's answer (plain text)."""
+    return html.unescape(_TAG.sub("", settings_admins_only(lang)))
+
+
+_PRESSED = {
+    "pause": ("已暂停推送", "Deliveries paused"),
+    "resume": ("已恢复推送", "Deliveries resumed"),
+    "quiet": ("免打扰已关闭", "Quiet hours off"),
+    "schedule": ("已改为即时推送", "Instant delivery"),
+}
+
+
+def timing_pressed(lang: Lang, setting: str) -> str:
+    """The answer to a pressed pause / quiet hours / schedule button (plain text)."""
+    zh, en = _PRESSED[setting]
+    return _t(lang, zh, en)
+
+
 # Channels connected by their admins (/connect, /channels), forum topics (/topic) -----------
 
 

@@ -12,11 +12,19 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 
-from bot.commands import texts
+from bot.commands import texts, timing_buttons
 from bot.commands.context import Context
-from bot.commands.handlers import command_text, db, lang_of, may_change, send, services
+from bot.commands.handlers import (
+    _redraw,
+    command_text,
+    db,
+    lang_of,
+    may_change,
+    send,
+    services,
+)
 from bot.commands.texts import Lang
 from bot.commands.timing_arguments import (
     TimingError,
@@ -25,6 +33,7 @@ from bot.commands.timing_arguments import (
     parse_schedule,
     parse_zone,
 )
+from bot.commands.timing_buttons import pausing, resuming
 from bot.dispatching.holding import Holding
 from bot.dispatching.timing import zone_of
 from bot.storing.catch_up import missed
@@ -61,21 +70,6 @@ def local(moment: float, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
-# Pure changes of one setting (also used by the /settings buttons) --------------------------
-
-
-def pausing(chosen: ChatSettings, seconds: float | None, at: float) -> ChatSettings:
-    """Paused from `at` for `seconds` (None: until /resume); a pause that holds keeps its start,
-    so what was missed since then is still offered."""
-    since = chosen.paused_since_ts if chosen.paused_at(at) else at
-    until = None if seconds is None else at + seconds
-    return replace(chosen, paused=True, paused_since_ts=since, paused_until_ts=until)
-
-
-def resuming(chosen: ChatSettings) -> ChatSettings:
-    return replace(chosen, paused=False, paused_since_ts=None, paused_until_ts=None)
-
-
 # The commands ------------------------------------------------------------------------------
 
 
@@ -93,7 +87,7 @@ async def pause(update: Update, context: Context) -> None:
     await db(store(context).save, chat_id, changed)
     zone = zone_of(changed, services(context).settings.zone)
     until = None if changed.paused_until_ts is None else local(changed.paused_until_ts, zone)
-    await send(update, context, texts.paused(lang, until))
+    await send(update, context, texts.paused(lang, until), _keys(changed, lang, at))
 
 
 async def resume(update: Update, context: Context) -> None:
@@ -103,8 +97,11 @@ async def resume(update: Update, context: Context) -> None:
         return
     if not await _permitted(update, context, lang):
         return
-    await db(store(context).save, chat_id, resuming(chosen))
-    await send(update, context, await catch_up(context, chat_id, chosen, lang, now()))
+    at = now()
+    changed = resuming(chosen)
+    await db(store(context).save, chat_id, changed)
+    text = await catch_up(context, chat_id, chosen, lang, at)
+    await send(update, context, text, _keys(changed, lang, at))
 
 
 async def catch_up(
@@ -148,10 +145,12 @@ async def quiet(update: Update, context: Context) -> None:
         chosen, quiet_start=window.start, quiet_end=window.end, quiet_silent=window.silent
     )
     await db(store(context).save, chat_id, changed)
+    keys = _keys(changed, lang, now())
     if window.start is None or window.end is None:
-        await send(update, context, texts.quiet_off(lang))
+        await send(update, context, texts.quiet_off(lang), keys)
     else:
-        await send(update, context, texts.quiet_set(lang, window.start, window.end, window.silent))
+        text = texts.quiet_set(lang, window.start, window.end, window.silent)
+        await send(update, context, text, keys)
 
 
 async def schedule(update: Update, context: Context) -> None:
@@ -166,7 +165,7 @@ async def schedule(update: Update, context: Context) -> None:
     changed = replace(chosen, schedule=times)
     await db(store(context).save, chat_id, changed)
     zone = changed.timezone or services(context).settings.timezone
-    await send(update, context, texts.schedule_set(lang, times, zone))
+    await send(update, context, texts.schedule_set(lang, times, zone), _keys(changed, lang, now()))
 
 
 async def timezone(update: Update, context: Context) -> None:
@@ -182,6 +181,35 @@ async def timezone(update: Update, context: Context) -> None:
     changed = replace(chosen, timezone=None if name == default else name)
     await db(store(context).save, chat_id, changed)
     await send(update, context, texts.timezone_set(lang, name, local(now(), ZoneInfo(name))))
+
+
+def _keys(chosen: ChatSettings, lang: Lang, at: float) -> InlineKeyboardMarkup:
+    return timing_buttons.keyboard(chosen, lang, at)
+
+
+async def timing_button(update: Update, context: Context) -> None:
+    """A press on a pause / quiet hours / schedule button: change, redraw, answer (and after
+    a resume, the catch-up as its own message)."""
+    query = update.callback_query
+    assert query is not None
+    press = timing_buttons.parse_callback(query.data)
+    chat_id, chosen, lang = await chat_settings(update, context)
+    if press is None or query.message is None:
+        await query.answer()
+        return
+    if not await may_change(update, context):
+        await query.answer(texts.settings_admins_only_plain(lang), show_alert=True)
+        return
+    at = now()
+    changed = timing_buttons.apply(chosen, press, at)
+    if changed is None:
+        await query.answer()
+        return
+    await db(store(context).save, chat_id, changed)
+    await _redraw(update, timing_buttons.keyboard(changed, lang, at))
+    if press.setting == "resume" and chosen.paused:
+        await send(update, context, await catch_up(context, chat_id, chosen, lang, at))
+    await query.answer(texts.timing_pressed(lang, press.setting))
 
 
 COMMANDS = {

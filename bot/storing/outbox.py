@@ -23,6 +23,11 @@ sent has its text replaced instead. An edit whose message is gone is sent as a n
 
 Texts are stored once per distinct message in `delivery_texts` (100,000 subscribers of the same
 categories share one row); a delivery resent as plain text carries its own text.
+
+A plan is written in batches of recipients, each its own transaction (`planning` with `chats`,
+the batch's chats, and `cursor`, the last of them): the dispatcher claims the first batch's
+deliveries while later ones are still being written, and `plans` records how far the plan got,
+so that a plan stopped half-way resumes after its last batch (`start_plan`).
 """
 
 from __future__ import annotations
@@ -48,12 +53,14 @@ from sqlalchemy import (
 )
 
 from bot.storing.database import upsert
+from bot.storing.notify import notify_planned
 from bot.storing.tables import (
     chat_moves,
     delivered_items,
     deliveries,
     delivery_texts,
     digests,
+    plans,
 )
 from bot.storing.topics import Topics
 
@@ -61,6 +68,7 @@ PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "faile
 UNFINISHED = (PENDING, SENDING)
 STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED)
 _BATCH = 2000
+_IN_CHUNK = 500  # bound parameters in one IN (...)
 _ERROR_MAX = 500
 
 
@@ -183,6 +191,16 @@ class NewPart:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the current version of a digest's plan got: `cursor` is the last chat planned
+    (None: nothing yet, not even the configured channels)."""
+
+    digest_id: str
+    content_hash: str
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedPart:
     """One part of a message already planned to a chat, as it stands now: the delivery that
     sends it (`base_id`), and its latest live version (the base itself or its newest edit)."""
@@ -204,9 +222,17 @@ class PlannedPart:
 class PlanWriter:
     """Writes one digest's deliveries inside the planning transaction (see `Outbox.planning`)."""
 
-    def __init__(self, connection: Connection, digest_id: str) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        digest_id: str,
+        chats: Sequence[str] | None = None,
+        now: float | None = None,
+    ) -> None:
         self.connection = connection
         self.digest_id = digest_id
+        # the chats of this batch (None: the whole digest): what is read is theirs only
+        self.scope = None if chats is None else list(dict.fromkeys(chats))
         self.deliveries = 0
         self.items = 0
         self.chats = 0
@@ -215,28 +241,42 @@ class PlanWriter:
         self._rows: list[dict] = []
         self._item_rows: list[dict] = []
         self._last_part: dict[str, int] | None = None
-        self._now = time.time()
+        self._now = time.time() if now is None else now
+
+    def _chat_chunks(self) -> Iterator[list[str] | None]:
+        """The batch's chats in chunks of bound parameters (one None: every chat)."""
+        if self.scope is None:
+            yield None
+            return
+        for start in range(0, len(self.scope), _IN_CHUNK):
+            yield self.scope[start : start + _IN_CHUNK]
 
     def delivered(self, item_ids: Sequence[str]) -> dict[str, set[str]]:
         """chat -> which of these items it already has (sent, or planned in an earlier plan)."""
         found: dict[str, set[str]] = {}
-        for start in range(0, len(item_ids), 500):
-            chunk = list(item_ids[start : start + 500])
-            query = select(delivered_items.c.chat_id, delivered_items.c.item_id).where(
-                delivered_items.c.item_id.in_(chunk)
-            )
-            for chat_id, item_id in self.connection.execute(query):
-                found.setdefault(chat_id, set()).add(item_id)
+        c = delivered_items.c
+        for start in range(0, len(item_ids), _IN_CHUNK):
+            chunk = list(item_ids[start : start + _IN_CHUNK])
+            for chats in self._chat_chunks():
+                query = select(c.chat_id, c.item_id).where(c.item_id.in_(chunk))
+                if chats is not None:
+                    query = query.where(c.chat_id.in_(chats))
+                for chat_id, item_id in self.connection.execute(query):
+                    found.setdefault(chat_id, set()).add(item_id)
         return found
 
     def _next_part(self, chat_id: str) -> int:
         if self._last_part is None:
-            query = (
-                select(deliveries.c.chat_id, func.max(deliveries.c.part))
-                .where(deliveries.c.digest_id == self.digest_id)
-                .group_by(deliveries.c.chat_id)
-            )
-            self._last_part = dict(self.connection.execute(query).all())
+            self._last_part = {}
+            for chats in self._chat_chunks():
+                query = (
+                    select(deliveries.c.chat_id, func.max(deliveries.c.part))
+                    .where(deliveries.c.digest_id == self.digest_id)
+                    .group_by(deliveries.c.chat_id)
+                )
+                if chats is not None:
+                    query = query.where(deliveries.c.chat_id.in_(chats))
+                self._last_part.update(self.connection.execute(query).all())
         return self._last_part.get(chat_id, 0) + 1
 
     def _text_hash(self, text: str) -> str:
@@ -253,27 +293,30 @@ class PlanWriter:
     def planned(self) -> dict[str, list[list[PlannedPart]]]:
         """chat -> the messages of this digest planned to it (each its live parts, in order)."""
         d = deliveries
-        query = (
-            select(
-                d.c.id,
-                d.c.chat_id,
-                d.c.part,
-                d.c.parts,
-                d.c.revision,
-                d.c.edit_of,
-                d.c.state,
-                d.c.text,
-                d.c.text_hash,
-                d.c.disable_preview,
-                d.c.item_ids,
-                d.c.thread_id,
-            )
-            .where(d.c.digest_id == self.digest_id)
-            .order_by(d.c.chat_id, d.c.part, d.c.revision)
-        )
         by_part: dict[str, dict[int, list[Row]]] = {}
-        for row in self.connection.execute(query):
-            by_part.setdefault(row.chat_id, {}).setdefault(row.part, []).append(row)
+        for chats in self._chat_chunks():
+            query = (
+                select(
+                    d.c.id,
+                    d.c.chat_id,
+                    d.c.part,
+                    d.c.parts,
+                    d.c.revision,
+                    d.c.edit_of,
+                    d.c.state,
+                    d.c.text,
+                    d.c.text_hash,
+                    d.c.disable_preview,
+                    d.c.item_ids,
+                    d.c.thread_id,
+                )
+                .where(d.c.digest_id == self.digest_id)
+                .order_by(d.c.chat_id, d.c.part, d.c.revision)
+            )
+            if chats is not None:
+                query = query.where(d.c.chat_id.in_(chats))
+            for row in self.connection.execute(query):
+                by_part.setdefault(row.chat_id, {}).setdefault(row.part, []).append(row)
         out: dict[str, list[list[PlannedPart]]] = {}
         for chat_id, parts in by_part.items():
             messages = _messages_of(chat_id, parts)
@@ -387,12 +430,67 @@ class Outbox:
     # Planning ----------------------------------------------------------------------------------
 
     @contextmanager
-    def planning(self, digest_id: str) -> Iterator[PlanWriter]:
-        """One transaction for a digest's whole plan: either every delivery is written, or none."""
+    def planning(
+        self,
+        digest_id: str,
+        *,
+        chats: Sequence[str] | None = None,
+        cursor: str | None = None,
+        now: float | None = None,
+    ) -> Iterator[PlanWriter]:
+        """One transaction for a digest's plan, or for one batch of it (`chats`; `cursor`: the
+        progress recorded with it, see `start_plan`): either every delivery is written, or none.
+        """
+        now = time.time() if now is None else now
         with self.engine.begin() as connection:
-            writer = PlanWriter(connection, digest_id)
+            writer = PlanWriter(connection, digest_id, chats, now)
             yield writer
             writer.flush()
+            values: dict[str, object] = {"planned_ts": now}
+            if cursor is not None:
+                values["cursor"] = cursor
+            connection.execute(update(plans).where(plans.c.digest_id == digest_id).values(**values))
+            notify_planned(connection)  # delivered at commit: other instances wake then
+
+    def start_plan(self, digest_id: str, now: float | None = None) -> Progress:
+        """Where planning the digest's current version starts: after the last batch written,
+        when a plan of this version stopped half-way; at the beginning otherwise (a new digest,
+        a changed one, or one planned to the end already: planning again is harmless)."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as connection:
+            content_hash = connection.execute(
+                select(digests.c.content_hash).where(digests.c.id == digest_id)
+            ).scalar()
+            if content_hash is None:
+                raise LookupError(f"no digest {digest_id!r} in the archive")
+            row = connection.execute(select(plans).where(plans.c.digest_id == digest_id)).first()
+            if row is not None and row.content_hash == content_hash and not row.done:
+                return Progress(digest_id, content_hash, row.cursor)
+            fresh = {
+                "content_hash": content_hash,
+                "cursor": None,
+                "done": False,
+                "started_ts": now,
+                "planned_ts": now,
+            }
+            connection.execute(
+                upsert(connection, plans)
+                .values(digest_id=digest_id, **fresh)
+                .on_conflict_do_update(index_elements=[plans.c.digest_id], set_=fresh)
+            )
+            return Progress(digest_id, content_hash, None)
+
+    def finish_plan(self, progress: Progress, now: float | None = None) -> None:
+        """Every recipient of this version is planned (a changed version starts again)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(plans)
+                .where(
+                    plans.c.digest_id == progress.digest_id,
+                    plans.c.content_hash == progress.content_hash,
+                )
+                .values(done=True, planned_ts=time.time() if now is None else now)
+            )
 
     def adopt(self, old_id: str, new_id: str) -> int:
         """A file's digest replaced by its edited version under a new id (its title or date

@@ -179,6 +179,54 @@ class Subscribers:
                 result.setdefault(chat_id, set()).add(category)
         return result
 
+    def active_subscriptions_page(self, after: str, limit: int) -> dict[str, set[str]]:
+        """The categories of the first `limit` active subscribed chats whose id sorts after
+        `after`, in the database's order of chat ids: planning reads its recipients page by
+        page (a million subscribers never in memory at once), and resumes after a page."""
+        has_subscription = (
+            select(subscriptions.c.chat_id).where(subscriptions.c.chat_id == chats.c.id).exists()
+        )
+        page = (
+            select(chats.c.id)
+            .where(chats.c.state == ACTIVE, chats.c.id > after, has_subscription)
+            .order_by(chats.c.id)
+            .limit(limit)
+        )
+        result: dict[str, set[str]] = {}
+        with self.engine.connect() as connection:
+            ids = list(connection.execute(page).scalars())
+            if not ids:
+                return result
+            query = (
+                select(subscriptions.c.chat_id, subscriptions.c.category)
+                .join(chats, chats.c.id == subscriptions.c.chat_id)
+                .where(
+                    chats.c.state == ACTIVE,
+                    subscriptions.c.chat_id > after,
+                    subscriptions.c.chat_id <= ids[-1],
+                )
+            )
+            found: dict[str, set[str]] = {}
+            for chat_id, category in connection.execute(query):
+                found.setdefault(chat_id, set()).add(category)
+        return {chat_id: found[chat_id] for chat_id in ids if chat_id in found}
+
+    def active_subscriptions_of(self, chat_ids: Iterable[str]) -> dict[str, set[str]]:
+        """The categories of these chats, those active and subscribed."""
+        wanted = list(dict.fromkeys(str(c) for c in chat_ids))
+        result: dict[str, set[str]] = {}
+        if not wanted:
+            return result
+        query = (
+            select(subscriptions.c.chat_id, subscriptions.c.category)
+            .join(chats, chats.c.id == subscriptions.c.chat_id)
+            .where(chats.c.state == ACTIVE, subscriptions.c.chat_id.in_(wanted))
+        )
+        with self.engine.connect() as connection:
+            for chat_id, category in connection.execute(query):
+                result.setdefault(chat_id, set()).add(category)
+        return result
+
     def counts_by_category(self) -> dict[str, int]:
         query = (
             select(subscriptions.c.category, func.count())

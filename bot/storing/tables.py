@@ -187,6 +187,9 @@ Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.not_before_ts)
 Index("ix_deliveries_chat_state", deliveries.c.chat_id, deliveries.c.state, deliveries.c.id)
 Index("ix_deliveries_state_id", deliveries.c.state, deliveries.c.id)
 Index("ix_deliveries_digest", deliveries.c.digest_id, deliveries.c.chat_id)
+# 0010: a shared text is pruned once no delivery names it; this index finds whether one does
+# (and spares SQLite's foreign-key check a scan of every delivery).
+Index("ix_deliveries_text_hash", deliveries.c.text_hash)
 
 # 0002: message texts shared by the deliveries that carry them (keyed by their SHA-256).
 delivery_texts = Table(
@@ -205,14 +208,34 @@ chat_moves = Table(
     Column("moved_ts", Float, nullable=False),
 )
 
+# 0010: on SQLite a WITHOUT ROWID table, so the rows are the primary key's b-tree (stored once,
+# not once in the table and again in its key's index): the largest table of a broadcast.
 delivered_items = Table(
     "delivered_items",
     metadata,
     Column("chat_id", String(64), primary_key=True),
     Column("item_id", String(40), primary_key=True),
     Column("digest_id", String(40), nullable=False),
+    sqlite_with_rowid=False,
 )
-Index("ix_delivered_items_item", delivered_items.c.item_id)
+# 0010: no index but the key: planning looks rows up by chat and item, and retention deletes a
+# delivery's rows by its chat and the items it carried.
+
+# 0010: one digest's planning, written batch by batch: `cursor` is the last chat planned in the
+# current version (`content_hash`; NULL: the configured channels are not planned yet), so a
+# plan that stopped resumes after it; `done` once every recipient is planned; `planned_ts`, the
+# last batch written, is what the retention window counts from.
+plans = Table(
+    "plans",
+    metadata,
+    Column("digest_id", String(40), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("cursor", String(64)),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("started_ts", Float, nullable=False),
+    Column("planned_ts", Float, nullable=False),
+)
+Index("ix_plans_planned_ts", plans.c.planned_ts)
 
 
 # 0009: a forum topic (`message_thread_id`) bound by a group admin to categories (JSON list of
