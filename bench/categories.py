@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 from bot.categorising.assign import Assignment, assignments  # noqa: E402
 from bot.categorising.model import model_from_dict  # noqa: E402
 from bot.categorising.table import CategoryTable, check_model, load_table  # noqa: E402
-from bot.categorising.training import LabelledItem  # noqa: E402
+from bot.categorising.training import LabelledItem, Settings  # noqa: E402
 from bot.model import Digest, Item  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "labelled_items.toml"
@@ -270,7 +270,10 @@ def categorise_alone(items: list[LabelledItem], table: CategoryTable) -> list[tu
 
 
 def leave_one_source_out(
-    corpus: list[LabelledItem], table: CategoryTable, base: list[LabelledItem] | None = None
+    corpus: list[LabelledItem],
+    table: CategoryTable,
+    base: list[LabelledItem] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, dict[str, Outcome]]:
     """Per source (and "overall"): the model trained without it (plus the `base` items, which
     are never tested), and the keyword rules."""
@@ -283,7 +286,7 @@ def leave_one_source_out(
     for source in sources:
         test = [row for row in corpus if row.source == source]
         rest = [r for r in corpus if r.source != source] + list(base or [])
-        trained = with_model(table, train(rest, names))
+        trained = with_model(table, train(rest, names, settings or Settings()))
         print(f"  left out {source}: {len(test)} items", file=sys.stderr)
         labels = [row.labels for row in test]
         pairs["model"][source] = list(zip(labels, categorise_alone(test, trained), strict=True))
@@ -383,7 +386,27 @@ def speed(labelled: list[Labelled], rounds: int = 5) -> dict[str, float]:
         for digest in digests:
             assignments(digest, table)
         pipeline.append((time.perf_counter() - start) / len(labelled))
+    # Finding the table's keywords, side by side: one regular expression per keyword (how it
+    # was done before the trie) against the one-pass trie the service uses.
+    from bot.categorising.matching import keyword_regex
+    from bot.parsing.text import normalise_text
+
+    texts = [normalise_text(t) for e in labelled for t in (e.title, e.summary)]
+    words = [word for rule in table.rules for word, _ in rule.keywords]
+    matcher = table.keyword_terms.matcher
+    by_regex, by_trie = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for text in texts:
+            [m for word in words for m in keyword_regex(word).finditer(text)]
+        by_regex.append((time.perf_counter() - start) / len(labelled))
+        start = time.perf_counter()
+        for text in texts:
+            matcher.find(text)
+        by_trie.append((time.perf_counter() - start) / len(labelled))
     return {
+        "keywords_regex_item_ms": round(statistics.median(by_regex) * 1000, 3),
+        "keywords_trie_item_ms": round(statistics.median(by_trie) * 1000, 3),
         "bytes": builtin_path().stat().st_size,
         "terms": len(model.terms),
         "load_ms": round(statistics.median(loads) * 1000, 2),
@@ -410,6 +433,12 @@ def main(argv: list[str] | None = None) -> int:
         "tests/data/training_items.jsonl; --base '' for none)",
     )
     parser.add_argument("--speed", action="store_true", help="only the shipped model's timings")
+    parser.add_argument(
+        "--settings",
+        type=json.loads,
+        default={},
+        help="training settings to try, as JSON (e.g. '{\"source_features\": false}')",
+    )
     args = parser.parse_args(argv)
     labelled = load_labelled(args.labelled)
     if args.speed:
@@ -427,8 +456,10 @@ def main(argv: list[str] | None = None) -> int:
             if str(path)
             for item in read_labelled(path)
         ]
-        loso = leave_one_source_out(corpus, table, base)
-        table = with_model(table, train(corpus + base, tuple(c.name for c in table.categories)))
+        settings = Settings(**args.settings)
+        loso = leave_one_source_out(corpus, table, base, settings)
+        names = tuple(c.name for c in table.categories)
+        table = with_model(table, train(corpus + base, names, settings))
         figures["leave_one_source_out"] = {
             source: {method: _outcome_dict(o) for method, o in found.items()}
             for source, found in loso.items()

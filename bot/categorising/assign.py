@@ -38,10 +38,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 from bot.categorising.model import sigmoid
-from bot.categorising.table import CategoryTable, fold
+from bot.categorising.table import CategoryTable, compact
 from bot.model import Digest, Item
 from bot.parsing.text import normalise_text
 
@@ -56,7 +55,6 @@ RULE_NONE = ""
 _HASHTAG_RE = re.compile(
     r"(?<![a-z0-9_#&/.=?])#([^\s#,，。、;；:：!！?？()（）\[\]【】<>{}\"'“”‘’`*|]{1,60})"
 )
-_COMPACT_RE = re.compile(r"[\s\-_·・.]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]")
 
 
@@ -175,22 +173,18 @@ def score_item(
     """
     in_title = _found(normalise_text(title), table)
     in_summary = _found(normalise_text(summary), table)
+    weights = table.keyword_terms.weights
     scores: dict[str, float] = {}
     hits: dict[str, tuple[str, ...]] = {}
     for name in among:
-        rule = table.rule_for(name)
-        terms = (
-            [(word, weight) for word, weight in rule.keywords]
-            + [(pattern.pattern, weight) for pattern, weight in rule.patterns]
-            if rule
-            else []
+        present = sorted(
+            (weights[(n, term)], term) for n, term in in_title | in_summary if n == name
         )
         total, matched = 0.0, []
-        for term, weight in terms:
+        for (_order, weight), term in present:
             t, s = (name, term) in in_title, (name, term) in in_summary
-            if t or s:
-                total += weight * (table.title_weight * t + s)
-                matched.append(term)
+            total += weight * (table.title_weight * t + s)
+            matched.append(term)
         scores[name], hits[name] = total, tuple(matched)
     return scores, hits
 
@@ -198,16 +192,18 @@ def score_item(
 def _found(text: str, table: CategoryTable) -> set[tuple[str, str]]:
     """(category name, keyword or pattern) pairs present in `text`, overlaps given to the
     longest keyword."""
-    matches: list[tuple[int, int, str, str]] = []
+    terms = table.keyword_terms
+    matches = [
+        (m.start, m.end, name, word)
+        for m in terms.matcher.find(text)
+        for name, word, decisive in (terms.entries[m.entry],)
+        if not decisive
+    ]
     found: set[tuple[str, str]] = set()
     for rule in table.rules:
-        name = rule.category.name
-        for word, _weight in rule.keywords:
-            for m in _keyword_regex(word).finditer(text):
-                matches.append((m.start(), m.end(), name, word))
         for pattern, _weight in rule.patterns:
             if pattern.search(text):
-                found.add((name, pattern.pattern))
+                found.add((rule.category.name, pattern.pattern))
     matches.sort(key=lambda m: m[0] - m[1])  # longest first
     taken: list[tuple[int, int]] = []
     for start, end, name, word in matches:
@@ -222,11 +218,19 @@ def decisive_found(
     title: str, summary: str, table: CategoryTable, among: Iterable[str]
 ) -> dict[str, tuple[str, ...]]:
     """The decisive keywords of the categories `among` found in the item, per category."""
-    text = normalise_text(f"{title}\n{summary}")
+    wanted = set(among)
+    terms = table.keyword_terms
+    if not any(rule.decisive for rule in table.rules if rule.category.name in wanted):
+        return {}
+    present: dict[str, set[str]] = {}
+    for m in terms.matcher.find(normalise_text(f"{title}\n{summary}")):
+        name, word, decisive = terms.entries[m.entry]
+        if decisive and name in wanted:
+            present.setdefault(name, set()).add(word)
     found: dict[str, tuple[str, ...]] = {}
     for name in among:
         rule = table.rule_for(name)
-        words = tuple(w for w in (rule.decisive if rule else ()) if _keyword_regex(w).search(text))
+        words = tuple(w for w in (rule.decisive if rule else ()) if w in present.get(name, ()))
         if words:
             found[name] = words
     return found
@@ -282,31 +286,9 @@ def _best(found: Assignment, names: tuple[str, ...], usual: Counter[str]) -> Ass
     return replace(found, categories=(top,))
 
 
-@lru_cache(maxsize=8192)
-def _keyword_regex(keyword: str) -> re.Pattern[str]:
-    """A keyword as a regex over normalised text.
-
-    Chinese has no word boundaries, so CJK keywords match anywhere. A keyword that starts or
-    ends with a Latin letter or digit must start or end a word there (`agi` is not in `magic`),
-    taking an English plural (`chip` matches `chips`); a trailing `*` makes it a prefix
-    (`regulat*` matches `regulation`, `regulators`). Spaces match any run of spaces.
-    """
-    prefix = keyword.endswith("*")
-    word = keyword.rstrip("*").strip()
-    body = r"\s+".join(re.escape(part) for part in word.split())
-    if _ASCII_WORD.match(word[:1]):
-        body = r"(?<![a-z0-9])" + body
-    if _ASCII_WORD.match(word[-1:]) and not prefix:
-        body += r"(?:s|es)?(?![a-z0-9])"
-    return re.compile(body)
-
-
 def _category_keys(table: CategoryTable, names: tuple[str, ...]) -> dict[str, str]:
     """Compact forms of every name, slug and label → the category name they mean."""
-    keys: dict[str, str] = {}
-    for category in table.categories:
-        for key in (category.name, category.slug, category.label):
-            keys.setdefault(_compact(key), category.name)
+    keys = dict(table.keyword_terms.category_keys)
     for name in names:
         keys.setdefault(_compact(name), name)
     keys.pop("", None)
@@ -314,7 +296,7 @@ def _category_keys(table: CategoryTable, names: tuple[str, ...]) -> dict[str, st
 
 
 def _compact(text: str) -> str:
-    return _COMPACT_RE.sub("", fold(text))
+    return compact(text)
 
 
 def _hashtag_category(hashtag: str, keys: dict[str, str]) -> str | None:

@@ -31,10 +31,8 @@ def ngrams(title: str, summary: str) -> list[str]:
     """Every character n-gram (MIN_N..MAX_N) of the item text that is not only spaces, padded
     with a space at each end so word starts and ends are features of their own."""
     text = f" {item_text(title, summary)} "
-    grams: list[str] = []
-    for n in range(MIN_N, MAX_N + 1):
-        for start in range(len(text) - n + 1):
-            gram = text[start : start + n]
-            if not gram.isspace():
-                grams.append(gram)
+    grams = [char for char in text if not char.isspace()] if MIN_N == 1 else []
+    for n in range(max(MIN_N, 2), MAX_N + 1):
+        # `item_text` leaves no two spaces together, so no longer n-gram is only spaces
+        grams += [text[start : start + n] for start in range(len(text) - n + 1)]
     return grams

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,14 +50,18 @@ class CategoryModel:
     def logits(self, title: str, summary: str) -> dict[str, float]:
         """Calibrated log-odds per category (before the sigmoid, so keyword nudges add)."""
         terms = self.terms
-        counts = Counter(gram for gram in ngrams(title, summary) if gram in terms)
-        found = [(terms[gram], 1.0 + math.log(n)) for gram, n in counts.items()]
-        norm = math.sqrt(sum((tf * idf) ** 2 for (idf, _), tf in found)) or 1.0
-        sums = [0.0] * len(self.categories)
-        for (idf, weights), tf in found:
-            value = tf * idf / norm
-            for index, weight in enumerate(weights):
-                sums[index] += weight * value
+        # Counting every n-gram and looking up only the distinct ones is cheaper than one
+        # lookup per n-gram; the sums run column by column in C (`map`, `sum`).
+        counts = Counter(ngrams(title, summary))
+        found = [(terms[gram], n) for gram, n in counts.items() if gram in terms]
+        if found:
+            values = [idf * (1.0 + math.log(n)) for (idf, _), n in found]
+            norm = math.sqrt(sum(v * v for v in values)) or 1.0
+            values = [v / norm for v in values]
+            columns = zip(*(weights for (_, weights), _ in found), strict=True)
+            sums = [sum(map(operator.mul, column, values)) for column in columns]
+        else:
+            sums = [0.0] * len(self.categories)
         return {
             name: a * (bias + z) + b
             for name, z, bias, (a, b) in zip(

@@ -19,9 +19,11 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.categorising.matching import KeywordMatcher
 from bot.categorising.model import BUILTIN, CategoryModel, ModelError, builtin_path, load_model
 from bot.model import Category
 
+_COMPACT = re.compile(r"[\s\-_·・.]+")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _CATEGORY_KEYS = {"name", "slug", "label", "keywords", "patterns", "decisive", "title_weight"}
 _TOP_KEYS = {"category", "title_weight", "min_score", "model", "nudge"}
@@ -59,12 +61,22 @@ class CategoryTable:
     nudge: float = 0.0  # log-odds added to the model's score per unit of keyword weight
     model_problem: str = ""  # why the named model is not used (for `digestbot check`)
     _by_key: dict[str, Category] = field(default_factory=dict, init=False, repr=False)
+    # Built on first use (a table made by `replace` builds its own): every keyword in one trie.
+    _matchers: dict[str, KeywordTerms] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for rule in self.rules:
             category = rule.category
             for key in (category.name, category.slug, category.label):
                 self._by_key.setdefault(fold(key), category)
+
+    @property
+    def keyword_terms(self) -> KeywordTerms:
+        """Every weighted and decisive keyword of every category, ready to be found at once."""
+        terms = self._matchers.get("terms")
+        if terms is None:
+            terms = self._matchers["terms"] = KeywordTerms.of(self.rules)
+        return terms
 
     @property
     def categories(self) -> tuple[Category, ...]:
@@ -99,10 +111,46 @@ class CategoryTable:
         return [c for c in pool if any(wanted in fold(key) for key in (c.name, c.slug, c.label))]
 
 
+@dataclass(frozen=True, slots=True)
+class KeywordTerms:
+    """The table's keywords in one `KeywordMatcher`: entry i is (category name, keyword, is it
+    a decisive one)."""
+
+    entries: tuple[tuple[str, str, bool], ...]
+    matcher: KeywordMatcher
+    # (category name, keyword or pattern) → (its place in the category's rule, its weight)
+    weights: dict[tuple[str, str], tuple[int, float]]
+    category_keys: dict[str, str]  # compact name, slug or label → the category's name
+
+    @classmethod
+    def of(cls, rules: tuple[CategoryRule, ...]) -> KeywordTerms:
+        entries = [(r.category.name, word, False) for r in rules for word, _ in r.keywords]
+        entries += [(r.category.name, word, True) for r in rules for word in r.decisive]
+        weights: dict[tuple[str, str], tuple[int, float]] = {}
+        for rule in rules:
+            terms = [*rule.keywords, *((p.pattern, w) for p, w in rule.patterns)]
+            for order, (term, weight) in enumerate(terms):
+                pair = (rule.category.name, term)
+                first, before = weights.get(pair, (order, 0.0))
+                weights[pair] = (first, before + weight)
+        keys: dict[str, str] = {}
+        for rule in rules:
+            category = rule.category
+            for key in (category.name, category.slug, category.label):
+                keys.setdefault(compact(key), category.name)
+        keys.pop("", None)
+        return cls(tuple(entries), KeywordMatcher(word for _, word, _ in entries), weights, keys)
+
+
 def fold(text: str) -> str:
     """Case- and width-insensitive form for comparing category words."""
     text = unicodedata.normalize("NFKC", text).casefold()
     return re.sub(r"[\s_]+", " ", text).strip()
+
+
+def compact(text: str) -> str:
+    """`fold` without spaces, dashes, underscores and dots: `ai-tools` and `AI Tools` alike."""
+    return _COMPACT.sub("", fold(text))
 
 
 def auto_slug(name: str) -> str:

@@ -27,6 +27,7 @@ from bot.categorising.features import MAX_N, MIN_N, SCHEME, ngrams
 from bot.categorising.model import FORMAT, VERSION, sigmoid
 
 WEIGHT_SCALE = 1e-4  # weights and IDFs are stored as integers of this unit: a small file
+GOAL_HIT, GOAL_PRECISION = 0.85, 0.75  # issue 12's goal for a writer never seen
 SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 MIN_PROBABILITIES = (0.2, 0.3, 0.4, 0.5, 0.6)
 
@@ -51,6 +52,14 @@ class Settings:
     min_df: int = 2
     c: float = 4.0  # inverse regularisation of each logistic regression
     folds: int = 5
+    balanced: bool = True  # weight each category's items against its others (rare ones count)
+    # how the second-category rule is chosen on out-of-fold probabilities: "f1" of the chosen
+    # categories, or "goal": the best worse one of hit/GOAL_HIT and precision/GOAL_PRECISION
+    second_objective: str = "f1"
+    # Train with one indicator feature per source, dropped from the model file: what is typical
+    # of one writer (its language, its label mix) goes there instead of into the n-grams'
+    # weights, so a writer the model has never seen is judged on what its items say.
+    source_features: bool = False
 
 
 class TrainingError(ValueError):
@@ -91,9 +100,12 @@ def train(
     """The JSON of a model file trained on `items` for `categories` (labels outside are dropped)."""
     import numpy as np
 
+    if not categories:
+        raise TrainingError("the category table lists no categories to learn")
     items = [i for i in items if set(i.labels) & set(categories)]
     k = len(categories)
     y = np.array([[name in i.labels for name in categories] for i in items], dtype=int)
+    y = y.reshape(len(items), k)
     if len(items) < 2 * settings.folds or any(y[:, j].sum() < 2 for j in range(k)):
         raise TrainingError(
             f"too few labelled items: {len(items)} items, per category "
@@ -102,14 +114,16 @@ def train(
     documents = [_document(i) for i in items]
     terms, idf, x = _features(documents, y, settings)
     sample_weight = np.array([i.weight for i in items])
-    models = [_fit(x, y[:, j], sample_weight, settings) for j in range(k)]
-    out_of_fold = _out_of_fold(x, y, sample_weight, [i.source for i in items], settings)
+    sources = [i.source for i in items]
+    x_fit = _with_sources(x, sources) if settings.source_features else x
+    models = [_fit(x_fit, y[:, j], sample_weight, settings) for j in range(k)]
+    out_of_fold = _out_of_fold(x_fit, y, sample_weight, sources, settings, x.shape[1])
     calibration = [_platt(out_of_fold[:, j], y[:, j]) for j in range(k)]
     probabilities = np.vectorize(sigmoid)(
         out_of_fold * np.array([a for a, _ in calibration]) + np.array([b for _, b in calibration])
     )
-    second_ratio, min_probability = _second_rule(probabilities, y)
-    weights = np.column_stack([m.coef_[0] for m in models])  # terms × categories
+    second_ratio, min_probability = _second_rule(probabilities, y, settings.second_objective)
+    weights = np.column_stack([m.coef_[0][: len(terms)] for m in models])  # terms × categories
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -184,14 +198,32 @@ def _features(documents: list[str], y: Any, settings: Settings) -> tuple[list[st
 def _fit(x: Any, y: Any, sample_weight: Any, settings: Settings) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=settings.c, class_weight="balanced", max_iter=1000)
+    weighting = "balanced" if settings.balanced else None
+    model = LogisticRegression(C=settings.c, class_weight=weighting, max_iter=1000)
     model.fit(x, y, sample_weight=sample_weight)
     return model
 
 
-def _out_of_fold(x: Any, y: Any, sample_weight: Any, sources: list[str], settings: Settings) -> Any:
+def _with_sources(x: Any, sources: list[str]) -> Any:
+    """`x` with one more column per source: 1 on that source's items."""
+    import numpy as np
+    from scipy.sparse import csr_matrix, hstack  # type: ignore[import-untyped]
+
+    names = sorted(set(sources))
+    rows = np.arange(len(sources))
+    columns = np.array([names.index(source) for source in sources])
+    indicator = csr_matrix(
+        (np.ones(len(sources)), (rows, columns)), shape=(len(sources), len(names))
+    )
+    return hstack([x, indicator], format="csr")
+
+
+def _out_of_fold(
+    x: Any, y: Any, sample_weight: Any, sources: list[str], settings: Settings, terms: int
+) -> Any:
     """Each item's raw score from models that did not see it (nor, with several sources, its
-    source): what the calibration must map to a probability."""
+    source): what the calibration must map to a probability. Only the first `terms` columns
+    (the n-grams) score, as in the model file."""
     import numpy as np
     from sklearn.model_selection import GroupKFold, KFold
 
@@ -209,7 +241,8 @@ def _out_of_fold(x: Any, y: Any, sample_weight: Any, sources: list[str], setting
                 scores[test_rows, j] = -4.0 if column.max() == 0 else 4.0
                 continue
             model = _fit(x[train_rows], column, sample_weight[train_rows], settings)
-            scores[test_rows, j] = model.decision_function(x[test_rows])
+            coef = model.coef_[0][:terms]
+            scores[test_rows, j] = x[test_rows][:, :terms] @ coef + model.intercept_[0]
     return scores
 
 
@@ -221,8 +254,8 @@ def _platt(scores: Any, labels: Any) -> tuple[float, float]:
     return float(fitted.coef_[0][0]), float(fitted.intercept_[0])
 
 
-def _second_rule(probabilities: Any, y: Any) -> tuple[float, float]:
-    """The second-category rule with the best F1 of the chosen categories out of fold."""
+def _second_rule(probabilities: Any, y: Any, objective: str = "f1") -> tuple[float, float]:
+    """The second-category rule with the best `objective` (see `Settings`) out of fold."""
     best = (-1.0, 1.01, 0.5)
     order = (-probabilities).argsort(axis=1)
     rows = range(len(y))
@@ -230,18 +263,22 @@ def _second_rule(probabilities: Any, y: Any) -> tuple[float, float]:
     runner = [order[r, 1] for r in rows]
     for ratio in SECOND_RATIOS:
         for floor in MIN_PROBABILITIES:
-            tp = fp = 0
+            tp = fp = hits = 0
             for r in rows:
                 chosen = [top[r]]
                 p1, p2 = probabilities[r, top[r]], probabilities[r, runner[r]]
                 if p2 >= floor and p2 >= ratio * p1:
                     chosen.append(runner[r])
-                hits = sum(int(y[r, c]) for c in chosen)
-                tp, fp = tp + hits, fp + len(chosen) - hits
-            fn = int(y.sum()) - tp
-            f1 = 2 * tp / (2 * tp + fp + fn)
-            if f1 > best[0] + 1e-9:
-                best = (f1, ratio, floor)
+                right = sum(int(y[r, c]) for c in chosen)
+                tp, fp, hits = tp + right, fp + len(chosen) - right, hits + bool(right)
+            if objective == "goal":
+                precision = tp / (tp + fp) if tp + fp else 0.0
+                score = min(hits / len(y) / GOAL_HIT, precision / GOAL_PRECISION)
+            else:
+                fn = int(y.sum()) - tp
+                score = 2 * tp / (2 * tp + fp + fn)
+            if score > best[0] + 1e-9:
+                best = (score, ratio, floor)
     return best[1], best[2]
 
 
@@ -263,5 +300,8 @@ def _metadata(
             "min_df": settings.min_df,
             "c": settings.c,
             "folds": settings.folds,
+            "balanced": settings.balanced,
+            "second_objective": settings.second_objective,
+            "source_features": settings.source_features,
         },
     }
