@@ -10,6 +10,9 @@
    against a plain python-telegram-bot `asyncio.gather` of the same messages, in the same run.
 3. Planning: peak memory (tracemalloc peak of Python allocations, and the growth of the process's
    maximum RSS) while planning the sample digest for `--subscribers` subscribers (SQLite).
+4. Planning with reader settings (#13, `--mixed`): the same audience planned twice in one run,
+   all instant and then with mixed settings (a third instant, a third scheduled, a fifth with
+   keyword filters, 5% paused, 5% in quiet hours that hold); time and peak memory side by side.
 
 The fake server runs in a child process (as Telegram is another machine): sharing this process's
 interpreter lock would slow both sides and distort the comparison.
@@ -330,6 +333,93 @@ def planning_memory(folder: Path, subscribers: int) -> dict[str, Any]:
     }
 
 
+_DEFAULT_ROW: dict[str, Any] = {
+    "language": None, "paused": False, "paused_since_ts": None, "paused_until_ts": None,
+    "quiet_start": None, "quiet_end": None, "quiet_silent": False, "silent": False,
+    "schedule": "[]", "timezone": None, "include_words": "[]", "exclude_words": "[]",
+    "format": "full", "preview": None,
+}  # fmt: skip
+
+
+def mixed_settings(engine: Any, seed: int = 7) -> dict[str, int]:
+    """Give the bench's chats mixed #13 settings (see the module docstring); counts by kind."""
+    import json as json_
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import insert, select
+
+    from bot.storing.tables import chat_settings, chats
+
+    rng = random.Random(seed)
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quiet = (f"{(local.hour - 1) % 24:02d}:00", f"{(local.hour + 2) % 24:02d}:00")  # holds now
+    now = time.time()
+    counts = {"instant": 0, "scheduled": 0, "filtered": 0, "paused": 0, "quiet": 0}
+    rows: list[dict[str, Any]] = []
+    with engine.connect() as connection:
+        chat_ids = list(connection.execute(select(chats.c.id).order_by(chats.c.id)).scalars())
+    for n, chat_id in enumerate(chat_ids):
+        row: dict[str, Any] = {}
+        if n % 3 == 1:
+            row["schedule"] = json_.dumps(["08:00", "20:00"][: 1 + n % 2])
+            counts["scheduled"] += 1
+        elif n % 20 == 2:
+            row.update(paused=True, paused_since_ts=now - 3600)
+            counts["paused"] += 1
+        elif n % 20 == 5:
+            row.update(quiet_start=quiet[0], quiet_end=quiet[1])
+            counts["quiet"] += 1
+        else:
+            counts["instant"] += 1
+        if n % 5 == 0:
+            words = rng.choice([["ai"], ["模型", "openai"], ["google"]])
+            row["include_words" if rng.random() < 0.5 else "exclude_words"] = json_.dumps(
+                words, ensure_ascii=False
+            )
+            counts["filtered"] += 1
+        if row:
+            rows.append({**_DEFAULT_ROW, "chat_id": chat_id, "updated_ts": now, **row})
+    with engine.begin() as connection:
+        for start in range(0, len(rows), 5000):
+            connection.execute(insert(chat_settings), rows[start : start + 5000])
+    return counts
+
+
+def planning_mixed(folder: Path, subscribers: int) -> dict[str, Any]:
+    """All instant, then mixed settings, over the same audience and digest, in one run."""
+    import bot.dispatching  # noqa: F401  (imported before either run is timed)
+
+    out: dict[str, Any] = {"subscribers": subscribers}
+    for kind in ("instant", "mixed"):
+        engine, digest_id = make_world(folder / kind, subscribers, seed=7, sample=True)
+        if kind == "mixed":
+            out["settings"] = mixed_settings(engine)
+        settings = settings_for(engine, None, None, 1)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        tracemalloc.start()
+        started = time.monotonic()
+        result = plan(engine, digest_id, settings)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out[kind] = {
+            "seconds": round(elapsed, 2),
+            "tracemalloc_peak_mb": round(peak / 2**20, 1),
+            "max_rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
+            "messages": result.deliveries,
+            "held_chats": result.held,
+            "paused_chats": result.paused,
+        }
+        engine.dispose()
+    out["time_ratio"] = round(out["mixed"]["seconds"] / out["instant"]["seconds"], 2)
+    out["memory_ratio"] = round(
+        out["mixed"]["tracemalloc_peak_mb"] / out["instant"]["tracemalloc_peak_mb"], 2
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=3000)
@@ -338,9 +428,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="unpaced comparison rounds")
     parser.add_argument("--skip", choices=["paced", "unpaced", "memory"], action="append")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mixed", action="store_true", help="planning with reader settings only")
     args = parser.parse_args()
     if args.serve:
         serve()
+        return
+    if args.mixed:
+        with tempfile.TemporaryDirectory() as folder:
+            for kind in ("instant", "mixed"):
+                (Path(folder) / kind).mkdir()
+            mixed = planning_mixed(Path(folder), args.subscribers)
+        print(json.dumps({"planning_mixed": mixed}, ensure_ascii=False, indent=2))
         return
     skip = set(args.skip or ())
     import logging

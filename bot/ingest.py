@@ -94,7 +94,7 @@ class Ingester:
         except DigestError as error:
             self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, None, error.reason)
             return Outcome(path, "error", error=error)
-        ingested = self.archive.store(digest)
+        ingested = self.archive.store(digest, zone=self.zone)
         self._remember(key, stat.st_size, stat.st_mtime_ns, content_hash, digest.id)
         if known and known.digest_id and known.digest_id != digest.id:
             self._forget(known.digest_id, digest.id)
@@ -134,6 +134,7 @@ class Ingester:
         if not any(r.digest_id == digest_id for r in self.archive.file_records().values()):
             Outbox(self.archive.engine).adopt(digest_id, successor)
             removed = self.archive.remove_digest(digest_id)
+            self.archive.take_plain_slug(successor, self.zone)
             log.info(
                 "digest %s replaced by its edited file; %d item(s) left", digest_id, len(removed)
             )

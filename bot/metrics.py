@@ -92,6 +92,11 @@ class _DeliveryCounters:
             "digestbot_messages_edited",
             "Sent messages edited in place after their digest changed.",
         ),
+        (
+            "broken_topics",
+            "digestbot_topics_broken",
+            "Forum topics found closed or deleted (their messages went to General).",
+        ),
     )
 
     def __init__(self) -> None:

@@ -246,7 +246,9 @@ async def test_subscribe_several_all_unsubscribe_and_stop(any_bot: Bot) -> None:
     assert "AI应用" in reply.plain
     assert bot.subs(103) == set(CATEGORY_NAMES) - {"AI应用"}
 
-    reply = await bot.ask(103, "/stop")
+    question = await bot.ask(103, "/stop")
+    await bot.press(103, question.message_id, "stop:yes")
+    reply = bot.fake.messages(103)[-1]
     assert "已取消全部订阅" in reply.plain and "5" in reply.plain
     assert bot.subs(103) == set()
     assert "还没有订阅" in (await bot.ask(103, "/mysubs")).plain
@@ -404,7 +406,7 @@ async def test_subscribing_with_an_unknown_word_changes_nothing_and_says_so(
         ("/subscribe 不存在的分类", "找不到分类"),
         ("/subscribe AI工具 nope", "找不到分类"),
         ("/subscribe AI", "多个分类"),
-        ("/unsubscribe", "请指定分类"),
+        ("/unsubscribe", "点按分类"),
         ("/subscribe " + "x" * 201, "太长"),
         ("/unsubscribe " + "y" * 201, "太长"),
         ("/latest " + "z" * 201, "太长"),

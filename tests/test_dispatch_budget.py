@@ -164,12 +164,14 @@ class BrokenOnce(TelegramSender):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
     ) -> int:
         if not self.broken:
             self.broken = True
             raise ValueError("a bug in the sender")
         return await super().send(
-            chat_id, text, html=html, disable_preview=disable_preview, permit=permit
+            chat_id, text, html=html, disable_preview=disable_preview, permit=permit, button=button
         )
 
 

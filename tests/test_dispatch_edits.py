@@ -19,7 +19,7 @@ from test_dispatch_support import CST, TABLE, items_in, make_digest, make_item, 
 
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, plan_digest
 from bot.dispatching.planner import PlanResult
-from bot.formatting.messages import layout_digest, revise_layout
+from bot.formatting.messages import layout_digest, revise_layout, settings_button
 from bot.ingest import Ingester
 from bot.model import Digest, Item
 from bot.storing.archive import Archive
@@ -223,8 +223,13 @@ async def test_an_edit_repeated_after_a_crash_is_harmless(world: World) -> None:
     (claimed,) = world.outbox.claim(10)
     assert claimed.is_edit and claimed.target_message_id is not None
     sender = TelegramSender(world.settings)
-    await sender.edit(
-        claimed.chat_id, claimed.target_message_id, claimed.text, html=True, disable_preview=True
+    await sender.edit(  # as the dispatcher edits it: with the settings button
+        claimed.chat_id,
+        claimed.target_message_id,
+        claimed.text,
+        html=True,
+        disable_preview=True,
+        button=settings_button("zh"),
     )
     await sender.close()
     world.outbox.reset_inflight()

@@ -399,6 +399,60 @@ async def test_get_chat_member_and_admins(fake: FakeTelegram, bot: telegram.Bot)
         await bot.get_chat_administrators(PRIVATE)
 
 
+async def test_channels_their_admins_and_the_bots_own_membership(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    channel = fake.add_channel("ainews", title="AI News", creator=7, admins=[42])
+    found = await bot.get_chat("@ainews")  # the @name resolves to the channel's id
+    assert (found.id, found.type, found.username) == (channel, "channel", "ainews")
+    assert [a.user.id for a in await bot.get_chat_administrators("@ainews")][:2] == [7, 42]
+    me = await bot.get_chat_member(channel, fake.bot_id)
+    assert me.status == "administrator" and me.can_post_messages
+    fake.set_bot_member(channel, "administrator", can_post=False)
+    assert not (await bot.get_chat_member(channel, fake.bot_id)).can_post_messages
+    with pytest.raises(Forbidden, match=r"(?i)need administrator rights in the channel chat"):
+        await bot.send_message(channel, "x")
+    pushed = fake.change_bot_member(channel, "left", by_user=7)
+    with pytest.raises(BadRequest, match=r"(?i)member list is inaccessible"):
+        await bot.get_chat_member(channel, 42)  # only an admin may read a channel's members
+    with pytest.raises(Forbidden, match=r"(?i)bot is not a member of the channel chat"):
+        await bot.send_message("@ainews", "x")
+    (update,) = await bot.get_updates(offset=pushed["update_id"], timeout=0)
+    change = update.my_chat_member
+    assert change is not None and change.chat.id == channel and change.from_user.id == 7
+    assert (change.old_chat_member.status, change.new_chat_member.status) == (
+        "administrator",
+        "left",
+    )
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.get_chat("@nobodyregisteredthis")
+
+
+async def test_forum_topics_and_their_errors(fake: FakeTelegram, bot: telegram.Bot) -> None:
+    fake.make_forum(GROUP, title="Forum")
+    tools, old = fake.create_topic(GROUP, "Tools"), fake.create_topic(GROUP, "Old")
+    sent = await bot.send_message(GROUP, "in a topic", message_thread_id=tools)
+    assert (sent.message_thread_id, sent.is_topic_message) == (tools, True)
+    assert fake.last_message(GROUP).message_thread_id == tools
+    general = await bot.send_message(GROUP, "in General")
+    assert general.message_thread_id is None
+    fake.close_topic(GROUP, tools)
+    with pytest.raises(BadRequest, match=r"^Topic_closed$"):  # PTB's rewording of TOPIC_CLOSED
+        await bot.send_message(GROUP, "x", message_thread_id=tools)
+    fake.delete_topic(GROUP, old)
+    for thread in (old, 999):
+        with pytest.raises(BadRequest, match=r"(?i)^message thread not found$"):
+            await bot.send_message(GROUP, "x", message_thread_id=thread)
+    fake.close_topic(GROUP, tools, closed=False)
+    await bot.send_message(GROUP, "reopened", message_thread_id=tools)
+    pushed = fake.push_message(GROUP, "/topic", user_id=42, thread_id=tools)
+    (update,) = await bot.get_updates(offset=pushed["update_id"], timeout=0)
+    message = update.message
+    assert message is not None and message.chat.is_forum
+    assert (message.message_thread_id, message.is_topic_message) == (tools, True)
+    assert message.reply_to_message.forum_topic_created.name == "Tools"  # type: ignore[union-attr]
+
+
 async def test_set_my_commands(fake: FakeTelegram, bot: telegram.Bot) -> None:
     await bot.set_my_commands([("start", "开始"), ("subscribe", "订阅")])
     await bot.set_my_commands([("start", "Start")], language_code="en")

@@ -291,3 +291,23 @@ def test_fake_parser_refuses_what_we_must_never_send() -> None:
     with pytest.raises(EntityParseError):
         parsed("AT&T")
     assert re.search(r"&amp;", render([Run("AT&T")]))
+
+
+def test_an_item_without_a_link_links_to_its_anchor_on_the_digest_page() -> None:
+    page = "https://news.example.com/d/2025-11-27-1200/"
+    linkless = item(2, url=None)
+    parts = layout_digest(
+        "每日", WHEN, [item(1), linkless], zone=ZONE, feed_url=FEED, table=TABLE, page_url=page
+    )
+    assert links_of(parts) == ["https://example.com/1", f"{page}#item-item2", FEED]
+    # without a page (no site address), and with an address the sanitizer refuses: no link
+    for bad in ("", 'https://news.example.com/d/x"onclick="/'):
+        shown = layout_digest(
+            "每日", WHEN, [linkless], zone=ZONE, feed_url=FEED, table=TABLE, page_url=bad
+        )
+        assert links_of(shown) == [FEED]
+        assert "onclick" not in shown[0].html
+
+
+def links_of(parts: list) -> list[str]:  # type: ignore[type-arg]
+    return [e["url"] for p in parts for e in parsed(p.html).entities if e["type"] == "text_link"]

@@ -123,3 +123,34 @@ def test_edited_title_replaces_the_digest_instead_of_adding_one(
     assert archive.counts() == (1, 12)  # one digest; the linkless item is not kept twice
     assert archive.latest_digest_id() == second.digest.id
     assert len(archive.recent(100)) == 12
+
+
+def test_a_digest_has_its_page_slug_once_stored_and_keeps_it(
+    ingester: Ingester, tmp_path: Path
+) -> None:
+    """The slug is given at ingest (before planning: messages link to the page) and kept; an
+    edited title (a new digest id) keeps the page's address."""
+    path = tmp_path / SAMPLE.name
+    path.write_text(SAMPLE.read_text("utf-8"), "utf-8")
+    first = ingester.ingest(path)
+    assert first.digest
+    archive = ingester.archive
+    row = archive.digest_row(first.digest.id)
+    assert row is not None and row.slug == "2025-11-27-0400"  # its time in the zone (UTC)
+    edited = SAMPLE.read_text("utf-8").replace("过去4小时全球AI发生了什么？", "过去 4 小时要闻")
+    path.write_text(edited, "utf-8")
+    second = ingester.ingest(path)
+    assert second.digest and second.digest.id != first.digest.id
+    row = archive.digest_row(second.digest.id)
+    assert row is not None and row.slug == "2025-11-27-0400"
+    # another digest at the same minute (another file) gets its id's start after the date
+    twin = tmp_path / "twin.md"
+    twin.write_text(edited.replace("过去 4 小时要闻", "另一期"), "utf-8")
+    third = ingester.ingest(twin)
+    assert third.digest
+    row = archive.digest_row(third.digest.id)
+    assert row is not None and row.slug == f"2025-11-27-0400-{third.digest.id[:8]}"
+    # stored again unchanged or edited: the slug stays
+    twin.write_text(edited.replace("过去 4 小时要闻", "另一期") + "\n", "utf-8")
+    ingester.ingest(twin)
+    assert archive.digest_row(third.digest.id).slug == row.slug  # type: ignore[union-attr]

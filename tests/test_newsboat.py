@@ -78,14 +78,14 @@ class Newsboat:
             connection.execute("UPDATE rss_item SET unread = 0")
 
 
-async def http_counts(site: Site) -> dict[str, float]:
-    """Feed requests the server answered so far, by status code."""
+async def http_counts(site: Site, kind: str = "rss") -> dict[str, float]:
+    """Feed requests of one kind the server answered so far, by status code."""
     text = (await site.get("metrics")).text
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name == "digestbot_http_requests":
             for sample in family.samples:
-                if sample.name.endswith("_total") and sample.labels["kind"] == "rss":
+                if sample.name.endswith("_total") and sample.labels["kind"] == kind:
                     counts[sample.labels["code"]] = sample.value
     return counts
 
@@ -152,3 +152,33 @@ async def test_newsboat_reads_revalidates_and_keeps_ids(site: Site, tmp_path: Pa
     assert delta(await http_counts(site), before).get("200", 0) >= 2
     assert reader.sql("SELECT count(*), count(DISTINCT guid) FROM rss_item") == [(44, 44)]
     assert "改写后的&lt;b&gt;摘要" in (await site.get("rss.xml")).text
+
+
+async def test_newsboat_imports_the_atom_list_and_revalidates(site: Site, tmp_path: Path) -> None:
+    """The Atom versions have their own subscription list; a reader that imports it gets every
+    item once and 304s when nothing changed, as with RSS. (The JSON Feed list is not read here:
+    newsboat 2.21 reads no JSON Feed, which is why no list mixes the formats.)"""
+    reader = Newsboat(need("newsboat"), tmp_path / "newsboat")
+    for n in range(3):
+        site.archive.store(make_digest(n))
+    site.build()
+    lists = {name: await site.get(name) for name in ("opml.xml", "opml-atom.xml", "opml-json.xml")}
+    urls = {
+        name: [o.get("xmlUrl") for o in etree.fromstring(r.content).iter("outline")]
+        for name, r in lists.items()
+    }
+    rss = [u for u in urls["opml.xml"] if u]
+    assert len(rss) == 7
+    for name, feed_file in (("opml-atom.xml", "atom.xml"), ("opml-json.xml", "feed.json")):
+        assert lists[name].headers["content-type"] == "text/x-opml; charset=utf-8"
+        assert [u for u in urls[name] if u] == [u.replace("rss.xml", feed_file) for u in rss]
+    (reader.folder / "atom.opml").write_bytes(lists["opml-atom.xml"].content)
+    await reader.run("-i", str(reader.folder / "atom.opml"))
+    imported = [line.split()[0] for line in reader.urls.read_text("utf-8").splitlines() if line]
+    assert sorted(imported) == sorted(u.replace("rss.xml", "atom.xml") for u in rss)
+    assert await reader.reload() == 33
+    await reader.reload()  # now in newsboat's cache, with validators
+    before = await http_counts(site, "atom")
+    assert await reader.reload() == 33
+    assert delta(await http_counts(site, "atom"), before) == {"304": 7}
+    assert reader.sql("SELECT count(*), count(DISTINCT guid) FROM rss_item") == [(33, 33)]

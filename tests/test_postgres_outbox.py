@@ -34,7 +34,15 @@ class RecordingSender:
         self.overlaps = 0
 
     async def send(
-        self, chat_id: str, text: str, *, html: bool, disable_preview: bool, permit: Permit
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        html: bool,
+        disable_preview: bool,
+        permit: Permit,
+        silent: bool = False,
+        button: str | None = None,
     ) -> int:
         if chat_id in self.in_flight:
             self.overlaps += 1

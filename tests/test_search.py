@@ -197,6 +197,47 @@ async def test_searches_are_rate_limited_per_client(
     assert (await client.get(url + "search.xml", params={"q": "another"})).status_code == 200
 
 
+async def test_search_page_in_chromium_on_a_phone(
+    searching: tuple[httpx.AsyncClient, str, Clock],
+) -> None:
+    """The search page as a reader's browser shows it: the answers, newest first, with links,
+    `lang` set, no script, no wider than a phone; a screenshot is kept as a test artefact."""
+    from test_index_page import ARGS, ARTIFACTS, CHROMIUM, PHONE, need_chromium
+
+    need_chromium()
+    from playwright.async_api import async_playwright
+
+    _, url, _ = searching
+    problems: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport=PHONE, locale="zh-CN", is_mobile=True)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            response = await page.goto(url + "search?q=%E6%A8%A1%E5%9E%8B", wait_until="load")
+            assert response is not None and response.status == 200
+            assert await page.get_attribute("html", "lang") == "zh-CN"
+            assert await page.eval_on_selector_all("script", "s => s.length") == 0
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the search page is {width}px wide on a phone"
+            shown = await page.inner_text("body")
+            assert shown.index("小模型的新进展") < shown.index(TITLES[0])
+            links = await page.eval_on_selector_all("a[href]", "a => a.map(l => l.href)")
+            assert "https://e.com/0" in links
+            assert await page.input_value('input[name="q"]') == "模型"
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "search-page-phone.png"), full_page=True)
+            # the form searches again from the page itself
+            await page.fill('input[name="q"]', "OpenAI")
+            async with page.expect_navigation():
+                await page.press('input[name="q"]', "Enter")
+            assert "q=OpenAI" in page.url
+            assert TITLES[0] in await page.inner_text("body")
+        finally:
+            await browser.close()
+    assert problems == []
+
+
 # In the bot ------------------------------------------------------------------------------------
 
 
@@ -227,10 +268,14 @@ async def test_search_command(search_bot: Bot) -> None:
     urls = [e["url"] for e in linkless.entities if e["type"] == "text_link"]
     assert urls and urls[0].startswith("https://news.example.com/d/")
 
+    english = await bot.ask(301, "/search openai")
+    assert english.plain.count(TITLES[0]) == 1 and "小模型的新进展" not in english.plain
+
     too_long = await bot.ask(301, "/search " + "长" * (MAX_QUERY + 1))
     assert f"最多 {MAX_QUERY} 个字符" in too_long.plain
-    english = await bot.ask(302, "/search " + "x" * (MAX_QUERY + 1), language_code="en")
-    assert "too long" in english.plain
+    assert len(too_long.plain) < 80, "a short reply, not the query echoed back"
+    refused = await bot.ask(302, "/search " + "x" * (MAX_QUERY + 1), language_code="en")
+    assert "too long" in refused.plain and len(refused.plain) < 80
     assert "/search" in (await bot.ask(301, "/search")).plain
     nothing = await bot.ask(301, '/search "OR" 不存在')
     assert "没有找到" in nothing.plain

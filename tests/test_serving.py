@@ -31,6 +31,8 @@ TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
     "feed.json": "application/feed+json; charset=utf-8",
     "opml.xml": "text/x-opml; charset=utf-8",
+    "opml-atom.xml": "text/x-opml; charset=utf-8",
+    "opml-json.xml": "text/x-opml; charset=utf-8",
     "index.html": "text/html; charset=utf-8",
     "c/ai-tools/rss.xml": "application/rss+xml; charset=utf-8",
     "c/ai-tools/atom.xml": "application/atom+xml; charset=utf-8",
@@ -159,6 +161,42 @@ async def raw_request(port: int, target: bytes) -> tuple[int, bytes]:
         return 0, b""
     status = int(data.split(b" ", 2)[1])
     return status, data
+
+
+async def test_one_address_per_feed(built: Site) -> None:
+    """`/rss.xml/` and `//rss.xml` are no second copy of `/rss.xml` (sent exactly as written:
+    a client would normalise them)."""
+    port = built.server.port
+    assert (await raw_request(port, b"/rss.xml"))[0] == 200
+    for target in (
+        b"/rss.xml/",
+        b"//rss.xml",
+        b"///rss.xml",
+        b"/c//ai-tools/rss.xml",
+        b"/c/ai-tools//rss.xml",
+        b"/c/ai-tools/rss.xml/",
+        b"//c/ai-tools/",
+        b"/feed.json/",
+    ):
+        status, data = await raw_request(port, target)
+        assert status == 404, (target, status)
+        assert b"<rss" not in data and b"jsonfeed" not in data, target
+
+
+async def test_feeds_allow_every_origin(built: Site) -> None:
+    """CORS for browser-based readers: every feed document (and the OPML lists) may be read
+    from any origin; the pages need not be."""
+    for path in TYPES:
+        response = await built.get(path, headers={"Origin": "https://reader.example"})
+        is_feed = path.endswith((".xml", ".json"))
+        assert response.headers.get("access-control-allow-origin") == ("*" if is_feed else None), (
+            path
+        )
+    not_modified = await built.get(
+        "feed.json", headers={"If-None-Match": (await built.get("feed.json")).headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.headers["access-control-allow-origin"] == "*"
 
 
 async def test_path_tricks_never_leave_the_feeds_folder(built: Site) -> None:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.categorising.table import CategoryTable
+from bot.dispatching.filtering import admits, normal
 from bot.feeds.common import digest_page, item_anchor
 from bot.model import Category, Entry
 from bot.storing.archive import Archive
 from bot.storing.browse import Browse
+from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.outbox import Outbox
 from bot.storing.search import Search
 from bot.storing.subscribers import ALL, Subscribers
@@ -155,6 +157,26 @@ def latest(archive: Archive, names: set[str] | None, limit: int = 50) -> Latest 
             recent.setdefault(entry.item.id, entry)
     ordered = sorted(recent.values(), key=lambda e: e.published, reverse=True)[:limit]
     return Latest(title, tuple(ordered), newest=False)
+
+
+def newest(
+    archive: Archive,
+    chat_settings: ChatSettingsStore,
+    chat_id: int,
+    names: Sequence[str],
+    limit: int,
+) -> list[Entry]:
+    """The newest `limit` entries of these categories that pass the chat's keyword filter
+    (what a new subscription answers with), newest first."""
+    chosen = chat_settings.get(chat_id)
+    include = [normal(w) for w in chosen.include_words]
+    exclude = [normal(w) for w in chosen.exclude_words]
+    found: dict[str, Entry] = {}
+    for name in names:
+        for entry in archive.recent(limit * 4, name):  # room for what the filter drops
+            if admits(include, exclude, entry.item.title, entry.item.summary_text):
+                found.setdefault(entry.item.id, entry)
+    return sorted(found.values(), key=lambda e: e.published, reverse=True)[:limit]
 
 
 def delivery_counts(engine: Engine) -> dict[str, int]:

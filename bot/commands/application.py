@@ -36,7 +36,16 @@ from telegram.ext import (
 )
 
 from bot.categorising.table import CategoryTable
-from bot.commands import correcting, handlers, texts
+from bot.commands import (
+    channels,
+    correcting,
+    handlers,
+    reader_settings,
+    settings_menu,
+    texts,
+    timing_commands,
+    topics,
+)
 from bot.commands.context import CONTEXT_TYPES, BotData, Context, Services
 from bot.commands.flood import FloodGuard
 from bot.commands.updates import ChatOrderedUpdates
@@ -45,6 +54,7 @@ from bot.dispatching.pacing import Limits, Pacer, Permit
 from bot.logs import add_secret, redact
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,11 @@ _COMMANDS = {
     "stop": handlers.stop,
     "stats": handlers.stats,
     "recategorise": handlers.recategorise,
+    **reader_settings.COMMANDS,
+    **timing_commands.COMMANDS,  # /pause /resume /quiet /schedule /timezone (#13)
+    "connect": channels.connect,
+    "channels": channels.channels_command,
+    "topic": topics.topic,
 }
 
 
@@ -113,6 +128,7 @@ def build_application(
         archive=archive or Archive(engine),
         subscribers=subscribers or Subscribers(engine),
         flood=flood or FloodGuard(),
+        chat_settings=ChatSettingsStore(engine),
     )
     app.bot_data.services = services
     register_handlers(app)
@@ -132,8 +148,22 @@ def register_handlers(app: BotApp) -> None:
     for name, callback in _COMMANDS.items():
         app.add_handler(CommandHandler(name, callback, filters=only_messages))
     app.add_handler(CallbackQueryHandler(handlers.recategorise_button, pattern=correcting.PATTERN))
+    app.add_handler(
+        CallbackQueryHandler(reader_settings.settings_button, pattern=settings_menu.PATTERN)
+    )
+    app.add_handler(CallbackQueryHandler(handlers.stop_button, pattern=handlers.STOP_PATTERN))
+    app.add_handler(CallbackQueryHandler(channels.channel_button, pattern=channels.PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(ChatMemberHandler(handlers.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(
+        ChatMemberHandler(channels.membership, ChatMemberHandler.MY_CHAT_MEMBER), group=1
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.FORWARDED & filters.ChatType.PRIVATE & ~filters.COMMAND & only_messages,
+            channels.forwarded,
+        )
+    )
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_handler(
         MessageHandler(

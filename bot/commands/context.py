@@ -14,6 +14,7 @@ from bot.commands.flood import FloodGuard
 from bot.dispatching.pacing import Permit
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.subscribers import Subscribers
 
 __all__ = ["CONTEXT_TYPES", "BotData", "Context", "Services"]
@@ -29,6 +30,7 @@ class Services:
     archive: Archive
     subscribers: Subscribers
     flood: FloodGuard
+    chat_settings: ChatSettingsStore
 
 
 class BotData:

@@ -12,16 +12,24 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.categorising.table import CategoryTable
 from bot.commands import actions, buttons, correcting, texts
+from bot.commands import settings_texts as st
 from bot.commands.actions import ChatInfo
 from bot.commands.arguments import (
     MAX_ARGUMENT_CHARS,
@@ -41,7 +49,9 @@ from bot.logs import redact
 from bot.model import Category
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import reading_language
 from bot.storing.corrections import Correction, Corrections
+from bot.storing.outbox import Outbox
 from bot.storing.search import MAX_QUERY, QueryError, normalise_query
 from bot.storing.subscribers import BLOCKED, GONE
 
@@ -49,6 +59,11 @@ log = logging.getLogger(__name__)
 
 START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ADMIN_STATES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+STOP_PATTERN = r"^stop:(yes|no)$"
+NEWEST_ITEMS = 5  # what a new subscription answers with
+# The language the update's chat chose with /lang, read once per update by `guard` (which runs
+# first, in the update's own task: a context variable is that update's alone).
+_chosen_language: ContextVar[str | None] = ContextVar("chosen_language", default=None)
 T = TypeVar("T")
 
 
@@ -65,8 +80,15 @@ async def db(function: Callable[..., T], *args: Any) -> T:
 
 
 def lang_of(update: Update) -> Lang:
+    """The chat's `/lang`, else the sender's Telegram language."""
     user = update.effective_user
-    return texts.language(user.language_code if user else None)
+    code = reading_language(_chosen_language.get(), user.language_code if user else None)
+    return "en" if code == "en" else "zh"
+
+
+def reads(language: str | None) -> None:
+    """From now on this update is answered in `language` (after `/lang` changed it)."""
+    _chosen_language.set(language)
 
 
 def chat_info(update: Update) -> ChatInfo:
@@ -96,8 +118,10 @@ async def send(
     quote = None
     if chat.type != ChatType.PRIVATE and message is not None:
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+    # in a forum, the reply goes to the topic the command came from (else it lands in General)
+    thread = message.message_thread_id if message and message.is_topic_message else None
     return await context.bot.send_message(
-        chat.id, text, reply_markup=markup, reply_parameters=quote
+        chat.id, text, reply_markup=markup, reply_parameters=quote, message_thread_id=thread
     )
 
 
@@ -189,6 +213,7 @@ async def start(update: Update, context: Context) -> None:
     else:
         change = await db(actions.subscribe, s.subscribers, chat, [category.name])
         done = texts.subscribed(lang, *_split(s.table, change))
+        done += await newest(context, chat.id, change.added, lang)
     await send(update, context, f"{texts.welcome(lang)}\n\n{done}")
 
 
@@ -236,7 +261,21 @@ async def subscribe(update: Update, context: Context) -> None:
         return
     names = [c.name for c in chosen.categories]
     change = await db(actions.subscribe, s.subscribers, chat, names)
-    await send(update, context, texts.subscribed(lang, *_split(s.table, change)))
+    reply = texts.subscribed(lang, *_split(s.table, change))
+    await send(update, context, reply + await newest(context, chat.id, change.added, lang))
+
+
+async def newest(context: Context, chat_id: int, names: tuple[str, ...], lang: Lang) -> str:
+    """The newest items of newly subscribed categories, through the chat's keyword filter
+    (at most NEWEST_ITEMS, as linked titles), to add to the reply; "" when there are none."""
+    if not names:
+        return ""
+    s = services(context)
+    found = await db(actions.newest, s.archive, s.chat_settings, chat_id, names, NEWEST_ITEMS)
+    if not found:
+        return ""
+    listing, _ = texts.latest_listing(lang, "", found, limit=NEWEST_ITEMS)
+    return "\n\n" + st.newest_head(lang) + "\n" + listing.removeprefix("<b></b>").lstrip("\n")
 
 
 def _split(table: CategoryTable, change: actions.Change) -> tuple[list[Category], list[Category]]:
@@ -247,10 +286,12 @@ async def unsubscribe(update: Update, context: Context) -> None:
     """/unsubscribe <category...>|all."""
     s, lang, chat = services(context), lang_of(update), chat_info(update)
     raw = command_text(update)
-    if not raw:
-        await send(update, context, texts.need_categories(lang, "unsubscribe"))
-        return
     pool = await known(context)
+    if not raw:  # the toggles of /subscribe: a ✅ pressed unsubscribes
+        have = await db(actions.current, s.subscribers, chat.id)
+        markup = buttons.keyboard(pool, set(have.names), have.all, lang)
+        await send(update, context, st.unsubscribe_choose(lang), markup)
+        return
     chosen = await permitted_selection(update, context, raw, pool, "unsubscribe")
     if chosen is None:
         return
@@ -273,7 +314,8 @@ async def mysubs(update: Update, context: Context) -> None:
     s, lang = services(context), lang_of(update)
     have = await db(actions.current, s.subscribers, update.effective_chat.id)  # type: ignore[union-attr]
     shown = categories_named(s.table, have.names)
-    await send(update, context, texts.my_subscriptions(lang, shown, have.all))
+    markup = buttons.keyboard(await known(context), set(have.names), have.all, lang)
+    await send(update, context, texts.my_subscriptions(lang, shown, have.all), markup)
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -341,13 +383,41 @@ async def feeds(update: Update, context: Context) -> None:
 
 
 async def stop(update: Update, context: Context) -> None:
-    """/stop: every subscription of the chat removed."""
-    s, lang, chat = services(context), lang_of(update), chat_info(update)
+    """/stop: asks first (a button), and mentions /pause, which keeps the subscriptions."""
+    lang = lang_of(update)
     if not await may_change(update, context):
         await send(update, context, texts.not_admin(lang))
         return
-    change = await db(actions.unsubscribe_all, s.subscribers, chat)
-    await send(update, context, texts.stopped(lang, len(change.removed)))
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(st.stop_yes(lang), callback_data="stop:yes"),
+                InlineKeyboardButton(st.stop_no(lang), callback_data="stop:no"),
+            ]
+        ]
+    )
+    await send(update, context, st.stop_confirm(lang), markup)
+
+
+async def stop_button(update: Update, context: Context) -> None:
+    """/stop's confirmation: "yes" removes every subscription, "no" keeps them; the question
+    is replaced by the outcome."""
+    query = update.callback_query
+    assert query is not None
+    s, lang = services(context), lang_of(update)
+    if not await may_change(update, context):
+        await query.answer(texts.not_admin(lang), show_alert=True)
+        return
+    if query.data == "stop:yes":
+        change = await db(actions.unsubscribe_all, s.subscribers, chat_info(update))
+        outcome = texts.stopped(lang, len(change.removed))
+    else:
+        outcome = st.stop_kept(lang)
+    try:
+        await query.edit_message_text(outcome, reply_markup=None)
+    except BadRequest as error:  # pressed twice: already says so
+        log.debug("stop question not replaced: %s", redact(str(error)))
+    await query.answer()
 
 
 async def stats(update: Update, context: Context) -> None:
@@ -538,6 +608,10 @@ async def guard(update: Update, context: Context) -> None:
     flood = services(context).flood
     verdict = flood.check(user.id)
     if verdict is Verdict.ALLOW:
+        chat = update.effective_chat
+        if chat is not None:
+            chosen = await db(services(context).chat_settings.get, chat.id)
+            reads(chosen.language)
         return
     lang = lang_of(update)
     text = texts.flooding(lang, flood.retry_in(user.id))
@@ -559,11 +633,14 @@ async def chat_member(update: Update, context: Context) -> None:
     if change is None:
         return
     s, chat = services(context), change.chat
+    if chat.type == ChatType.CHANNEL:  # channels are connected by their admins: see channels.py
+        return
     status = change.new_chat_member.status
     if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         state = BLOCKED if chat.type == ChatType.PRIVATE else GONE
         await db(s.subscribers.set_state, chat.id, state)
-        log.info("chat %s is now %s", chat.id, state)
+        cancelled = await db(Outbox(s.engine).cancel_chat, str(chat.id), f"chat {state}")
+        log.info("chat %s is now %s; %d delivery(ies) cancelled", chat.id, state, cancelled)
     elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
         await db(actions.register, s.subscribers, chat_info(update))
 

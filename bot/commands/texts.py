@@ -49,6 +49,20 @@ COMMANDS: tuple[Command, ...] = (
     Command("feeds", "RSS / Atom / JSON 订阅源", "RSS, Atom and JSON feeds"),
     Command("search", "搜索全部条目", "Search every item"),
     Command("stop", "取消全部订阅", "Unsubscribe from everything"),
+    Command("settings", "我的设置（按钮）", "My settings (buttons)"),
+    Command("filter", "关键词过滤：/filter +OpenAI -融资", "Keyword filter: /filter +OpenAI"),
+    Command("format", "推送格式：full 或 compact", "Delivery format: full or compact"),
+    Command("preview", "链接预览：on 或 off", "Link previews: on or off"),
+    Command("silent", "静音推送：on 或 off", "Silent deliveries: on or off"),
+    Command("lang", "语言：zh 或 en", "Language: zh or en"),
+    Command("pause", "暂停推送（如 8h、3d）", "Pause deliveries (e.g. 8h, 3d)"),
+    Command("resume", "恢复推送并补看错过的", "Resume, with what you missed"),
+    Command("quiet", "免打扰时段", "Quiet hours"),
+    Command("schedule", "定时合集推送", "Bundles at set times"),
+    Command("timezone", "时区", "Time zone"),
+    Command("connect", "连接你管理的频道", "Connect a channel you manage"),
+    Command("channels", "我管理的频道", "Channels you manage"),
+    Command("topic", "把分类绑定到话题（论坛群）", "Bind categories to a topic (forums)"),
     Command("stats", "统计（管理员）", "Statistics (admins)", admin=True),
     Command("recategorise", "更正条目分类（管理员）", "Re-categorise an item (admins)", admin=True),
 )
@@ -592,3 +606,474 @@ def recategorised(lang: Lang, title: str, categories: Sequence[Category]) -> str
         f"已更正：<b>{shown}</b> → {names}。订阅源已更新，之后的投递按新分类。",
         f"Corrected: <b>{shown}</b> → {names}. Feeds updated; deliveries from now on use it.",
     )
+
+
+# Pause, quiet hours, schedule, time zone (#13) -----------------------------------------------
+
+_USAGE = {
+    "pause": (
+        "用法：<code>/pause</code>（直到 /resume）或 <code>/pause 8h</code>、<code>3d</code>、"
+        "<code>30m</code>（最长 365 天）。",
+        "Usage: <code>/pause</code> (until /resume) or <code>/pause 8h</code>, <code>3d</code>, "
+        "<code>30m</code> (at most 365 days).",
+    ),
+    "quiet": (
+        "用法：<code>/quiet 23:00-08:00</code>（本地时间，期间的推送攒到结束时一并发送），"
+        "<code>/quiet 23:00-08:00 silent</code>（照常发送但不响铃），<code>/quiet off</code>。",
+        "Usage: <code>/quiet 23:00-08:00</code> (local time; what comes meanwhile is sent as one "
+        "message when it ends), <code>/quiet 23:00-08:00 silent</code> (sent without sound "
+        "instead), <code>/quiet off</code>.",
+    ),
+    "schedule": (
+        "用法：<code>/schedule instant</code>（即时推送），或一到六个本地时间，如 "
+        "<code>/schedule 08:00</code>、<code>/schedule 08:00 20:00</code>。",
+        "Usage: <code>/schedule instant</code> (as it comes), or one to six local times, e.g. "
+        "<code>/schedule 08:00</code>, <code>/schedule 08:00 20:00</code>.",
+    ),
+    "timezone": (
+        "用法：<code>/timezone Europe/Berlin</code>，IANA 时区名（如 Asia/Shanghai、"
+        "America/New_York、UTC）。",
+        "Usage: <code>/timezone Europe/Berlin</code>, an IANA zone name (e.g. Asia/Shanghai, "
+        "America/New_York, UTC).",
+    ),
+}
+
+
+def timing_usage(lang: Lang, kind: str) -> str:
+    """What a command of #13 accepts (after a bad argument: nothing changed)."""
+    zh, en = _USAGE[kind]
+    return _t(lang, "参数无效，设置未改变。", "Not accepted; nothing changed. ") + _t(lang, zh, en)
+
+
+def settings_admins_only(lang: Lang) -> str:
+    return _t(
+        lang,
+        "在群组里只有管理员可以更改设置。",
+        "In a group only its admins can change its settings.",
+    )
+
+
+def paused(lang: Lang, until: str | None) -> str:
+    if until is None:
+        return _t(
+            lang,
+            "已暂停推送，订阅保留。用 /resume 恢复，届时可补看错过的条目。",
+            "Deliveries paused; your subscriptions stay. /resume resumes them and offers what "
+            "you missed.",
+        )
+    return _t(
+        lang,
+        f"已暂停推送至 {esc(until)}，订阅保留；到时自动恢复。"
+        "暂停期间的条目不会逐条补发，用 /resume 可补看。",
+        f"Deliveries paused until {esc(until)}; your subscriptions stay, and it ends by "
+        "itself. Items published meanwhile are not sent later one by one: /resume offers them.",
+    )
+
+
+def not_paused(lang: Lang) -> str:
+    return _t(lang, "推送没有暂停。", "Deliveries are not paused.")
+
+
+def resumed(lang: Lang) -> str:
+    return _t(
+        lang, "已恢复推送。暂停期间没有错过新条目。", "Deliveries resumed. You missed nothing."
+    )
+
+
+def catch_up_title(lang: Lang, count: int) -> str:
+    """The head of /resume's catch-up (plain text: `latest_listing` escapes it)."""
+    return _t(
+        lang,
+        f"已恢复推送。暂停期间错过 {count} 条，最新的：",
+        f"Deliveries resumed. You missed {count} item(s) while paused; the newest:",
+    )
+
+
+def quiet_set(lang: Lang, start: str, end: str, silent: bool) -> str:
+    if silent:
+        return _t(
+            lang,
+            f"免打扰：每天 {start}–{end}（本地时间）照常推送，但不响铃。",
+            f"Quiet hours: {start}–{end} daily (local time); deliveries come without sound.",
+        )
+    return _t(
+        lang,
+        f"免打扰：每天 {start}–{end}（本地时间）暂存推送，结束时合成一条发送。",
+        f"Quiet hours: {start}–{end} daily (local time); what comes meanwhile is sent as one "
+        "message when they end.",
+    )
+
+
+def quiet_off(lang: Lang) -> str:
+    return _t(
+        lang,
+        "免打扰已关闭；暂存的推送马上发送。",
+        "Quiet hours off; anything held is sent now.",
+    )
+
+
+def schedule_set(lang: Lang, times: Sequence[str], zone: str) -> str:
+    if not times:
+        return _t(
+            lang,
+            "即时推送：新条目一到就发送；暂存的合集马上发送。",
+            "Instant delivery: new items are sent as they come; anything held is sent now.",
+        )
+    shown = ", ".join(times)
+    return _t(
+        lang,
+        f"定时推送：每天 {shown}（{esc(zone)}）把新条目合成一条发送。",
+        f"Scheduled: one bundle of everything new daily at {shown} ({esc(zone)}).",
+    )
+
+
+def timezone_set(lang: Lang, zone: str, local_now: str) -> str:
+    return _t(
+        lang,
+        f"时区：{esc(zone)}（当地现在 {esc(local_now)}）。免打扰和定时推送按此时区。",
+        f"Time zone: {esc(zone)} (now {esc(local_now)} there). Quiet hours and the schedule "
+        "use it.",
+    )
+
+
+def bundle_title(lang: Lang, digests: int) -> str:
+    """The title of a bundle of held items from several digests."""
+    return _t(lang, f"合集：{digests} 期摘要的新条目", f"Bundle: new items of {digests} digests")
+
+
+# Channels connected by their admins (/connect, /channels), forum topics (/topic) -----------
+
+
+def connect_usage(lang: Lang) -> str:
+    return _t(
+        lang,
+        "连接频道：先把我加为频道管理员并允许“发布消息”，然后在这里发送 "
+        "<code>/connect @频道用户名</code>（或转发一条该频道的消息给我）。",
+        "To connect a channel: add me to it as an administrator allowed to post messages, then "
+        "send <code>/connect @channelname</code> here (or forward me a post of the channel).",
+    )
+
+
+def connect_private_only(lang: Lang) -> str:
+    return _t(
+        lang,
+        "请在与我的私聊中连接和管理频道。",
+        "Connect and manage channels in a private chat with me.",
+    )
+
+
+def channel_not_found(lang: Lang, target: str) -> str:
+    return _t(
+        lang,
+        f"找不到频道 {esc(cut(target, 80))}，或我还不是它的管理员。请先把我加为频道管理员。",
+        f"I cannot find the channel {esc(cut(target, 80))}, or I am not one of its "
+        "administrators yet. Add me as an administrator first.",
+    )
+
+
+def not_a_channel(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"「{esc(cut(title, 80))}」不是频道。群组请直接在群里发送 /subscribe。",
+        f"“{esc(cut(title, 80))}” is not a channel. In a group, send /subscribe there.",
+    )
+
+
+def not_channel_admin(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"⛔ 你不是频道「{esc(cut(title, 80))}」的管理员，不能管理它。",
+        f"⛔ You are not an administrator of the channel “{esc(cut(title, 80))}”, "
+        "so you cannot manage it.",
+    )
+
+
+def not_channel_admin_plain(lang: Lang) -> str:
+    return _t(
+        lang, "⛔ 只有该频道的管理员可以管理它。", "⛔ Only the channel's admins may manage it."
+    )
+
+
+def bot_not_admin(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"我还不是频道「{esc(cut(title, 80))}」的管理员。"
+        "请把我加为管理员并允许“发布消息”，再发一次 /connect。",
+        f"I am not an administrator of “{esc(cut(title, 80))}”. Make me an administrator "
+        "allowed to post messages, then send /connect again.",
+    )
+
+
+def bot_cannot_post(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"我是频道「{esc(cut(title, 80))}」的管理员，但没有“发布消息”的权限。"
+        "请打开这项权限，再发一次 /connect。",
+        f"I am an administrator of “{esc(cut(title, 80))}” but may not post messages. Turn "
+        "that right on, then send /connect again.",
+    )
+
+
+def configured_channel(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」由运营者在配置文件中管理，这里不能更改。",
+        f"The channel “{esc(cut(title, 80))}” is managed by the operator in the settings file "
+        "and cannot be changed here.",
+    )
+
+
+def connected(lang: Lang, title: str, fresh: bool) -> str:
+    name = esc(cut(title, 80))
+    if fresh:
+        return _t(
+            lang,
+            f"✅ 已连接频道「{name}」，它将收到全部分类。"
+            "用下面的按钮选择分类，或随时发 /channels。",
+            f"✅ Connected “{name}”: it receives every category. Choose its categories with the "
+            "buttons below, or send /channels any time.",
+        )
+    return _t(
+        lang,
+        f"频道「{name}」已经连接，你现在也可以管理它（/channels）。",
+        f"“{name}” is connected already; you can now manage it too (/channels).",
+    )
+
+
+def channels_list(
+    lang: Lang,
+    managed: Sequence[tuple[str, bool, Sequence[Category], bool]],
+    configured: Sequence[str],
+) -> str:
+    """/channels: (title, active, categories, all) per channel the user manages, and the
+    channels of the settings file (shown to the operator's admins)."""
+    if not managed and not configured:
+        return _t(
+            lang,
+            "你还没有连接任何频道。\n\n",
+            "You have not connected any channel yet.\n\n",
+        ) + connect_usage(lang)
+    lines = [_t(lang, "<b>你管理的频道</b>", "<b>Channels you manage</b>")]
+    for title, active, categories, all_ in managed:
+        what = _t(lang, "全部分类", "every category") if all_ else _names(categories, lang)
+        if not all_ and not categories:
+            what = _t(lang, "不接收任何分类", "no category")
+        state = (
+            "" if active else _t(lang, "（已停止：请重新 /connect）", " (stopped: /connect again)")
+        )
+        lines.append(f"• {esc(cut(title, 80))}{state}: {what}")
+    for name in configured:
+        lines.append(
+            f"• {esc(cut(name, 80))}: "
+            + _t(lang, "由运营者管理（配置文件）", "managed by the operator (settings file)")
+        )
+    return "\n".join(_capped(lines, lang))
+
+
+def channel_categories(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」的分类（点击切换）：",
+        f"Categories of “{esc(cut(title, 80))}” (tap to toggle):",
+    )
+
+
+def categories_button(lang: Lang, title: str) -> str:
+    return _t(lang, "分类：", "Categories: ") + cut(title, 30)
+
+
+def disconnect_button(lang: Lang) -> str:
+    return _t(lang, "断开", "Disconnect")
+
+
+def disconnected(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"已断开频道「{esc(cut(title, 80))}」：不会再向它推送。",
+        f"Disconnected “{esc(cut(title, 80))}”: nothing more is sent there.",
+    )
+
+
+def channel_stopped_plain(lang: Lang) -> str:
+    return _t(
+        lang,
+        "这个频道的推送已停止，请先重新 /connect。",
+        "Deliveries to this channel are stopped: /connect it again first.",
+    )
+
+
+def channel_lost(lang: Lang, title: str, removed: bool) -> str:
+    name = esc(cut(title, 80))
+    if removed:
+        return _t(
+            lang,
+            f"⚠️ 我已被移出频道「{name}」，推送已停止。把我加回管理员后发送 /connect 即可恢复。",
+            f"⚠️ I was removed from the channel “{name}”: deliveries there have stopped. Add me "
+            "back as an administrator and send /connect to resume.",
+        )
+    return _t(
+        lang,
+        f"⚠️ 我在频道「{name}」失去了发布消息的权限，推送已停止。恢复权限后发送 /connect 即可恢复。",
+        f"⚠️ I may no longer post in the channel “{name}”: deliveries there have stopped. Give "
+        "the right back and send /connect to resume.",
+    )
+
+
+def channel_back(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"我又可以在频道「{esc(cut(title, 80))}」发布了。发送 /connect 恢复推送。",
+        f"I may post in “{esc(cut(title, 80))}” again. Send /connect to resume deliveries there.",
+    )
+
+
+def topic_not_forum(lang: Lang) -> str:
+    return _t(
+        lang,
+        "/topic 只能在开启了话题的超级群组中使用。",
+        "/topic works only in supergroups with topics turned on.",
+    )
+
+
+def topic_usage(lang: Lang) -> str:
+    return _t(
+        lang,
+        "在话题中发送 <code>/topic AI工具 AI应用</code>，这些分类就推送到该话题；"
+        "<code>/topic</code> 查看它接收什么，<code>/topic off</code> 解除绑定；"
+        "<code>/topic general off</code> 让未绑定的分类不再发到 General。",
+        "Inside a topic, send <code>/topic ai-tools ai-applications</code> and those categories "
+        "go to that topic; <code>/topic</code> shows what it receives, <code>/topic off</code> "
+        "unbinds it; <code>/topic general off</code> stops unbound categories going to General.",
+    )
+
+
+def topic_inside_only(lang: Lang) -> str:
+    return _t(
+        lang,
+        "请在要接收这些分类的话题里发送这条命令。",
+        "Send this inside the topic that is to receive those categories.",
+    )
+
+
+def topic_need_categories(lang: Lang) -> str:
+    return _t(
+        lang,
+        "请指定分类，例如 <code>/topic AI工具</code>（话题不能绑定“全部”）。",
+        "Name categories, e.g. <code>/topic ai-tools</code> (a topic cannot take “all”).",
+    )
+
+
+def _topic_name(title: str | None, thread_id: int) -> str:
+    return esc(cut(title, 60)) if title else f"#{thread_id}"
+
+
+def topic_bound(
+    lang: Lang, categories: Sequence[Category], moved: Sequence[tuple[str, Category]]
+) -> str:
+    text = _t(
+        lang,
+        f"✅ 这个话题将接收：{_names(categories, lang)}。",
+        f"✅ This topic receives: {_names(categories, lang)}.",
+    )
+    if moved:
+        shown = _t(lang, "、", ", ").join(f"{show(c, lang)} ({esc(t)})" for t, c in moved)
+        text += _t(
+            lang,
+            f"\n（已从其他话题移到这里：{shown}）",
+            f"\n(Moved here from other topics: {shown})",
+        )
+    return text
+
+
+def topic_unbound(lang: Lang, had: Sequence[Category]) -> str:
+    if not had:
+        return _t(lang, "这个话题本来就没有绑定分类。", "This topic had no categories bound.")
+    return _t(
+        lang,
+        f"已解除绑定：{_names(had, lang)} 将发到 General。",
+        f"Unbound: {_names(had, lang)} go to General again.",
+    )
+
+
+def topic_layout(
+    lang: Lang,
+    topics: Sequence[tuple[str | None, int, Sequence[Category], bool]],
+    general: bool,
+    here: int | None,
+) -> str:
+    """/topic: what each topic receives ((title, thread, categories, broken)), and General."""
+    lines = [_t(lang, "<b>话题与分类</b>", "<b>Topics and categories</b>")]
+    if here is not None and not any(thread == here for _, thread, _, _ in topics):
+        lines.append(_t(lang, "这个话题：未绑定分类。", "This topic: no categories bound."))
+    for title, thread, categories, broken in topics:
+        mark = " ⬅️" if thread == here else ""
+        state = (
+            _t(
+                lang,
+                " ⚠️ 已失效（话题已关闭或删除，条目改发 General）",
+                " ⚠️ broken (topic closed or deleted; its items go to General)",
+            )
+            if broken
+            else ""
+        )
+        lines.append(f"• {_topic_name(title, thread)}{mark}: {_names(categories, lang)}{state}")
+    lines.append(
+        _t(
+            lang,
+            "• General：本群订阅（/mysubs）中其余的分类",
+            "• General: the group's other subscribed categories (/mysubs)",
+        )
+        if general
+        else _t(
+            lang,
+            "• General：关闭（未绑定的分类不推送）",
+            "• General: off (unbound categories are not sent)",
+        )
+    )
+    return "\n".join(_capped(lines, lang))
+
+
+def general_switched(lang: Lang, on: bool) -> str:
+    if on:
+        return _t(
+            lang, "未绑定话题的分类将发到 General。", "Categories bound to no topic go to General."
+        )
+    return _t(
+        lang,
+        "未绑定话题的分类不再推送到本群（General 关闭）。",
+        "Categories bound to no topic are no longer sent here (General is off).",
+    )
+
+
+def topic_note(title: str | None, thread_id: int) -> str:
+    """Posted in General when a bound topic turned out closed or deleted (both languages: a
+    group has no language of its own)."""
+    name = _topic_name(title, thread_id)
+    return (
+        f"⚠️ 话题 {name} 已关闭或被删除，它的条目改发到这里。"
+        "管理员可在话题中重新发送 /topic，或发送 /topic 查看。\n"
+        f"⚠️ The topic {name} is closed or deleted; its items are posted here instead. Admins: "
+        "bind a topic again with /topic inside it, or send /topic to see the layout."
+    )
+
+
+def settings_button(lang: Lang) -> str:
+    return _t(lang, "设置", "Settings")
+
+
+def channel_settings(lang: Lang, title: str) -> str:
+    return _t(
+        lang,
+        f"频道「{esc(cut(title, 80))}」的设置（点击切换）：",
+        f"Settings of “{esc(cut(title, 80))}” (tap to toggle):",
+    )
+
+
+def channel_setting_label(lang: Lang, name: str) -> str:
+    labels = {
+        "pause": ("暂停推送", "Pause deliveries"),
+        "silent": ("静音推送", "Deliver silently"),
+        "compact": ("精简格式", "Compact format"),
+    }
+    zh, en = labels[name]
+    return _t(lang, zh, en)

@@ -14,9 +14,17 @@ Outcomes (see `senders`): sent; 429 -> that chat waits `retry_after`; network/5x
 retried with exponential backoff and jitter up to `max_attempts`; 403 or "chat not found" -> the
 chat is marked blocked/gone and its pending deliveries cancelled; migrated -> the chat's
 deliveries and subscriptions move to the new id and the message goes there; refused HTML -> sent
-as plain text; any other refusal -> failed. Any other exception is a bug: that delivery fails at
+as plain text; a closed or deleted forum topic -> the topic's messages go to the group's General
+topic instead (once each) with a note to the admins there, and its binding is marked broken;
+any other refusal -> failed. Any other exception is a bug: that delivery fails at
 once (the chat's next one is not held up), is counted in `stats.broken` and logged once with its
 traceback.
+
+What each chat chose is read with the claim (one query per turn, for the chats claimed), so a
+setting changed while deliveries wait applies to those not sent yet: `/preview` overrides the
+part's link preview, `/silent` sends without sound, and the last part of each message carries a
+small button that opens `/settings` (not in configured channels, where readers cannot use it),
+labelled in the language the chat reads.
 
 An edit (a digest corrected after it was sent) is paced like a send; "not modified" counts as
 done, and an edit whose message is gone (deleted in the chat) is sent as a new message instead:
@@ -52,22 +60,26 @@ from bot.dispatching.senders import (
     Sender,
     SendError,
     SenderUnusable,
+    TopicGone,
     Transient,
 )
-from bot.formatting.messages import plain_text
+from bot.formatting.messages import plain_text, settings_button
 from bot.logs import redact
 from bot.settings import Settings
+from bot.storing.chat_settings import DEFAULT, ChatSettings, ChatSettingsStore
 from bot.storing.outbox import (
     AsPlain,
     ChatClosed,
     ChatMoved,
     Claimed,
+    Exchange,
     Failed,
     Outbox,
     Result,
     Retry,
     SendAnew,
     Sent,
+    TopicClosed,
 )
 from bot.storing.subscribers import BLOCKED, GONE, Subscribers
 
@@ -103,6 +115,7 @@ class DispatchStats:
     edited: int = 0  # sent messages edited in place (part of `sent`)
     closed_chats: int = 0  # blocked or gone
     moved_chats: int = 0
+    broken_topics: int = 0  # forum topics closed or deleted (their messages went to General)
 
 
 class Dispatcher:
@@ -125,10 +138,13 @@ class Dispatcher:
         grace: float = 5.0,
         instance: str | None = None,
         progress: Callable[[Result, Claimed], None] | None = None,
+        chat_settings: ChatSettingsStore | None = None,
     ) -> None:
         self.sender = sender
         self.outbox = outbox
         self.settings = settings
+        self.chat_settings = chat_settings or ChatSettingsStore(outbox.engine)
+        self._configured = {str(channel.chat) for channel in settings.telegram.channels}
         self.subscribers = subscribers
         self.pacer = sender.pacer
         self.concurrency = max(1, concurrency or getattr(sender, "concurrency", 16))
@@ -141,6 +157,9 @@ class Dispatcher:
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.progress = progress
         self.on_first_send: Callable[[str], None] | None = None
+        # the note to a forum's admins, posted in General, when a topic turned out closed:
+        # (chat id, thread id) -> text (HTML; None: no note), called in the database thread
+        self.topic_note: Callable[[str, int], str | None] | None = None
         self.stats = DispatchStats()
         self.fatal: SenderUnusable | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -247,8 +266,8 @@ class Dispatcher:
                 continue
             results, self._results = self._results, []
             try:
-                exchange = await self._db(
-                    self.outbox.exchange,
+                exchange, chosen = await self._db(
+                    self._exchange,
                     [outcome.result for outcome in results],
                     want,
                     time.time(),
@@ -263,7 +282,7 @@ class Dispatcher:
                 continue
             await self._settled(results)
             for claimed in exchange.claimed:
-                self._start(claimed)
+                self._start(claimed, chosen.get(claimed.chat_id, DEFAULT))
 
             if (
                 until_empty
@@ -286,6 +305,12 @@ class Dispatcher:
                 if self.outbox.postgres:
                     timeout = SHARED_IDLE if timeout is None else min(timeout, SHARED_IDLE)
             await self._sleep(timeout)
+
+    def _exchange(self, *args: Any, **kwargs: Any) -> tuple[Exchange, dict[str, ChatSettings]]:
+        """`Outbox.exchange`, and the settings of the chats it claimed (in the same thread)."""
+        exchange = self.outbox.exchange(*args, **kwargs)
+        chats = {claimed.chat_id for claimed in exchange.claimed}
+        return exchange, self.chat_settings.for_sending(chats) if chats else {}
 
     async def _sleep(self, timeout: float | None) -> None:
         assert self._wakeup is not None
@@ -325,12 +350,12 @@ class Dispatcher:
 
     # One delivery ------------------------------------------------------------------------------
 
-    def _start(self, claimed: Claimed) -> None:
+    def _start(self, claimed: Claimed, chosen: ChatSettings) -> None:
         self._waiting += 1
-        task = asyncio.create_task(self._deliver(claimed), name=f"deliver-{claimed.id}")
+        task = asyncio.create_task(self._deliver(claimed, chosen), name=f"deliver-{claimed.id}")
         self._tasks.add(task)
 
-    async def _deliver(self, claimed: Claimed) -> None:
+    async def _deliver(self, claimed: Claimed, chosen: ChatSettings) -> None:
         outcome: _Outcome | None = None
         waiting = True
         task = asyncio.current_task()
@@ -347,7 +372,7 @@ class Dispatcher:
             waiting = False
             if task is not None:
                 self._held.discard(task)
-            outcome = await self._paced(claimed, permit)
+            outcome = await self._paced(claimed, permit, chosen)
         finally:
             if waiting:
                 self._waiting -= 1
@@ -359,13 +384,16 @@ class Dispatcher:
                 if self._wakeup is not None:
                     self._wakeup.set()
 
-    async def _paced(self, claimed: Claimed, permit: Permit) -> _Outcome:
+    async def _paced(self, claimed: Claimed, permit: Permit, chosen: ChatSettings) -> _Outcome:
         """Make the delivery's request with the turn `permit`, give the turn back, and say
         what came of it."""
         try:
-            message_id = await self._request(claimed, permit)
+            message_id = await self._request(claimed, permit, chosen)
         except BaseException as error:
             self.pacer.done(permit)
+            if isinstance(error, TopicGone) and claimed.thread_id is not None:
+                # the note first, then (once this outcome is recorded) the topic's messages
+                await self._send_note(claimed.chat_id, claimed.thread_id)
             if isinstance(error, SendError):
                 return _Outcome(self._outcome(claimed, error), claimed)
             if isinstance(error, Exception):  # a bug or an answer nobody expected: not retried
@@ -378,26 +406,53 @@ class Dispatcher:
         sent = Sent(claimed.id, claimed.chat_id, message_id, now, now + wait, anew)
         return _Outcome(sent, claimed)
 
-    async def _request(self, claimed: Claimed, permit: Permit) -> int | None:
+    async def _request(self, claimed: Claimed, permit: Permit, chosen: ChatSettings) -> int | None:
         """The one request a delivery makes: an edit of its message, or a send (also for an
-        edit whose message was never sent)."""
+        edit whose message was never sent), as the chat's settings say now."""
         html = not claimed.plain
+        no_preview = claimed.disable_preview if chosen.preview is None else not chosen.preview
+        button = self._button(claimed, chosen)
         if claimed.is_edit and claimed.target_message_id is not None:
             return await self.sender.edit(
                 claimed.chat_id,
                 claimed.target_message_id,
                 claimed.text,
                 html=html,
-                disable_preview=claimed.disable_preview,
+                disable_preview=no_preview,
                 permit=permit,
+                button=button,  # an edit without it would take the button away
+            )
+        if claimed.thread_id is not None:  # into a forum topic
+            return await self.sender.send(
+                claimed.chat_id,
+                claimed.text,
+                html=html,
+                disable_preview=no_preview,
+                permit=permit,
+                silent=chosen.silent,
+                button=button,
+                thread_id=claimed.thread_id,
             )
         return await self.sender.send(
             claimed.chat_id,
             claimed.text,
             html=html,
-            disable_preview=claimed.disable_preview,
+            disable_preview=no_preview,
             permit=permit,
+            silent=chosen.silent,
+            button=button,
         )
+
+    def _button(self, claimed: Claimed, chosen: ChatSettings) -> str | None:
+        """The settings button's label for the last part of a message, else None. A message's
+        parts are numbered on from the chat's earlier messages of the digest, so for a follow-up
+        message `part >= parts` may hold before its last part too: it then gets the button on
+        more than one part, never on none."""
+        if claimed.part < claimed.parts or claimed.chat_id in self._configured:
+            return None
+        if claimed.chat_id.startswith("@"):  # a channel by name
+            return None
+        return settings_button(chosen.language or "zh")
 
     def _outcome(self, claimed: Claimed, error: SendError) -> Result:
         now = time.time()
@@ -411,6 +466,8 @@ class Dispatcher:
             return ChatClosed(claimed.id, claimed.chat_id, BLOCKED, reason)
         if isinstance(error, ChatGone):
             return ChatClosed(claimed.id, claimed.chat_id, GONE, reason)
+        if isinstance(error, TopicGone) and claimed.thread_id is not None:
+            return TopicClosed(claimed.id, claimed.chat_id, claimed.thread_id, reason)
         if isinstance(error, MessageGone) and claimed.is_edit:
             return SendAnew(claimed.id, reason)
         if isinstance(error, EntityError) and not claimed.plain:
@@ -490,6 +547,14 @@ class Dispatcher:
                 )
                 if self.subscribers is not None:
                     await self._chat_change(_close_chat, result.chat_id, result.state)
+            elif isinstance(result, TopicClosed):
+                self.stats.broken_topics += 1
+                log.info(
+                    "topic %d of chat %s is closed or deleted (%s): its messages go to General",
+                    result.thread_id,
+                    result.chat_id,
+                    result.error,
+                )
             elif isinstance(result, ChatMoved):
                 self.stats.moved_chats += 1
                 log.info("chat %s moved to %s", result.old_id, result.new_id)
@@ -500,6 +565,26 @@ class Dispatcher:
                     self.progress(result, claimed)
                 except Exception:
                     log.exception("progress callback failed")
+
+    async def _send_note(self, chat_id: str, thread_id: int) -> None:
+        """Tell the forum's admins in General that a topic is closed; the topic's messages
+        follow there once the delivery's outcome is recorded (so the note comes first)."""
+        if self.topic_note is None:
+            return
+        try:
+            text = await self._db(self.topic_note, chat_id, thread_id)
+        except Exception:
+            log.exception("the note about a closed topic could not be written")
+            return
+        if not text:
+            return
+        permit = await self.pacer.acquire(chat_id, Priority.REPLY)
+        try:
+            await self.sender.send(chat_id, text, html=True, disable_preview=True, permit=permit)
+        except SendError as error:  # the messages themselves are what matters: logged only
+            log.warning("the note about a closed topic was not sent to %s: %s", chat_id, error)
+        finally:
+            self.pacer.done(permit)
 
     async def _chat_change(self, function: Callable[..., None], *args: str) -> None:
         """A chat's new state or id in the chats table. The outbox has recorded the outcome

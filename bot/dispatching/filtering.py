@@ -18,10 +18,20 @@ def normal(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def admits(include: Iterable[str], exclude: Iterable[str], title: str, summary: str) -> bool:
-    """Whether an item with this title and summary passes a filter of normalised words."""
-    text = normal(title) + "\n" + normal(summary)
+def searchable(title: str, summary: str) -> str:
+    """An item's title and summary in the normal form, as filters search them (the newline
+    keeps a word from matching across the two)."""
+    return normal(title) + "\n" + normal(summary)
+
+
+def passes(include: Iterable[str], exclude: Iterable[str], text: str) -> bool:
+    """Whether `searchable` text passes a filter of normalised words."""
     if any(word in text for word in exclude):
         return False
     words = tuple(include)
     return not words or any(word in text for word in words)
+
+
+def admits(include: Iterable[str], exclude: Iterable[str], title: str, summary: str) -> bool:
+    """Whether an item with this title and summary passes a filter of normalised words."""
+    return passes(include, exclude, searchable(title, summary))

@@ -5,45 +5,71 @@ handful of category combinations cost a handful of layouts), and written with th
 carries to `delivered_items` in the same transaction. So planning is idempotent: planning the
 same digest again finds every item delivered and adds nothing.
 
-Recipients are read and planned in batches (`BATCH` chats, the configured channels first, then
-the subscribers in the order of their chat ids), each batch its own transaction that also records
-how far the plan got: the dispatcher starts sending the first batch (`released` is called after
-each) while the rest is written, memory stays that of one batch at any audience, and a plan
-stopped half-way (a crash, a restart) resumes after its last batch. No chat is planned twice:
-a batch is written whole or not at all, and a chat planned already has its items delivered.
+Recipients are read and planned in batches (`BATCH` chats, the first page of subscribers
+`FIRST_BATCH`; the configured channels and the forums first, then the subscribers in the order
+of their chat ids), each batch its own transaction that also records how far the plan got: the
+dispatcher starts sending the first batch (`released` is called after each) while the rest is
+written, the recipients in memory are one batch's at any audience, and a plan stopped half-way
+(a crash, a restart) resumes after its last batch. No chat is planned twice: a batch is written
+whole or not at all, and a chat planned already has its items delivered.
 
 A digest planned again after it changed (an item added or removed, a summary corrected) is a
 revision: each chat's message is laid out again into the parts it already has
 (`revise_layout`); a part whose text changed is edited in place if it was sent (or is being
 sent), or simply given the new text if it was not; items that no longer fit go out as a
 follow-up message. A chat never gets a second copy of the message, nor an item twice.
+
+Each chat's settings (one read for the whole audience) decide what it is planned and how: its
+keyword filter narrows what routing selects, and its message is laid out in its `Style`, the
+language it reads (`/lang`, else its Telegram language) and its `/format`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
-from bot.dispatching.routing import ALL, Recipient, recipients, route
-from bot.formatting.messages import Part, Revision, layout_digest, plain_text, revise_layout
+from bot.dispatching.holding import Holding
+from bot.dispatching.routing import (
+    ALL,
+    Forum,
+    Recipient,
+    recipients,
+    route,
+    route_forum,
+    with_filters,
+)
+from bot.dispatching.timing import Disposition
+from bot.feeds.common import digest_page
+from bot.formatting.messages import (
+    Part,
+    Revision,
+    Style,
+    layout_digest,
+    plain_text,
+    revise_layout,
+)
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
+from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, reading_language
+from bot.storing.held import HeldItems
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
+from bot.storing.topics import Topics
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
 BATCH = 5000  # recipients per transaction of a plan
 FIRST_BATCH = 500  # the first page of subscribers is smaller: its messages go out sooner
-CHANNELS = ""  # the progress once the configured channels are planned (sorts before any chat)
+CHANNELS = ""  # the progress once channels and forums are planned (sorts before any chat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +79,20 @@ class PlanResult:
     deliveries: int  # messages (parts) added to the outbox
     items: int  # (chat, item) pairs added
     skipped: int  # recipients that select nothing new in this digest
+    held: int = 0  # chats whose items wait for their bundle (schedule, quiet hours)
+    paused: int = 0  # paused chats that got nothing
     edits: int = 0  # edits of messages already sent, queued
     rewritten: int = 0  # parts not sent yet that were given their new text
     batches: int = 0  # transactions written (a resumed plan counts those of this run)
+
+    def __add__(self, other: PlanResult) -> PlanResult:
+        """The totals of two batches of one plan."""
+        summed = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "digest_id"
+        }
+        return PlanResult(digest_id=self.digest_id, **summed)
 
     def __str__(self) -> str:
         text = (
@@ -77,6 +114,32 @@ def feed_url_for(recipient: Recipient, settings: Settings, table: CategoryTable)
     return f"{site}rss.xml"
 
 
+def page_url_for(archive: Archive, digest_id: str, settings: Settings) -> str:
+    """The digest's page, which link-less items link to ("" without a site address)."""
+    slug = archive.page_slug(digest_id, settings.zone)
+    return digest_page(settings.site_url, slug) if slug and settings.site_url else ""
+
+
+class Styles:
+    """Each chat's `Style`, from its settings and whether its Telegram language is English;
+    one shared object per distinct style."""
+
+    def __init__(self, chosen: dict[str, ChatSettings], english: set[str]) -> None:
+        self.chosen = chosen
+        self.english = english
+        self._shared: dict[tuple[str, bool], Style] = {}
+
+    def of(self, chat_id: str) -> Style:
+        settings = self.chosen.get(chat_id)
+        telegram = "en" if chat_id in self.english else None
+        lang = reading_language(settings.language if settings else None, telegram)
+        key = (lang, settings is not None and settings.format == COMPACT)
+        style = self._shared.get(key)
+        if style is None:
+            style = self._shared[key] = Style(*key)
+        return style
+
+
 def plan_digest(
     engine: Engine,
     digest_id: str,
@@ -85,29 +148,74 @@ def plan_digest(
     subscribers: Subscribers,
     table: CategoryTable,
     settings: Settings,
+    now: float | None = None,
     released: Callable[[], None] | None = None,
     batch: int = BATCH,
     clock: Callable[[], float] = time.time,
 ) -> PlanResult:
     """Write every delivery of a digest (or nothing, when every recipient has it already),
-    `batch` recipients per transaction; `released()` after each batch is written; `clock`
-    dates the plan (retention counts from it)."""
+    `batch` recipients per transaction, `released()` after each; chats' pause, schedule, quiet
+    hours and filters apply as of `now` (default: `clock`, which also dates the plan for
+    retention)."""
     outbox = Outbox(engine)
     header = outbox.digest_header(digest_id)
     if header is None:
         raise LookupError(f"no digest {digest_id!r} in the archive")
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
+    page_url = page_url_for(archive, digest_id, settings)
+    store = ChatSettingsStore(engine)
+    choices = _shared(store.many())
+    styles = Styles(choices, store.english_chats())
+    holding = Holding(clock() if now is None else now, settings.zone)
+    forums = _forums(subscribers, Topics(engine))
+    layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
     progress = outbox.start_plan(digest_id, now=clock())
-    writing = _Plan(outbox, digest_id, title, date, items, table, settings, clock)
-    for targets, cursor in recipient_batches(
-        progress.cursor, outbox, subscribers, table, settings, batch, min(FIRST_BATCH, batch)
+    total = PlanResult(digest_id, 0, 0, 0, 0)
+    for targets, cursor, in_batch in recipient_batches(
+        progress.cursor,
+        outbox,
+        subscribers,
+        table,
+        settings,
+        batch,
+        min(FIRST_BATCH, batch),
+        first_chats=forums,
     ):
-        writing.write(targets, cursor)
+        targets = with_filters(targets, choices)
+        batch_forums = {chat_id: forums[chat_id] for chat_id in in_batch if chat_id in forums}
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with outbox.planning(
+                    digest_id, chats=in_batch, cursor=cursor, now=clock()
+                ) as writer:
+                    result = _write(
+                        writer,
+                        digest_id,
+                        title,
+                        date,
+                        items,
+                        targets,
+                        table,
+                        settings,
+                        page_url,
+                        holding,
+                        choices,
+                        styles,
+                        batch_forums,
+                        layouts,
+                    )
+                break
+            except (IntegrityError, OperationalError) as error:
+                # another instance planned the same chats at the same moment: read again
+                if attempt == _ATTEMPTS:
+                    raise
+                log.info("planning %s again after a conflict: %s", digest_id, error.orig)
+        total = total + PlanResult(digest_id, 0, 0, 0, 0, batches=1) + result
         if released is not None:
             released()
     outbox.finish_plan(progress, now=clock())
-    return writing.result()
+    return total
 
 
 def recipient_batches(
@@ -118,22 +226,27 @@ def recipient_batches(
     settings: Settings,
     batch: int,
     first: int | None = None,
-) -> Iterator[tuple[list[Recipient], str]]:
-    """The recipients of a plan in batches, each with the progress to record once it is
-    written: the configured channels (with their own subscriptions, if any), then the other
-    subscribers, page by page in the order of chat ids (`batch` each, the first `first`), from
-    after `cursor` (None: from the start)."""
+    *,
+    first_chats: Iterable[str] = (),
+) -> Iterator[tuple[list[Recipient], str, list[str]]]:
+    """The recipients of a plan in batches, each with the progress to record once it is written
+    and the chats it covers: the configured channels and `first_chats` (the forums: they may get
+    messages without subscribing), with their own subscriptions, then the other subscribers,
+    page by page in the order of chat ids (`batch` each, the first `first`), from after `cursor`
+    (None: from the start)."""
     moves = outbox.moves()
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     configured = {moves.get(chat, chat) for chat, _ in channels}
+    early = configured | set(first_chats)
     if cursor is None:
         inactive = []
         for chat_id in configured:
             known = subscribers.chat(chat_id)
             if known is not None and known.state != ACTIVE:
                 inactive.append(chat_id)
-        own = subscribers.active_subscriptions_of(configured)
-        yield recipients(channels, own, table, moves=moves, inactive=inactive), CHANNELS
+        own = subscribers.active_subscriptions_of(early)
+        targets = recipients(channels, own, table, moves=moves, inactive=inactive)
+        yield targets, CHANNELS, sorted(early | {r.chat_id for r in targets})
         cursor = CHANNELS
     size = batch if first is None else first
     while True:
@@ -142,103 +255,159 @@ def recipient_batches(
         if not page:
             return
         cursor = next(reversed(page))
-        for chat_id in configured & page.keys():
-            del page[chat_id]  # planned with the channels
-        yield recipients((), page, table), cursor
+        for chat_id in early & page.keys():
+            del page[chat_id]  # planned in the first batch
+        yield recipients((), page, table), cursor, list(page)
 
 
-class _Plan:
-    """The batches of one plan: layouts shared between them, and the totals."""
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        digest_id: str,
-        title: str,
-        date: datetime,
-        items: list[Item],
-        table: CategoryTable,
-        settings: Settings,
-        clock: Callable[[], float],
-    ) -> None:
-        self.outbox = outbox
-        self.clock = clock
-        self.digest_id = digest_id
-        self.title = title
-        self.date = date
-        self.items = items
-        self.table = table
-        self.settings = settings
-        self.layouts: dict[tuple[tuple[str, ...], str], list[NewPart]] = {}
-        self.reviser = _Reviser(title, date, items, table, settings)
-        self.totals = {"chats": 0, "deliveries": 0, "items": 0, "skipped": 0, "edits": 0}
-        self.batches = 0
-
-    def write(self, targets: list[Recipient], cursor: str) -> None:
-        """One batch, in its own transaction, tried again after a conflict."""
-        for attempt in range(1, _ATTEMPTS + 1):
-            rewritten = self.reviser.rewritten
-            try:
-                self._write(targets, cursor)
-                self.batches += 1
-                return
-            except (IntegrityError, OperationalError) as error:
-                # another instance planned the same chats at the same moment: read again
-                self.reviser.rewritten = rewritten
-                if attempt == _ATTEMPTS:
-                    raise
-                log.info("planning %s again after a conflict: %s", self.digest_id, error.orig)
-
-    def _write(self, targets: list[Recipient], cursor: str) -> None:
-        by_chat = {r.chat_id: r for r in targets}
-        with self.outbox.planning(
-            self.digest_id, chats=list(by_chat), cursor=cursor, now=self.clock()
-        ) as writer:
-            delivered = writer.delivered([item.id for item in self.items])
-            routed = route(self.items, targets, self.table, delivered)
-            planned = writer.planned()
-            self.reviser.writer = writer
-            skipped = len(targets) - len(routed)
-            for chat_id, messages in planned.items():
-                recipient = by_chat.get(chat_id)
-                if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
-                    continue
-                fresh = routed.pop(chat_id, ())
-                feed_url = feed_url_for(recipient, self.settings, self.table)
-                self.reviser.revise(chat_id, messages, fresh, feed_url)
-            for chat_id, chosen in routed.items():
-                writer.add(chat_id, self.parts_for(by_chat[chat_id], chosen))
-        self.totals["chats"] += writer.chats
-        self.totals["deliveries"] += writer.deliveries
-        self.totals["items"] += writer.items
-        self.totals["skipped"] += skipped
-        self.totals["edits"] += writer.edits
-
-    def parts_for(self, recipient: Recipient, chosen: tuple[Item, ...]) -> list[NewPart]:
-        """The message of a recipient that gets `chosen`: laid out once per distinct layout."""
-        feed_url = feed_url_for(recipient, self.settings, self.table)
-        key = (tuple(item.id for item in chosen), feed_url)
-        parts = self.layouts.get(key)
+def _write(
+    writer: PlanWriter,
+    digest_id: str,
+    title: str,
+    date: datetime,
+    items: list[Item],
+    targets: list[Recipient],
+    table: CategoryTable,
+    settings: Settings,
+    page_url: str,
+    holding: Holding,
+    choices: dict[str, ChatSettings],
+    styles: Styles,
+    forums: dict[str, Forum],
+    layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]],
+) -> PlanResult:
+    """One batch of a plan, written by `writer` (its transaction); `layouts` are shared by the
+    batches."""
+    by_chat = {r.chat_id: r for r in targets}
+    delivered = writer.delivered([item.id for item in items])
+    routed = route(items, [r for r in targets if r.chat_id not in forums], table, delivered)
+    topic_messages = {
+        chat_id: route_forum(items, by_chat.get(chat_id), forum, table, delivered.get(chat_id, ()))
+        for chat_id, forum in forums.items()
+    }
+    planned = writer.planned()
+    reviser = _Reviser(writer, title, date, items, table, settings, page_url)
+    skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
+    for chat_id, messages in planned.items():
+        recipient = by_chat.get(chat_id)
+        if chat_id in forums:  # each topic's messages revised in place, with its footer
+            for thread_id, group in _by_thread(messages).items():
+                target = _forum_target(forums[chat_id], thread_id, recipient)
+                feed_url = feed_url_for(target, settings, table)
+                reviser.revise(chat_id, group, (), feed_url, styles.of(chat_id))
+            continue  # its new items go to their topics as new messages, below
+        if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
+            continue
+        fresh = routed.pop(chat_id, ())
+        feed_url = feed_url_for(recipient, settings, table)
+        reviser.revise(chat_id, messages, fresh, feed_url, styles.of(chat_id))
+    held: dict[str, tuple[str, ...]] = {}
+    paused = 0
+    for chat_id, routed_items in routed.items():
+        verdict, chosen = holding.decide(choices.get(chat_id), routed_items)
+        if verdict is Disposition.HOLD and chosen:
+            held[chat_id] = tuple(item.id for item in chosen)
+        if verdict is Disposition.SKIP:  # had while paused: never sent later one by one
+            writer.received(chat_id, [item.id for item in routed_items])
+            paused += 1
+        if verdict is not Disposition.DELIVER or not chosen:
+            continue
+        feed_url = feed_url_for(by_chat[chat_id], settings, table)
+        style = styles.of(chat_id)
+        key = (tuple(item.id for item in chosen), feed_url, style)
+        parts = layouts.get(key)
         if parts is None:
-            parts = self.layouts[key] = _new_parts(
+            parts = layouts[key] = _new_parts(
                 layout_digest(
-                    self.title,
-                    self.date,
+                    title,
+                    date,
                     chosen,
-                    zone=self.settings.zone,
+                    zone=settings.zone,
                     feed_url=feed_url,
-                    table=self.table,
+                    table=table,
+                    page_url=page_url,
+                    style=style,
                 )
             )
-        return parts
+        writer.add(chat_id, parts)
+    for chat_id, messages_of_forum in topic_messages.items():
+        # a forum's pause, schedule and quiet hours apply to all its topics at once
+        union = tuple(item for _, chosen in messages_of_forum for item in chosen)
+        if not union:
+            continue
+        verdict, chosen = holding.decide(choices.get(chat_id), union)
+        if verdict is Disposition.HOLD and chosen:
+            held[chat_id] = tuple(item.id for item in chosen)
+        if verdict is Disposition.SKIP:
+            writer.received(chat_id, [item.id for item in union])
+            paused += 1
+        if verdict is not Disposition.DELIVER or not chosen:
+            continue
+        keep = {item.id for item in chosen}
+        style = styles.of(chat_id)
+        for thread_id, in_topic in messages_of_forum:
+            shown = tuple(item for item in in_topic if item.id in keep)
+            if not shown:
+                continue
+            target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+            message = layout_digest(
+                title,
+                date,
+                shown,
+                zone=settings.zone,
+                feed_url=feed_url_for(target, settings, table),
+                table=table,
+                page_url=page_url,
+                style=style,
+            )
+            writer.add(chat_id, _new_parts(message), thread_id=thread_id)
+    HeldItems.hold_many(writer.connection, held, digest_id, holding.now)
+    writer.flush()  # so that its counts are the batch's
+    return PlanResult(
+        digest_id=digest_id,
+        chats=writer.chats,
+        deliveries=writer.deliveries,
+        items=writer.items,
+        skipped=skipped,
+        held=len(held),
+        paused=paused,
+        edits=writer.edits,
+        rewritten=reviser.rewritten,
+    )
 
-    def result(self) -> PlanResult:
-        return PlanResult(
-            digest_id=self.digest_id,
-            rewritten=self.reviser.rewritten,
-            batches=self.batches,
-            **self.totals,
-        )
+
+def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
+    """The active forum groups with topics bound (or General switched off)."""
+    out: dict[str, Forum] = {}
+    for chat_id, layout in topics.layouts().items():
+        known = subscribers.chat(chat_id)
+        if known is None or known.state != ACTIVE:
+            continue
+        bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
+        out[chat_id] = Forum(chat_id, bound, layout.general)
+    return out
+
+
+def _forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
+    """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
+    group's subscriptions for General (its footer's feed follows from it)."""
+    topic = next((names for t, names in forum.topics if t == thread_id), None)
+    if topic is not None:
+        return Recipient(forum.chat_id, topic)
+    return base or Recipient(forum.chat_id, frozenset({ALL}))
+
+
+def _by_thread(messages: list[list[PlannedPart]]) -> dict[int | None, list[list[PlannedPart]]]:
+    out: dict[int | None, list[list[PlannedPart]]] = {}
+    for message in messages:
+        out.setdefault(message[0].thread_id, []).append(message)
+    return out
+
+
+def _shared(choices: dict[str, ChatSettings]) -> dict[str, ChatSettings]:
+    """Chats with equal settings share one object (100,000 chats choose a few dozen ways)."""
+    one: dict[ChatSettings, ChatSettings] = {}
+    return {chat_id: one.setdefault(s, s) for chat_id, s in choices.items()}
 
 
 def _new_parts(parts: list[Part]) -> list[NewPart]:
@@ -249,16 +418,18 @@ class _Reviser:
     """Revises the messages of one digest already planned to chats (see the module docstring).
     Chats whose messages held the same items share one layout."""
 
-    writer: PlanWriter  # the batch being written
-
     def __init__(
         self,
+        writer: PlanWriter,
         title: str,
         date: datetime,
         items: list[Item],
         table: CategoryTable,
         settings: Settings,
+        page_url: str = "",
     ) -> None:
+        self.writer = writer
+        self.page_url = page_url
         self.title = title
         self.date = date
         self.current = {item.id: item for item in items}
@@ -275,6 +446,7 @@ class _Reviser:
         messages: list[list[PlannedPart]],
         fresh: tuple[Item, ...],
         feed_url: str,
+        style: Style,
     ) -> None:
         """Bring a chat's messages of this digest up to date; `fresh`: items it has not had."""
         overflow: list[Item] = []
@@ -282,7 +454,7 @@ class _Reviser:
         had = {item_id for message in messages for p in message for item_id in p.item_ids}
         for index, message in enumerate(messages):
             extra = fresh if index == len(messages) - 1 else ()
-            revision = self._layout(message, extra, feed_url)
+            revision = self._layout(message, extra, feed_url, style)
             overflow.extend(revision.overflow)
             for planned, part in zip(message, revision.parts, strict=True):
                 added.extend(i for i in part.item_ids if i not in had)
@@ -292,17 +464,18 @@ class _Reviser:
             overflow.sort(key=lambda item: self.position.get(item.id, len(self.position)))
             self.writer.add(
                 chat_id,
-                self._follow_up(overflow, feed_url),
+                self._follow_up(overflow, feed_url, style),
                 received=had | set(added),
+                thread_id=messages[-1][-1].thread_id,  # a forum: the topic of its last message
             )
 
     def _layout(
-        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str
+        self, message: list[PlannedPart], extra: tuple[Item, ...], feed_url: str, style: Style
     ) -> Revision:
         slots = tuple(
             tuple(i for i in planned.item_ids if i in self.current) for planned in message
         )
-        key = (slots, tuple(item.id for item in extra), feed_url)
+        key = (slots, tuple(item.id for item in extra), feed_url, style)
         revision = self._layouts.get(key)
         if revision is None:
             revision = self._layouts[key] = revise_layout(
@@ -313,11 +486,13 @@ class _Reviser:
                 zone=self.settings.zone,
                 feed_url=feed_url,
                 table=self.table,
+                page_url=self.page_url,
+                style=style,
             )
         return revision
 
-    def _follow_up(self, overflow: list[Item], feed_url: str) -> list[NewPart]:
-        key = (tuple(item.id for item in overflow), feed_url)
+    def _follow_up(self, overflow: list[Item], feed_url: str, style: Style) -> list[NewPart]:
+        key = (tuple(item.id for item in overflow), feed_url, style)
         parts = self._follow_ups.get(key)
         if parts is None:
             parts = self._follow_ups[key] = _new_parts(
@@ -328,6 +503,8 @@ class _Reviser:
                     zone=self.settings.zone,
                     feed_url=feed_url,
                     table=self.table,
+                    page_url=self.page_url,
+                    style=style,
                 )
             )
         return parts
@@ -351,4 +528,4 @@ def _shows(planned: PlannedPart, part: Part) -> bool:
     return planned.text in (part.html, plain_text(part.html))  # resent as plain text
 
 
-__all__ = ["ALL", "BATCH", "PlanResult", "feed_url_for", "plan_digest", "recipient_batches"]
+__all__ = ["ALL", "PlanResult", "feed_url_for", "plan_digest"]

@@ -5,6 +5,14 @@ the subscribers (their categories, `*` = everything). A recipient selects an ite
 has one of its categories. An item a chat already received (in an earlier digest, or in an
 earlier plan of this one) is not selected again; a recipient left with nothing gets no message.
 
+A chat's keyword filter (`/filter`, its settings' include and exclude words) then narrows what
+its categories select: with include words an item must hold one of them, an item holding an
+exclude word is never selected (`bot.dispatching.filtering`). So a filtered item is never planned
+to the chat, and `/subscribe all` with `/filter +OpenAI` is a keyword subscription.
+
+A forum group with topics bound to categories (`Forum`) gets one message per topic instead, each
+with only that topic's items (`route_forum`).
+
 Category names are compared in their canonical form (`CategoryTable.get(name).name`), so a channel
 configured with a slug or an English label matches items tagged with the Chinese name.
 """
@@ -12,10 +20,12 @@ configured with a slug or an English label matches items tagged with the Chinese
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.categorising.table import CategoryTable
+from bot.dispatching.filtering import normal, passes, searchable
 from bot.model import Item
+from bot.storing.chat_settings import ChatSettings
 
 ALL = "*"
 
@@ -27,6 +37,12 @@ class Recipient:
     chat_id: str
     categories: frozenset[str]
     channel: bool = False
+    include: tuple[str, ...] = ()  # keyword filter, words in the normal form
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.include or self.exclude)
 
     @property
     def everything(self) -> bool:
@@ -83,24 +99,62 @@ def recipients(
     return out
 
 
+def with_filters(
+    targets: Iterable[Recipient], chosen: Mapping[str, ChatSettings]
+) -> list[Recipient]:
+    """The recipients with the keyword filters their chats chose (normalised once per distinct
+    filter: many chats share one)."""
+    shared: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], ...]] = {}
+    out: list[Recipient] = []
+    for recipient in targets:
+        settings = chosen.get(recipient.chat_id)
+        if settings is None or not (settings.include_words or settings.exclude_words):
+            out.append(recipient)
+            continue
+        key = (settings.include_words, settings.exclude_words)
+        words = shared.get(key)
+        if words is None:
+            words = shared[key] = (
+                tuple(dict.fromkeys(normal(w) for w in key[0])),
+                tuple(dict.fromkeys(normal(w) for w in key[1])),
+            )
+        out.append(replace(recipient, include=words[0], exclude=words[1]))
+    return out
+
+
 def route(
     items: Sequence[Item],
     targets: Iterable[Recipient],
     table: CategoryTable,
     delivered: Mapping[str, set[str]] | None = None,
 ) -> dict[str, tuple[Item, ...]]:
-    """chat -> the items (in digest order) it selects and has not received; chats with nothing
-    are left out. Recipients selecting the same items share one tuple."""
+    """chat -> the items (in digest order) it selects, its keyword filter passes and it has
+    not received; chats with nothing are left out. Recipients selecting the same items share
+    one tuple; the items a filter passes are found once per distinct filter."""
     delivered = delivered or {}
     item_categories = [canonical(item.categories, table) for item in items]
+    texts: list[str] | None = None
+    admitted: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[int]] = {}
     shared: dict[tuple[int, ...], tuple[Item, ...]] = {}
     out: dict[str, tuple[Item, ...]] = {}
     for recipient in targets:
         had = delivered.get(recipient.chat_id, ())
+        allowed: frozenset[int] | None = None
+        if recipient.filtered:
+            words = (recipient.include, recipient.exclude)
+            allowed = admitted.get(words)
+            if allowed is None:
+                if texts is None:
+                    texts = [searchable(item.title, item.summary_text) for item in items]
+                allowed = admitted[words] = frozenset(
+                    i for i, text in enumerate(texts) if passes(*words, text)
+                )
         key = tuple(
             index
             for index, item in enumerate(items)
-            if item.id not in had and selects(recipient, item_categories[index])
+            if item.id not in had
+            and selects(recipient, item_categories[index])
+            and (allowed is None or index in allowed)
         )
         if not key:
             continue
@@ -109,3 +163,47 @@ def route(
             chosen = shared[key] = tuple(items[index] for index in key)
         out[recipient.chat_id] = chosen
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Forum:
+    """A forum group's layout: topics (thread id, categories they receive) and whether the
+    categories bound to no topic go to General."""
+
+    chat_id: str
+    topics: tuple[tuple[int, frozenset[str]], ...]
+    general: bool = True
+
+
+def route_forum(
+    items: Sequence[Item],
+    base: Recipient | None,
+    forum: Forum,
+    table: CategoryTable,
+    had: Iterable[str] = (),
+) -> list[tuple[int | None, tuple[Item, ...]]]:
+    """A forum's messages of a digest: (thread, items in digest order) per topic, thread None
+    for General. An item goes once to the forum: to the topic of its first category bound to
+    one (whether or not the group subscribed to it), else to General if `base` (the group's
+    subscriptions) selects it and General is on. Items in `had` are left out, and so are those
+    the group's keyword filter (on `base`) does not pass, in every topic."""
+    owner: dict[str, int] = {}
+    for topic, bound in forum.topics:
+        for name in canonical(bound, table):
+            owner.setdefault(name, topic)
+    skip = set(had)
+    out: dict[int | None, list[Item]] = {}
+    for item in items:
+        if item.id in skip:
+            continue
+        text = searchable(item.title, item.summary_text) if base and base.filtered else ""
+        if base is not None and base.filtered and not passes(base.include, base.exclude, text):
+            continue
+        names = [table.get(name).name for name in item.categories]
+        thread = next((owner[name] for name in names if name in owner), None)
+        if thread is None and not (
+            forum.general and base is not None and selects(base, frozenset(names))
+        ):
+            continue
+        out.setdefault(thread, []).append(item)
+    return [(thread, tuple(chosen)) for thread, chosen in out.items()]

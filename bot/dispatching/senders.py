@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from typing import Any, NoReturn, Protocol
 
-from telegram import LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -31,7 +31,7 @@ from telegram.request import HTTPXRequest
 
 from bot.dispatching.limiter import SharedLimiter, retry_seconds
 from bot.dispatching.pacing import Limits, Pacer, Permit
-from bot.formatting.messages import plain_text
+from bot.formatting.messages import SETTINGS_DATA, plain_text
 from bot.logs import add_secret, redact
 from bot.settings import Settings
 
@@ -51,6 +51,7 @@ __all__ = [
     "SenderUnusable",
     "StatusRequest",
     "TelegramSender",
+    "TopicGone",
     "Transient",
     "UnexpectedStatus",
     "classify",
@@ -93,6 +94,10 @@ class MessageGone(SendError):
     """The message to edit is not there (deleted, or not one the bot can edit)."""
 
 
+class TopicGone(SendError):
+    """The forum topic is closed or deleted (the chat itself is fine)."""
+
+
 class Transient(SendError):
     """5xx, a timeout, the network: try again later (a timeout may have delivered it)."""
 
@@ -120,7 +125,13 @@ class Sender(Protocol):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
-    ) -> int | None: ...
+        silent: bool = False,
+        button: str | None = None,
+        thread_id: int | None = None,
+    ) -> int | None:
+        """Send a message; `silent`: without sound; `button`: the label of a button under it
+        that opens /settings; `thread_id`: into that forum topic."""
+        ...
 
     async def edit(
         self,
@@ -131,6 +142,7 @@ class Sender(Protocol):
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int | None:
         """Change the text of a message sent earlier; an edit to the same text counts as done."""
         ...
@@ -138,6 +150,8 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+# Telegram's words for a closed topic and for a deleted one (or a thread id it does not know)
+_TOPIC_GONE = ("topic_closed", "message thread not found", "topic_deleted")
 _MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 _NOT_MODIFIED = "message is not modified"
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "chat_id is empty")
@@ -171,6 +185,8 @@ def classify(error: TelegramError) -> SendError | None:
     if isinstance(error, BadRequest):
         if "parse entities" in lowered or "can't find end" in lowered:
             return EntityError(text)
+        if any(marker in lowered for marker in _TOPIC_GONE):
+            return TopicGone(text)
         if any(marker in lowered for marker in _MESSAGE_GONE):
             return MessageGone(text)
         if any(marker in lowered for marker in _GONE):
@@ -252,6 +268,9 @@ class TelegramSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
         try:
             message = await self.bot.send_message(
@@ -259,6 +278,9 @@ class TelegramSender:
                 text,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                disable_notification=silent or None,
+                reply_markup=_settings_markup(button),
+                message_thread_id=thread_id,
                 rate_limit_args=permit,
             )
         except TelegramError as error:
@@ -274,6 +296,7 @@ class TelegramSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int:
         try:
             await self.bot.edit_message_text(
@@ -282,6 +305,7 @@ class TelegramSender:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                reply_markup=_settings_markup(button),
                 rate_limit_args=permit,
             )
         except TelegramError as error:
@@ -295,6 +319,12 @@ class TelegramSender:
             await self.bot.shutdown()
         except Exception as error:  # closing must never fail a run that delivered everything
             log.debug("closing the bot: %s", error)
+
+
+def _settings_markup(label: str | None) -> InlineKeyboardMarkup | None:
+    if label is None:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=SETTINGS_DATA)]])
 
 
 def _raise_classified(error: TelegramError) -> NoReturn:
@@ -327,9 +357,13 @@ class ConsoleSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        silent: bool = False,
+        button: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
-        self.log.info("console mode, would send to %s:\n%s", chat_id, shown)
+        where = chat_id if thread_id is None else f"{chat_id} (topic {thread_id})"
+        self.log.info("console mode, would send to %s:\n%s", where, shown)
         self.sent.append((chat_id, text))
         return next(self._ids)
 
@@ -342,6 +376,7 @@ class ConsoleSender:
         html: bool,
         disable_preview: bool,
         permit: Permit | None = None,
+        button: str | None = None,
     ) -> int:
         shown = plain_text(text) if html else text
         self.log.info(

@@ -23,6 +23,7 @@ from bot.feeds.common import (
     html_content,
     item_anchor,
 )
+from bot.feeds.opml import FORMAT_NAMES, OPML_FILES
 from bot.sanitizer import escape_attribute, escape_text, safe_url
 
 RECENT_ITEMS = 50
@@ -237,7 +238,7 @@ def render_index(
 <h2>订阅全部</h2>
 {_feed_links(overall)}
 <p class="muted">全部订阅源（OPML，可一次导入阅读器）：
-<a href="{OPML}" type="text/x-opml">{OPML}</a></p>
+{_opml_links()}</p>
 </section>
 <section id="categories">
 <h2>按分类订阅</h2>
@@ -252,6 +253,14 @@ def render_index(
 </html>
 """
     return page.encode("utf-8")
+
+
+def _opml_links() -> str:
+    """The subscription lists, one per format (`bot.feeds.opml`)."""
+    return " · ".join(
+        f'<a href="{_attr(name)}" type="text/x-opml">{_text(name)}</a> ({_text(FORMAT_NAMES[f])})'
+        for f, name in OPML_FILES.items()
+    )
 
 
 # The names the other pages use (the page helpers above stay private to keep this module's hunks

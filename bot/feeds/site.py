@@ -23,7 +23,6 @@ from bot.feeds.archives import MonthDoc, MonthIndex, plan_months
 from bot.feeds.common import (
     INDEX,
     JSON,
-    OPML,
     FeedEntry,
     FeedSpec,
     archive_folder,
@@ -32,7 +31,7 @@ from bot.feeds.common import (
 )
 from bot.feeds.index_page import PageContext, render_index
 from bot.feeds.jsonfeed import render_json_feed
-from bot.feeds.opml import render_opml
+from bot.feeds.opml import OPML_FILES, render_opml
 from bot.feeds.pages import (
     month_of,
     render_category_page,
@@ -194,7 +193,8 @@ class SitePlan:
             for name, data in render_syndication(feed).items():
                 files[feed.path + name] = data
             files[feed.path + JSON] = render_json_feed(feed)
-        files[OPML] = render_opml(self.settings.site_title, overall, per_category)
+        for feed_file, name in OPML_FILES.items():
+            files[name] = render_opml(self.settings.site_title, overall, per_category, feed_file)
         files[INDEX] = render_index(
             self.settings.site_title,
             overall,

@@ -18,6 +18,10 @@ Layout of a message (the recipient's selection of one digest):
     RSS: <a href="…">…</a>
 
 Continuation parts start with `<b>digest title</b> (2/3)`.
+
+Each chat reads its messages in its `Style`: the language of the fixed texts (the date line,
+the footer's feed label) and the format: full as above, or compact (`/format compact`), where an
+item is its number and linked title only.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from datetime import datetime, tzinfo
 from html.parser import HTMLParser
 
 from bot.categorising.table import CategoryTable
+from bot.feeds.common import item_anchor
 from bot.formatting.telegram_html import (
     Run,
     clean_text,
@@ -44,14 +49,18 @@ from bot.model import Item
 from bot.sanitizer import safe_url
 
 __all__ = [
+    "DEFAULT_STYLE",
     "LIMIT",
+    "SETTINGS_DATA",
     "Part",
     "Revision",
+    "Style",
     "format_digest",
     "hashtag",
     "layout_digest",
     "plain_text",
     "revise_layout",
+    "settings_button",
 ]
 
 LIMIT = 4096
@@ -67,6 +76,27 @@ _BOLD = (("b", ""),)
 _SENTENCE_END = re.compile(r"(?:[。！？!?；;…]+[”’\"'）)\]】」』》]*|\.(?=\s)|\n)[ \t\u3000]*\n*")
 _SPACE_END = re.compile(r"\s+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How one chat reads its messages: `lang` of the fixed texts ("zh" or "en"), and
+    `compact`: numbered linked titles only."""
+
+    lang: str = "zh"
+    compact: bool = False
+
+
+DEFAULT_STYLE = Style()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+SETTINGS_DATA = "st:open"  # the callback data of that button (bot.commands.settings_menu)
+
+
+def settings_button(lang: str) -> str:
+    """The label of the small button under a delivery's last part, which opens /settings."""
+    return "⚙️ Settings" if lang == "en" else "⚙️ 设置"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +125,20 @@ def format_digest(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
+    page_url: str = "",
+    style: Style = DEFAULT_STYLE,
 ) -> list[str]:
     """The HTML of each part of one message holding `items` (empty when there are none)."""
     parts = layout_digest(
-        digest_title, digest_date, items, zone=zone, feed_url=feed_url, table=table, limit=limit
+        digest_title,
+        digest_date,
+        items,
+        zone=zone,
+        feed_url=feed_url,
+        table=table,
+        limit=limit,
+        page_url=page_url,
+        style=style,
     )
     return [part.html for part in parts]
 
@@ -112,11 +152,17 @@ def layout_digest(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
+    page_url: str = "",
+    style: Style = DEFAULT_STYLE,
 ) -> list[Part]:
-    """`format_digest` with what the outbox needs to know of each part."""
+    """`format_digest` with what the outbox needs to know of each part. `page_url` is the
+    digest's page (`…/d/<slug>/`): an item without a link of its own links to its anchor
+    there ("" when the digest has no page: no link)."""
     if not items:
         return []
-    frame = _Frame.of(digest_title, digest_date, items, zone, feed_url, table, limit)
+    frame = _Frame.of(
+        digest_title, digest_date, items, zone, feed_url, table, limit, page_url, style
+    )
     packed: list[list[_Block]] = []
     current: list[_Block] = []
     used = frame.head.length
@@ -153,6 +199,8 @@ def revise_layout(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
+    page_url: str = "",
+    style: Style = DEFAULT_STYLE,
 ) -> Revision:
     """Lay out a message again into its `len(slots)` existing parts.
 
@@ -173,7 +221,9 @@ def revise_layout(
     overflow: dict[str, Item] = {}
     for _ in range(2):  # again without what overflowed: numbers and footer shrink with it
         placed = [item for item in members if item.id not in overflow]
-        frame = _Frame.of(digest_title, digest_date, placed, zone, feed_url, table, limit)
+        frame = _Frame.of(
+            digest_title, digest_date, placed, zone, feed_url, table, limit, page_url, style
+        )
         packed, spilled = _pack_into(frame, frame.chunks(placed), owner, len(slots))
         if not spilled:
             return Revision(frame.render(packed, placed), tuple(overflow.values()))
@@ -248,6 +298,8 @@ class _Frame:
     foot: _Block
     room: int
     limit: int
+    page_url: str
+    compact: bool
 
     @classmethod
     def of(
@@ -259,24 +311,27 @@ class _Frame:
         feed_url: str,
         table: CategoryTable,
         limit: int,
+        page_url: str = "",
+        style: Style = DEFAULT_STYLE,
     ) -> _Frame:
         title = (
             _truncate(clean_text(digest_title).strip().replace("\n", " "), MAX_TITLE) or "digest"
         )
-        head = _block([Run(title, _BOLD), Run("\n" + _local_time(digest_date, zone))])
+        moment = _local_time(digest_date, zone, style.lang)
+        head = _block([Run(title, _BOLD), Run("\n" + moment)])
         cont_reserve = utf16_len(title) + len(" (999/999)")
-        foot = _block(_footer(items, feed_url, table))
+        foot = _block(_footer(items, feed_url, table, style.lang))
         overhead = max(head.length, cont_reserve) + 2 * len(SEPARATOR) + foot.length
         room = limit - overhead
         if room < 64:
             raise ValueError(f"limit {limit} leaves no room for items after header and footer")
-        return cls(title, head, cont_reserve, foot, room, limit)
+        return cls(title, head, cont_reserve, foot, room, limit, page_url, style.compact)
 
     def chunks(self, items: Sequence[Item]) -> list[tuple[Item, _Block]]:
         """Each item as one block, numbered in order, or as pieces when it exceeds the room."""
         out: list[tuple[Item, _Block]] = []
         for number, item in enumerate(items, 1):
-            block = _item_block(number, item)
+            block = _item_block(number, item, self.page_url, self.compact)
             if block.length <= self.room:
                 out.append((item, block))
             else:
@@ -302,7 +357,9 @@ class _Frame:
             runs: list[Run] = []
             for position, block in enumerate(sequence):
                 if position:
-                    runs.append(Run(SEPARATOR))
+                    # compact titles are one a line (packing counted the longer separator)
+                    between_items = 1 < position <= len(blocks) and self.compact
+                    runs.append(Run("\n" if between_items else SEPARATOR))
                 runs.extend(block.runs)
             runs = join_runs(runs)
             length = utf16_len(plain_of(runs))
@@ -324,10 +381,13 @@ def hashtag(name: str) -> str | None:
     return "#" + body
 
 
-def _local_time(moment: datetime, zone: tzinfo) -> str:
+def _local_time(moment: datetime, zone: tzinfo, lang: str = "zh") -> str:
     local = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
     offset = local.strftime("%z") or "+0000"
-    return f"{local:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+    utc = f"(UTC{offset[:3]}:{offset[3:]})"
+    if lang == "en":  # month names spelled out here, never by the locale of the process
+        return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local:%H:%M} {utc}"
+    return f"{local:%Y-%m-%d %H:%M} {utc}"
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -339,13 +399,17 @@ def _block(runs: Sequence[Run], item_id: str | None = None) -> _Block:
     return _Block(runs, utf16_len(plain_of(runs)), item_id)
 
 
-def _item_block(number: int, item: Item) -> _Block:
+def _item_block(number: int, item: Item, page_url: str = "", compact: bool = False) -> _Block:
     title = _truncate(clean_text(item.title).strip().replace("\n", " "), MAX_ITEM_TITLE)
     url = safe_url(item.url)
     if not title:
         title = url or "…"
+    if url is None and page_url:  # nothing of its own to open: its anchor on the digest page
+        url = safe_url(f"{page_url}#{item_anchor(item.id)}")
     runs = [Run(f"{number}. ", _BOLD)]
     runs.append(Run(title, (("a", url), ("b", "")) if url else _BOLD))
+    if compact:  # numbered linked titles only
+        return _block(runs, item.id)
     author = _truncate(clean_text(item.author or "").strip().replace("\n", " "), MAX_AUTHOR)
     if author:
         runs.append(Run(f" — {author}"))
@@ -377,7 +441,9 @@ def _strip_runs(runs: list[Run]) -> list[Run]:
     return runs
 
 
-def _footer(items: Sequence[Item], feed_url: str, table: CategoryTable) -> list[Run]:
+def _footer(
+    items: Sequence[Item], feed_url: str, table: CategoryTable, lang: str = "zh"
+) -> list[Run]:
     order = {category.name: index for index, category in enumerate(table.categories)}
     names: dict[str, None] = {}
     for item in items:
@@ -392,7 +458,8 @@ def _footer(items: Sequence[Item], feed_url: str, table: CategoryTable) -> list[
     if url and len(url) <= 512:
         if runs:
             runs.append(Run("\n"))
-        runs.extend([Run("RSS: "), Run(url, (("a", url),))])
+        label = "RSS feed: " if lang == "en" else "RSS: "
+        runs.extend([Run(label), Run(url, (("a", url),))])
     return runs
 
 

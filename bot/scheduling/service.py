@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +35,10 @@ from bot.commands.application import (
     stop_bot,
     stop_polling,
 )
+from bot.commands.topics import topic_note
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
+from bot.dispatching.bundles import release_bundles
 from bot.feeds.search_results import SearchSite
 from bot.logs import configure_logging
 from bot.pipeline import Failures, Pipeline, Planner
@@ -69,6 +71,7 @@ PRUNE_SECONDS = 3600.0  # the retention job's period
 STORAGE_SECONDS = 600.0  # the outbox's size measured (SQLite reads every page of it)
 PRUNE_PAUSE = 0.02  # seconds between two of its transactions: deliveries' go first
 DAY = 86400.0
+BUNDLE_CHECK_SECONDS = 30.0  # how often held items are checked for a due bundle (#13)
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 T = TypeVar("T")
@@ -118,8 +121,10 @@ class Service:
         *,
         planner: Planner = plan_digest,
         failures: Failures | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.now = now  # the clock of bundles (schedules, quiet hours): injected by tests
         self.planner = planner
         self.failures = failures
         self.stop = asyncio.Event()
@@ -173,6 +178,7 @@ class Service:
         dispatcher = Dispatcher(sender, pipeline.outbox, settings, subscribers=pipeline.subscribers)
         dispatcher.on_first_send = self._first_send
         pipeline.released = dispatcher.wake  # each batch of a plan goes out as it is written
+        dispatcher.topic_note = topic_note(engine)  # a closed forum topic: told in General
         metrics.count_deliveries_of(lambda: dispatcher.stats)
         watcher = DigestWatcher(
             settings.digests_dir,
@@ -316,6 +322,7 @@ class Service:
         self.ready = True
         await self._step(self._render_feeds())
         await self._step(self._plan_due())
+        await self._step(self._release_bundles())  # what fell due while the service was down
 
         scheduler = AsyncIOScheduler(timezone=settings.zone)
         scheduler.add_job(
@@ -325,6 +332,14 @@ class Service:
             max_instances=1,
             coalesce=True,
             id="scan",
+        )
+        scheduler.add_job(
+            self._release_bundles,
+            "interval",
+            seconds=BUNDLE_CHECK_SECONDS,
+            max_instances=1,
+            coalesce=True,
+            id="bundles",
         )
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
@@ -448,6 +463,23 @@ class Service:
             await self._storage_failed("planning", error)
             return
         if results:
+            parts.dispatcher.wake()
+
+    async def _release_bundles(self) -> None:
+        """Held items whose bundle is due (schedule time passed, quiet hours over) become one
+        delivery per chat."""
+        parts = self.parts
+        if parts is None or self.problem is not None:
+            return
+        pipeline = parts.pipeline
+        try:
+            written = await asyncio.to_thread(
+                release_bundles, parts.engine, self.settings, pipeline.table, self.now()
+            )
+        except OperationalError as error:
+            await self._storage_failed("releasing held items", error)
+            return
+        if any(written.values()):
             parts.dispatcher.wake()
 
     async def _plan(self, digest_id: str) -> None:

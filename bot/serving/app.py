@@ -57,6 +57,8 @@ _TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
     "feed.json": "application/feed+json; charset=utf-8",
     "opml.xml": "text/x-opml; charset=utf-8",
+    "opml-atom.xml": "text/x-opml; charset=utf-8",
+    "opml-json.xml": "text/x-opml; charset=utf-8",
 }
 _SUFFIX_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -68,7 +70,14 @@ _SUFFIX_TYPES = {
     ".png": "image/png",
 }
 _COMPRESSIBLE = ("text/", "application/")
-_KINDS = {"rss.xml": "rss", "atom.xml": "atom", "feed.json": "json", "opml.xml": "opml"}
+_KINDS = {
+    "rss.xml": "rss",
+    "atom.xml": "atom",
+    "feed.json": "json",
+    "opml.xml": "opml",
+    "opml-atom.xml": "opml",
+    "opml-json.xml": "opml",
+}
 _FEED_KINDS = frozenset(_KINDS.values())
 
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
@@ -23,6 +23,8 @@ from bot.storing.database import upsert
 from bot.storing.tables import digest_items, digests, files, item_categories, items
 
 ALL = "*"
+# A digest's page is /d/<slug>/: its local date and time, given when it is first stored.
+SLUG_FORMAT = "%Y-%m-%d-%H%M"
 # The namespace of items' feed ids (fixed: changing it would give every new item another id).
 _FEED_NAMESPACE = uuid.UUID("5d2f8c3e-64b1-4a57-9a0e-2b7f4c1d9e60")
 
@@ -107,25 +109,30 @@ class Archive:
 
     # Digests and items ----------------------------------------------------------------------
 
-    def store(self, digest: Digest) -> Ingested:
+    def store(self, digest: Digest, *, zone: tzinfo | None = None) -> Ingested:
         """Insert or update a digest and its items in one transaction.
+
+        With a `zone` (the ingester's), a new digest is given its page's slug here (its date
+        and time in that zone), before it is planned, so that its messages can link to its
+        page; the slug never changes after. Without, `page_slug` gives it one when asked.
 
         Several instances on one PostgreSQL may ingest the same new file at once: the loser of
         that race gets a unique violation, and its second try finds the rows and updates them.
         """
         try:
-            return self._store(digest)
+            return self._store(digest, zone)
         except IntegrityError:
-            return self._store(digest)
+            return self._store(digest, zone)
 
-    def _store(self, digest: Digest) -> Ingested:
+    def _store(self, digest: Digest, zone: tzinfo | None) -> Ingested:
         now = time.time()
         moment = datetime.fromtimestamp(now, digest.date.tzinfo)
         edited: list[str] = []
         with self.engine.begin() as connection:
-            known = connection.execute(
-                select(digests.c.id).where(digests.c.id == digest.id)
-            ).scalar()
+            found = connection.execute(
+                select(digests.c.id, digests.c.slug).where(digests.c.id == digest.id)
+            ).first()
+            known = found is not None
             row = {
                 "title": digest.title,
                 "date": digest.date.isoformat(),
@@ -139,6 +146,11 @@ class Archive:
                 .values(id=digest.id, ingested_ts=now, **row)
                 .on_conflict_do_update(index_elements=[digests.c.id], set_=row)
             )
+            if zone is not None and (found is None or found.slug is None):
+                slug = _free_slug(connection, digest.id, digest.date.timestamp(), zone)
+                connection.execute(
+                    update(digests).where(digests.c.id == digest.id).values(slug=slug)
+                )
             ids = [item.id for item in digest.items]
             existing = {
                 r.id: r
@@ -360,6 +372,39 @@ class Archive:
             connection.execute(delete(digests).where(digests.c.id == digest_id))
             return removed
 
+    def page_slug(self, digest_id: str, zone: tzinfo) -> str | None:
+        """The slug of a digest's page, given now if it has none yet (a digest stored before
+        slugs were given at ingest); None when there is no such digest."""
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                select(digests.c.slug, digests.c.date_ts).where(digests.c.id == digest_id)
+            ).first()
+            if found is None or found.slug is not None:
+                return found.slug if found is not None else None
+            slug = _free_slug(connection, digest_id, found.date_ts, zone)
+            connection.execute(update(digests).where(digests.c.id == digest_id).values(slug=slug))
+            return slug
+
+    def take_plain_slug(self, digest_id: str, zone: tzinfo | None = None) -> str | None:
+        """Give a digest the plain slug of its date when it was given a suffixed one only
+        because another digest held it, and that one is gone: an edited file whose digest
+        got a new id (a corrected title) keeps its page's address. Its slug after."""
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                select(digests.c.slug, digests.c.date_ts).where(digests.c.id == digest_id)
+            ).first()
+            if found is None:
+                return None
+            slug = _free_slug(connection, digest_id, found.date_ts, zone)
+            if found.slug != slug and found.slug == digest_slug(
+                digest_id, found.date_ts, zone, taken=True
+            ):
+                connection.execute(
+                    update(digests).where(digests.c.id == digest_id).values(slug=slug)
+                )
+                return slug
+            return found.slug
+
     def unplanned(self) -> list[str]:
         """Digests stored but not (or not in their current version) planned for delivery, oldest
         first: after a crash between storing and planning, these are planned at start-up."""
@@ -391,6 +436,21 @@ class Archive:
             n_digests = connection.execute(select(func.count()).select_from(digests)).scalar_one()
             n_items = connection.execute(select(func.count()).select_from(items)).scalar_one()
         return n_digests, n_items
+
+
+def digest_slug(digest_id: str, date_ts: float, zone: tzinfo | None, taken: bool) -> str:
+    """A digest's page slug: its local date and time (`2025-11-27-1200`), followed by a part of
+    its id when another digest has that slug already."""
+    slug = datetime.fromtimestamp(date_ts, zone).strftime(SLUG_FORMAT)
+    return f"{slug}-{digest_id[:8]}" if taken else slug
+
+
+def _free_slug(connection: Connection, digest_id: str, date_ts: float, zone: tzinfo | None) -> str:
+    plain = digest_slug(digest_id, date_ts, zone, taken=False)
+    other = connection.execute(
+        select(digests.c.id).where(digests.c.slug == plain, digests.c.id != digest_id).limit(1)
+    ).scalar()
+    return digest_slug(digest_id, date_ts, zone, taken=other is not None)
 
 
 def new_feed_id(item_id: str) -> str:
@@ -448,3 +508,9 @@ def _entry(row: Row) -> Entry:
 def source_key(path: Path) -> str:
     """Files are remembered by their resolved path."""
     return str(path.resolve())
+
+
+def entry_of(row: Row) -> Entry:
+    """An `Entry` from a row of `items` with its digest's title as `digest_title` (for the
+    other stores that read items: held bundles, catch-ups)."""
+    return _entry(row)

@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, bindparam, select, update
 
 from bot.model import Entry
-from bot.storing.archive import _entry
+from bot.storing.archive import _entry, digest_slug
 from bot.storing.tables import digest_items, digests, item_categories, items
 
-SLUG_FORMAT = "%Y-%m-%d-%H%M"
 CHUNK = 500  # ids per IN (...) list: well under SQLite's limit of bound parameters
 
 
@@ -53,9 +52,9 @@ class Browse:
         self.engine = engine
 
     def assign_slugs(self, zone: ZoneInfo) -> int:
-        """Give each digest without a slug one: its local date and time (`2025-11-27-1200`),
-        with a part of its id when another digest has that already. Slugs never change after,
-        so a digest's page keeps its address. The number of digests given one."""
+        """Give each digest without a slug one (`bot.storing.archive.digest_slug`): those stored
+        before slugs were given at ingest. Slugs never change after, so a digest's page keeps
+        its address. The number of digests given one."""
         with self.engine.begin() as connection:
             new = connection.execute(
                 select(digests.c.id, digests.c.date_ts)
@@ -71,9 +70,9 @@ class Browse:
             )
             rows = []
             for row in new:
-                slug = datetime.fromtimestamp(row.date_ts, zone).strftime(SLUG_FORMAT)
+                slug = digest_slug(row.id, row.date_ts, zone, taken=False)
                 if slug in taken:
-                    slug = f"{slug}-{row.id[:8]}"
+                    slug = digest_slug(row.id, row.date_ts, zone, taken=True)
                 taken.add(slug)
                 rows.append({"b_id": row.id, "b_slug": slug})
             connection.execute(
@@ -125,11 +124,11 @@ class Browse:
         )
         marks: dict[str, Any] = {}
         with self.engine.connect() as connection:
-            for row in connection.execute(query):
-                mark = marks.get(row.digest_id)
+            for digest_id, item_id, _, categories, content_hash in connection.execute(query):
+                mark = marks.get(digest_id)
                 if mark is None:
-                    mark = marks[row.digest_id] = hashlib.sha256()
-                mark.update(f"{row.item_id}\x1f{row.content_hash}\x1f{row.categories}\x1e".encode())
+                    mark = marks[digest_id] = hashlib.sha256()
+                mark.update(f"{item_id}\x1f{content_hash}\x1f{categories}\x1e".encode())
         return {digest_id: mark.hexdigest() for digest_id, mark in marks.items()}
 
     def item_marks(self) -> list[ItemMark]:
@@ -141,17 +140,19 @@ class Browse:
             items.c.content_hash,
             items.c.categories,
         ).order_by(items.c.published_ts.desc(), items.c.id)
+        # Items share a few category lists: each is parsed once (a build reads every item).
+        parsed: dict[str, tuple[str, ...]] = {}
+        marks = []
         with self.engine.connect() as connection:
-            return [
-                ItemMark(
-                    r.id,
-                    r.digest_id,
-                    r.published_ts,
-                    tuple(json.loads(r.categories)),
-                    f"{r.content_hash}{r.categories}",
+            rows = connection.execute(query)
+            for item_id, digest_id, published_ts, content_hash, categories in rows:
+                names = parsed.get(categories)
+                if names is None:
+                    names = parsed[categories] = tuple(json.loads(categories))
+                marks.append(
+                    ItemMark(item_id, digest_id, published_ts, names, content_hash + categories)
                 )
-                for r in connection.execute(query)
-            ]
+        return marks
 
     def entries_between(
         self, start_ts: float, end_ts: float, categories: Sequence[str] | None = None

@@ -9,14 +9,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
-from sqlalchemy import Connection, Engine, Row, delete, select
+from sqlalchemy import Connection, Engine, Row, delete, func, select
 
 from bot.storing.database import upsert
-from bot.storing.tables import chat_settings
+from bot.storing.tables import chat_settings, chats
 
 FULL, COMPACT = "full", "compact"
+LANGUAGES = ("zh", "en")
+
+
+def reading_language(chosen: str | None, telegram: str | None) -> str:
+    """The language a chat reads: the one it chose with `/lang`, else English for a Telegram
+    language of English (en, en-US, ...), else Chinese."""
+    if chosen in LANGUAGES:
+        return chosen
+    return "en" if telegram and telegram.lower().startswith("en") else "zh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,31 @@ class ChatSettingsStore:
         for row in rows:
             result[row.chat_id] = _from_row(row)
         return result
+
+    def for_sending(self, chat_ids: Iterable[str]) -> dict[str, ChatSettings]:
+        """Every one of these chats' settings, `language` resolved to the language it reads
+        (its `/lang`, else its Telegram language): the dispatcher's one read per claim."""
+        wanted = list(dict.fromkeys(str(c) for c in chat_ids))
+        chosen = self.many(wanted)
+        telegram: dict[str, str | None] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                query = select(chats.c.id, chats.c.language).where(chats.c.id.in_(batch))
+                telegram.update((row.id, row.language) for row in connection.execute(query))
+        result: dict[str, ChatSettings] = {}
+        for chat_id in wanted:
+            have = chosen.get(chat_id, DEFAULT)
+            lang = reading_language(have.language, telegram.get(chat_id))
+            result[chat_id] = replace(have, language=lang)
+        return result
+
+    def english_chats(self) -> set[str]:
+        """Chats whose Telegram language is English: they read English unless they chose
+        otherwise (the planner's one read of languages; every other chat reads Chinese)."""
+        query = select(chats.c.id).where(func.lower(chats.c.language).like("en%"))
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
 
     def save(self, chat_id: str | int, settings: ChatSettings) -> None:
         """Store a chat's settings (a chat back at the defaults loses its row)."""

@@ -61,6 +61,7 @@ from bot.storing.tables import (
     digests,
     plans,
 )
+from bot.storing.topics import Topics
 
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
 UNFINISHED = (PENDING, SENDING)
@@ -136,7 +137,18 @@ class SendAnew:
     error: str
 
 
-Result = Sent | Retry | Failed | ChatClosed | ChatMoved | AsPlain | SendAnew
+@dataclass(frozen=True, slots=True)
+class TopicClosed:
+    """The forum topic is closed or deleted: this delivery and the topic's other unfinished
+    ones go to the chat's General topic instead (at once), and its binding is marked broken."""
+
+    id: int
+    chat_id: str
+    thread_id: int
+    error: str
+
+
+Result = Sent | Retry | Failed | ChatClosed | ChatMoved | AsPlain | SendAnew | TopicClosed
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +166,7 @@ class Claimed:
     attempts: int
     edit_of: int | None = None  # an edit of the message that delivery sent
     target_message_id: int | None = None  # that message's id (None: it was never sent)
+    thread_id: int | None = None  # the forum topic it goes to (None: the chat, or General)
 
     @property
     def is_edit(self) -> bool:
@@ -202,6 +215,7 @@ class PlannedPart:
     disable_preview: bool
     item_ids: tuple[str, ...]
     revision: int  # the highest revision of this part so far (edits that failed included)
+    thread_id: int | None = None  # the forum topic of its message
 
 
 class PlanWriter:
@@ -293,6 +307,7 @@ class PlanWriter:
                     d.c.text_hash,
                     d.c.disable_preview,
                     d.c.item_ids,
+                    d.c.thread_id,
                 )
                 .where(d.c.digest_id == self.digest_id)
                 .order_by(d.c.chat_id, d.c.part, d.c.revision)
@@ -331,6 +346,7 @@ class PlanWriter:
                 **self._row(planned.chat_id, planned.part, planned.parts, part),
                 "edit_of": planned.base_id,
                 "revision": planned.revision + 1,
+                "thread_id": planned.thread_id,
             }
         )
         self.edits += 1
@@ -342,7 +358,9 @@ class PlanWriter:
             for item_id in dict.fromkeys(item_ids)
         )
 
-    def _row(self, chat_id: str, number: int, parts: int, part: NewPart) -> dict:
+    def _row(
+        self, chat_id: str, number: int, parts: int, part: NewPart, thread_id: int | None = None
+    ) -> dict:
         return {
             "chat_id": chat_id,
             "digest_id": self.digest_id,
@@ -359,12 +377,19 @@ class PlanWriter:
             "plain": False,
             "edit_of": None,
             "revision": 0,
+            "thread_id": thread_id,
         }
 
     def add(
-        self, chat_id: str, parts: Sequence[NewPart], *, received: Collection[str] = ()
+        self,
+        chat_id: str,
+        parts: Sequence[NewPart],
+        *,
+        received: Collection[str] = (),
+        thread_id: int | None = None,
     ) -> None:
-        """One message (its parts, in order) for a chat; `received`: items it has already."""
+        """One message (its parts, in order) for a chat (into forum topic `thread_id`);
+        `received`: items it has already."""
         if not parts:
             return
         first = self._next_part(chat_id)
@@ -372,7 +397,7 @@ class PlanWriter:
         self._last_part[chat_id] = first + len(parts) - 1
         seen: set[str] = set(received)
         for offset, part in enumerate(parts):
-            self._rows.append(self._row(chat_id, first + offset, len(parts), part))
+            self._rows.append(self._row(chat_id, first + offset, len(parts), part, thread_id))
             for item_id in part.item_ids:
                 if item_id not in seen:
                     seen.add(item_id)
@@ -597,6 +622,7 @@ class Outbox:
                 d.c.attempts,
                 d.c.edit_of,
                 target.c.message_id.label("target_message_id"),
+                d.c.thread_id,
             )
             .select_from(
                 d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash).outerjoin(
@@ -619,6 +645,7 @@ class Outbox:
                 attempts=row.attempts,
                 edit_of=row.edit_of,
                 target_message_id=row.target_message_id,
+                thread_id=row.thread_id,
             )
             for row in rows
         ]
@@ -692,6 +719,24 @@ class Outbox:
                     claimed_ts=None,
                 )
                 self.move_chat_in(connection, result.old_id, result.new_id)
+            elif isinstance(result, TopicClosed):
+                connection.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.chat_id == result.chat_id,
+                        deliveries.c.thread_id == result.thread_id,
+                        deliveries.c.state.in_(UNFINISHED),
+                    )
+                    .values(
+                        thread_id=None,
+                        state=PENDING,
+                        not_before_ts=0.0,
+                        error=result.error[:_ERROR_MAX],
+                        claimed_by=None,
+                        claimed_ts=None,
+                    )
+                )
+                Topics.mark_broken_in(connection, result.chat_id, result.thread_id, result.error)
             elif isinstance(result, SendAnew):
                 _set(
                     connection,
@@ -901,4 +946,5 @@ def _planned_part(chat_id: str, number: int, rows: list[Row]) -> PlannedPart | N
         disable_preview=bool(latest.disable_preview),
         item_ids=tuple(json.loads(latest.item_ids)),
         revision=rows[-1].revision,
+        thread_id=base.thread_id,
     )

@@ -10,8 +10,10 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from bot.storing.chat_settings import ChatSettingsStore
 from bot.storing.database import upsert
+from bot.storing.held import HeldItems
 from bot.storing.outbox import Outbox
 from bot.storing.tables import chats, subscriptions
+from bot.storing.topics import Topics
 
 ALL = "*"
 ACTIVE, BLOCKED, GONE = "active", "blocked", "gone"
@@ -65,16 +67,17 @@ class Subscribers:
             )
 
     def move_chat(self, old_id: str | int, new_id: str | int) -> None:
-        """Follow a group that became a supergroup: its subscriptions and settings move to the new
-        id, and so do its unfinished deliveries and its history, and the move is remembered (a
-        configured group is followed to the new id; the bot may see the migration before any send
-        fails)."""
+        """Follow a group that became a supergroup: its subscriptions, settings and topic bindings
+        move to the new id, and so do its unfinished deliveries and its history, and the move is
+        remembered (a configured group is followed to the new id; the bot may see the migration
+        before any send fails)."""
         old, new = str(old_id), str(new_id)
         if old == new:
             return
         with self.engine.begin() as connection:
             Outbox.move_chat_in(connection, old, new)
             ChatSettingsStore.move_in(connection, old, new)
+            HeldItems.move_in(connection, old, new)
             row = connection.execute(select(chats).where(chats.c.id == old)).first()
             if row:
                 connection.execute(
@@ -107,6 +110,7 @@ class Subscribers:
                     )
                 )
             connection.execute(delete(subscriptions).where(subscriptions.c.chat_id == old))
+            Topics.move_in(connection, old, new)  # forum topic bindings follow the group
             connection.execute(
                 update(chats).where(chats.c.id == old).values(state=GONE, updated_ts=time.time())
             )

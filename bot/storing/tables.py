@@ -177,6 +177,8 @@ deliveries = Table(
     # one part (0: the message itself).
     Column("edit_of", Integer),
     Column("revision", Integer, nullable=False, default=0, server_default=text("0")),
+    # 0009: the forum topic the message goes to (None: the chat itself, a forum's General)
+    Column("thread_id", BigInteger),
     UniqueConstraint(
         "chat_id", "digest_id", "part", "revision", name="uq_deliveries_chat_digest_part_revision"
     ),
@@ -236,6 +238,43 @@ plans = Table(
 Index("ix_plans_planned_ts", plans.c.planned_ts)
 
 
+# 0009: a forum topic (`message_thread_id`) bound by a group admin to categories (JSON list of
+# names); state "bound", or "broken" once Telegram said it is closed or deleted. The row with
+# thread 0 is the General topic, present (state "off") only when it is switched off.
+topics = Table(
+    "topics",
+    metadata,
+    Column(
+        "chat_id",
+        String(64),
+        ForeignKey("chats.id", name="fk_topics_chat", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("thread_id", BigInteger, primary_key=True),
+    Column("title", Text),
+    Column("categories", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Column("updated_ts", Float, nullable=False),
+)
+
+# 0009: who manages a channel connected by /connect (its admins who connected or claimed it;
+# `connected`: the one who connected it, told when the bot loses the channel).
+channel_managers = Table(
+    "channel_managers",
+    metadata,
+    Column(
+        "chat_id",
+        String(64),
+        ForeignKey("chats.id", name="fk_channel_managers_chat", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", String(64), primary_key=True),
+    Column("connected", Boolean, nullable=False),
+    Column("added_ts", Float, nullable=False),
+)
+Index("ix_channel_managers_user", channel_managers.c.user_id)
+
 # An administrator's re-categorisation of one item (/recategorise): it outlives re-ingests of
 # the item's digest, and `digestbot categories export` turns it into training data.
 corrections = Table(
@@ -270,4 +309,15 @@ chat_settings = Table(
     Column("format", String(16), nullable=False, default="full", server_default="full"),
     Column("preview", Boolean),
     Column("updated_ts", Float, nullable=False),
+)
+
+# 0008: items a chat selected that wait for its next bundle (`bot.storing.held`): a scheduled
+# chat's, or one in quiet hours. Released into one delivery, in the transaction that deletes them.
+held_items = Table(
+    "held_items",
+    metadata,
+    Column("chat_id", String(64), primary_key=True),
+    Column("item_id", String(40), primary_key=True),
+    Column("digest_id", String(40), nullable=False),
+    Column("held_ts", Float, nullable=False),
 )

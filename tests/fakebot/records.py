@@ -28,6 +28,8 @@ class SentMessage:
     date: int = 0  # unix time, as in the Message object
     edit_count: int = 0
     deleted: bool = False
+    silent: bool = False  # sent with disable_notification
+    message_thread_id: int | None = None  # the forum topic it was sent into (None: General)
 
     def buttons(self) -> list[dict]:
         """The inline keyboard's buttons, row after row (empty without one)."""

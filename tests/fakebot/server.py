@@ -329,6 +329,10 @@ class FakeTelegram:
         self._blocked: dict[int | str, str] = {}
         self._forgotten: set[int | str] = set()
         self._migrated: dict[int | str, int] = {}
+        self._aliases: dict[str, int] = {}  # "@username" -> id of channels made by add_channel
+        self._bot_members: dict[int | str, dict] = {}  # the bot's own status where it changed
+        # forum topics: chat -> thread id -> {"name", "closed", "deleted"}
+        self._topics: dict[int | str, dict[int, dict]] = {}
         self._fail: dict[str, list[tuple[int, bool]]] = {}
         self._stall: dict[str, list[tuple[float, bool]]] = {}
         self._gate = FloodGate(self._default_limits) if self._default_limits else None
@@ -656,6 +660,26 @@ class FakeTelegram:
             self._chats[key] = chat
         return chat
 
+    def _resolve(self, key: int | str) -> int | str:
+        """(Under the lock or not) "@username" of a channel made by add_channel -> its id."""
+        if isinstance(key, str):
+            return self._aliases.get(key.lower(), key)
+        return key
+
+    def _check_thread(self, key: int | str, thread_id: Any) -> int | None:
+        """(Under the lock) the topic a send goes to, or Telegram's 400 for a closed one, a
+        deleted one or one the chat does not have."""
+        if thread_id is None:
+            return None
+        if not isinstance(thread_id, int):
+            raise _bad("message thread not found")
+        topic = self._topics.get(key, {}).get(thread_id)
+        if topic is None or topic["deleted"] or not self._chat(key).get("is_forum"):
+            raise _bad("message thread not found")
+        if topic["closed"]:
+            raise _bad("TOPIC_CLOSED")
+        return thread_id
+
     def _check_chat(self, key: int | str, *, sending: bool) -> None:
         """(Under the lock) the injected faults of a chat, in Telegram's order of precedence."""
         if key in self._forgotten:
@@ -677,6 +701,8 @@ class FakeTelegram:
         else:
             message["from"] = self.bot_user
         message.update(chat=chat, date=sm.date, text=sm.plain)
+        if sm.message_thread_id is not None:
+            message.update(message_thread_id=sm.message_thread_id, is_topic_message=True)
         if sm.entities:
             message["entities"] = sm.entities
         if sm.reply_markup and "inline_keyboard" in sm.reply_markup:
@@ -732,9 +758,10 @@ class FakeTelegram:
         return dict(self.bot_user)
 
     async def _send_message(self, params: dict, gone: asyncio.Future) -> dict:
-        key = _chat_key(params.get("chat_id"))
+        key = self._resolve(_chat_key(params.get("chat_id")))
         with self._lock:
             self._check_chat(key, sending=True)
+            thread_id = self._check_thread(key, params.get("message_thread_id"))
         text, parse_mode, plain, entities = self._render(params)
         markup = _check_reply_markup(params.get("reply_markup"))
         preview = params.get("link_preview_options")
@@ -755,6 +782,8 @@ class FakeTelegram:
                 at=now,
                 entities=entities,
                 date=int(time.time()),
+                silent=bool(params.get("disable_notification")),
+                message_thread_id=thread_id,
             )
             self._message_at[(key, sm.message_id)] = len(self._messages)
             self._messages.append(sm)
@@ -764,7 +793,7 @@ class FakeTelegram:
         """(Under the lock) the bot's message an edit or delete refers to, or Telegram's 400."""
         if params.get("inline_message_id"):
             raise _bad(f"message to {verb} not found")
-        key = _chat_key(params.get("chat_id"))
+        key = self._resolve(_chat_key(params.get("chat_id")))
         self._check_chat(key, sending=True)
         message_id = params.get("message_id")
         if not isinstance(message_id, int):
@@ -1005,9 +1034,11 @@ class FakeTelegram:
                 self._notify()
 
     async def _get_chat(self, params: dict, gone: asyncio.Future) -> dict:
-        key = _chat_key(params.get("chat_id"))
+        key = self._resolve(_chat_key(params.get("chat_id")))
         with self._lock:
             self._check_chat(key, sending=False)
+            if isinstance(key, str) and key not in self._chats:
+                raise _bad("chat not found")  # a public @name nobody registered
             info = dict(self._chat(key))
         # The fields python-telegram-bot's ChatFullInfo requires.
         info.update(
@@ -1034,57 +1065,39 @@ class FakeTelegram:
             )
         creator, admins = self._admins.get(key, (None, []))
         private = self._chat(key)["type"] == "private"
+        if user_id == self.bot_id and key in self._bot_members:
+            return {**copy.deepcopy(self._bot_members[key]), "user": user}
         if user_id == creator:
             return {"status": "creator", "user": user, "is_anonymous": False}
         if user_id in admins or (user_id == self.bot_id and not private):
-            rights = {
-                right: True
-                for right in (
-                    "can_manage_chat",
-                    "can_delete_messages",
-                    "can_manage_video_chats",
-                    "can_restrict_members",
-                    "can_promote_members",
-                    "can_change_info",
-                    "can_invite_users",
-                    "can_post_stories",
-                    "can_edit_stories",
-                    "can_delete_stories",
-                    "can_post_messages",
-                    "can_edit_messages",
-                    "can_pin_messages",
-                )
-            }
-            return {
-                "status": "administrator",
-                "user": user,
-                "can_be_edited": False,
-                "is_anonymous": False,
-                **rights,
-            }
+            return {**_administrator(), "user": user}
         return {"status": "member", "user": user}
 
     async def _get_chat_member(self, params: dict, gone: asyncio.Future) -> dict:
-        key = _chat_key(params.get("chat_id"))
+        key = self._resolve(_chat_key(params.get("chat_id")))
         user_id = params.get("user_id")
         if not isinstance(user_id, int):
             raise _bad("invalid user_id specified")
         with self._lock:
             self._check_chat(key, sending=False)
+            if user_id != self.bot_id and not self._bot_is_admin(key):
+                raise _bad("member list is inaccessible")
             return self._member(key, user_id)
 
     async def _get_chat_administrators(self, params: dict, gone: asyncio.Future) -> list:
-        key = _chat_key(params.get("chat_id"))
+        key = self._resolve(_chat_key(params.get("chat_id")))
         with self._lock:
             self._check_chat(key, sending=False)
             if self._chat(key)["type"] == "private":
                 raise _bad("there are no administrators in the private chat")
+            if not self._bot_is_admin(key):
+                raise _bad("member list is inaccessible")
             creator, admins = self._admins.get(key, (None, []))
             ids = ([creator] if creator is not None else []) + [a for a in admins if a != creator]
             return [self._member(key, uid) for uid in ids]
 
     async def _send_chat_action(self, params: dict, gone: asyncio.Future) -> bool:
-        key = _chat_key(params.get("chat_id"))
+        key = self._resolve(_chat_key(params.get("chat_id")))
         with self._lock:
             self._check_chat(key, sending=True)
         return True
@@ -1129,7 +1142,7 @@ class FakeTelegram:
 
     def block(self, chat_id: int | str, description: str | None = None) -> None:
         """Sends to the chat get 403, as after the user blocked the bot (or kicked it)."""
-        key = _chat_key(chat_id)
+        key = self._resolve(_chat_key(chat_id))
         if description is None:
             if is_private(key):
                 description = "Forbidden: bot was blocked by the user"
@@ -1139,6 +1152,122 @@ class FakeTelegram:
                 description = "Forbidden: bot was kicked from the group chat"
         with self._lock:
             self._blocked[key] = description
+
+    # ------------------------------------------- channels, membership, forums
+
+    def add_channel(
+        self,
+        username: str,
+        *,
+        title: str | None = None,
+        creator: int | None = None,
+        admins: list[int] = (),  # type: ignore[assignment]
+    ) -> int:
+        """A public channel @username (its id returned; "@username" resolves to it in every
+        method) with its creator and admins; the bot is one of its admins until told otherwise."""
+        name = username.removeprefix("@")
+        with self._lock:
+            chat_id = next(self._channel_ids)
+            chat = {"id": chat_id, "type": "channel", "title": title or name, "username": name}
+            self._chats[chat_id] = chat
+            self._aliases["@" + name.lower()] = chat_id
+            self._admins[chat_id] = (creator, [int(a) for a in admins])
+            return chat_id
+
+    def _bot_is_admin(self, key: int | str) -> bool:
+        """(Under the lock) whether the bot may read the chat's members: in a channel only an
+        administrator may (in groups every member sees the admins)."""
+        if self._chat(key)["type"] != "channel":
+            return True
+        return self._bot_members.get(key, {"status": "administrator"})["status"] == "administrator"
+
+    def _bot_status(self, key: int | str) -> dict:
+        return {k: v for k, v in self._member(key, self.bot_id).items() if k != "user"}
+
+    def set_bot_member(self, chat_id: int | str, status: str, *, can_post: bool = True) -> None:
+        """The bot's own status in the chat, as getChatMember answers it: "administrator"
+        (posting as `can_post` says), "member", "left" or "kicked". Only "administrator" with
+        posting, in a channel, lets it post there (and "left"/"kicked" nowhere)."""
+        key = self._resolve(_chat_key(chat_id))
+        member: dict[str, Any] = {"status": status}
+        if status == "administrator":
+            member = _administrator(can_post=can_post)
+        elif status == "kicked":
+            member["until_date"] = 0
+        with self._lock:
+            self._bot_members[key] = member
+            channel = self._chat(key)["type"] == "channel"
+            if status in ("left", "kicked"):
+                self._blocked[key] = (
+                    "Forbidden: bot is not a member of the channel chat"
+                    if channel
+                    else "Forbidden: bot was kicked from the supergroup chat"
+                )
+            elif channel and not (status == "administrator" and can_post):
+                self._blocked[key] = "Forbidden: need administrator rights in the channel chat"
+            else:
+                self._blocked.pop(key, None)
+
+    def change_bot_member(
+        self,
+        chat_id: int | str,
+        status: str,
+        *,
+        can_post: bool = True,
+        by_user: int = DEFAULT_GROUP_USER,
+    ) -> dict:
+        """An admin changes the bot's membership (removes, demotes, adds back): its status
+        changes as set_bot_member says, and a my_chat_member update tells the bot."""
+        key = self._resolve(_chat_key(chat_id))
+        with self._lock:
+            old = self._bot_status(key)
+        self.set_bot_member(key, status, can_post=can_post)
+        with self._lock:
+            bot = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+            user = self._users.get(by_user) or {
+                "id": by_user,
+                "is_bot": False,
+                "first_name": f"User {by_user}",
+            }
+            update = {
+                "my_chat_member": {
+                    "chat": dict(self._chat(key)),
+                    "from": dict(user),
+                    "date": int(time.time()),
+                    "old_chat_member": {**old, "user": bot},
+                    "new_chat_member": {**self._bot_status(key), "user": bot},
+                }
+            }
+            return self._enqueue(update)
+
+    def make_forum(self, chat_id: int, *, title: str = "Test Forum") -> None:
+        """The supergroup has topics on (`is_forum`)."""
+        key = _chat_key(chat_id)
+        with self._lock:
+            chat = self._chat(key)
+            chat.update(type="supergroup", title=title, is_forum=True)
+
+    def create_topic(self, chat_id: int, name: str) -> int:
+        """A topic is created in the forum; returns its message_thread_id."""
+        key = _chat_key(chat_id)
+        with self._lock:
+            thread_id = self._new_message_id(key)
+            self._topics.setdefault(key, {})[thread_id] = {
+                "name": name,
+                "closed": False,
+                "deleted": False,
+            }
+            return thread_id
+
+    def close_topic(self, chat_id: int, thread_id: int, *, closed: bool = True) -> None:
+        """Sends into the topic get 400 TOPIC_CLOSED (closed=False reopens it)."""
+        with self._lock:
+            self._topics[_chat_key(chat_id)][thread_id]["closed"] = closed
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Sends into the topic get 400 "message thread not found"."""
+        with self._lock:
+            self._topics[_chat_key(chat_id)][thread_id]["deleted"] = True
 
     def unblock(self, chat_id: int | str) -> None:
         with self._lock:
@@ -1154,10 +1283,13 @@ class FakeTelegram:
         with self._lock:
             self._migrated[_chat_key(chat_id)] = int(new_chat_id)
             old = self._chat(_chat_key(chat_id))
-            self._chats.setdefault(
+            new = self._chats.setdefault(
                 int(new_chat_id),
                 {"id": int(new_chat_id), "type": "supergroup", "title": old.get("title", "Test")},
             )
+            if old.get("is_forum"):  # topics (and their ids) are the group's: they follow it
+                new["is_forum"] = True
+                self._topics[int(new_chat_id)] = copy.deepcopy(self._topics.get(old["id"], {}))
 
     def fail_next(
         self, method: str, status: int = 500, count: int = 1, *, deliver: bool = False
@@ -1233,8 +1365,11 @@ class FakeTelegram:
         username: str | None = None,
         first_name: str = "Test",
         chat_title: str | None = None,
+        thread_id: int | None = None,
+        forwarded_from: int | str | None = None,
     ) -> dict:
-        """A user writes `text` in the chat; returns the queued Update dict.
+        """A user writes `text` in the chat (inside forum topic `thread_id`, if given; or
+        forwards a post of channel `forwarded_from`); returns the queued Update dict.
 
         A leading "/command" or "/command@bot" gets a bot_command entity at offset 0, as
         Telegram marks it (so CommandHandler fires). A negative chat_id with the default
@@ -1249,6 +1384,8 @@ class FakeTelegram:
         with self._lock:
             user = self._user(user_id, first_name, username, language_code)
             chat = self._chat(key)
+            if chat.get("is_forum"):
+                chat_type = "supergroup"
             chat["type"] = chat_type
             if chat_type == "private":
                 chat.pop("title", None)
@@ -1258,6 +1395,32 @@ class FakeTelegram:
             elif chat_title:
                 chat["title"] = chat_title
             message = self._incoming(key, chat, text, {"from": user})
+            if forwarded_from is not None:
+                origin = self._chat(self._resolve(_chat_key(forwarded_from)))
+                message.pop("entities", None)
+                message["forward_origin"] = {
+                    "type": "channel",
+                    "chat": dict(origin),
+                    "message_id": 1,
+                    "date": message["date"],
+                }
+            if thread_id is not None:
+                topic = self._topics.get(key, {}).get(thread_id)
+                if topic is None or not chat.get("is_forum"):
+                    raise KeyError(f"chat {key!r} has no topic {thread_id}")
+                # as Telegram shows it: a reply to the service message that created the topic
+                message.update(
+                    message_thread_id=thread_id,
+                    is_topic_message=True,
+                    reply_to_message={
+                        "message_id": thread_id,
+                        "from": user,
+                        "chat": dict(chat),
+                        "date": message["date"],
+                        "message_thread_id": thread_id,
+                        "forum_topic_created": {"name": topic["name"], "icon_color": 7322096},
+                    },
+                )
             return self._enqueue({"message": message})
 
     def push_channel_post(
@@ -1500,6 +1663,31 @@ def _densest(times: list[float], seconds: float) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_post_messages",
+    "can_edit_messages",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+
+
+def _administrator(*, can_post: bool = True) -> dict:
+    """A ChatMemberAdministrator without its user: every right, posting as asked."""
+    rights = {right: True for right in _RIGHTS}
+    rights["can_post_messages"] = rights["can_edit_messages"] = can_post
+    return {"status": "administrator", "can_be_edited": False, "is_anonymous": False, **rights}
 
 
 def _settle(future: asyncio.Future, error: BaseException | None) -> None:

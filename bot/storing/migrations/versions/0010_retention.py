@@ -11,14 +11,14 @@
 - `ix_deliveries_text_hash`: whether a shared text is still used, found without a scan.
 
 Revision ID: 0010_retention
-Revises: 0007_chat_settings
+Revises: 0009_channels_topics
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_retention"
-down_revision = "0007_chat_settings"
+down_revision = "0009_channels_topics"
 branch_labels = None
 depends_on = None
 

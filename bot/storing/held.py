@@ -1,0 +1,159 @@
+"""Items held for a chat's next bundle (#13: a schedule, or quiet hours that hold).
+
+Planning holds a chat's items instead of planning its message (`hold`, inside the plan's
+transaction); the releaser turns everything a chat has held into ONE delivery and deletes the
+held rows in the same transaction (`release`). So a bundle is written once or not at all: a
+crash before the commit leaves the rows held (released at the next check, at start-up), a crash
+after it leaves a delivery in the outbox and nothing held. The rows are locked while they are
+released (`FOR UPDATE` on PostgreSQL), so two instances never write the same bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
+
+from bot.model import Entry
+from bot.storing.archive import entry_of
+from bot.storing.database import upsert
+from bot.storing.outbox import NewPart, PlanWriter
+from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
+
+BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
+_IN_CHUNK = 500
+_ROWS = 5000  # held rows written per statement
+
+Bundle = Callable[[list[Entry]], Sequence[NewPart]]
+
+
+class HeldItems:
+    """Reads and releases held items; `hold_many` runs inside a plan's transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def hold_many(
+        connection: Connection, held: dict[str, tuple[str, ...]], digest_id: str, now: float
+    ) -> None:
+        """Hold items for chats (chat -> item ids), inside the caller's (the plan's) transaction;
+        an item held already keeps its first time."""
+        batch: list[dict[str, object]] = []
+        for chat_id, item_ids in held.items():
+            batch.extend(
+                {"chat_id": chat_id, "item_id": i, "digest_id": digest_id, "held_ts": now}
+                for i in dict.fromkeys(item_ids)
+            )
+            if len(batch) >= _ROWS:
+                _insert(connection, batch)
+                batch = []
+        if batch:
+            _insert(connection, batch)
+
+    def holding(self) -> dict[str, float]:
+        """chat -> when its oldest held item was held, for every chat holding any."""
+        query = select(held_items.c.chat_id, func.min(held_items.c.held_ts)).group_by(
+            held_items.c.chat_id
+        )
+        with self.engine.connect() as connection:
+            return {chat_id: float(oldest) for chat_id, oldest in connection.execute(query)}
+
+    def held(self, chat_id: str) -> list[str]:
+        """The item ids a chat holds, oldest first (in their digest's order)."""
+        with self.engine.connect() as connection:
+            return [row.item_id for row in _held_rows(connection, chat_id)]
+
+    def release(self, chat_id: str, bundle: Bundle, now: float) -> int:
+        """Everything `chat_id` holds as one message (`bundle` lays it out from the entries, in
+        the order they were held; it may leave some out, a keyword filter's work), written with
+        the items it carries as delivered, and the held rows deleted: one transaction. Items
+        the chat has already (delivered meanwhile) are not sent again. The parts written."""
+        with self.engine.begin() as connection:
+            rows = _held_rows(connection, chat_id, lock=True)
+            if not rows:
+                return 0
+            item_ids = [row.item_id for row in rows]
+            had = _delivered(connection, chat_id, item_ids)
+            entries = _entries(connection, [i for i in item_ids if i not in had])
+            parts = list(bundle(entries)) if entries else []
+            if parts:
+                writer = PlanWriter(connection, f"{BUNDLE_PREFIX}{int(now * 1000)}")
+                writer.add(chat_id, parts)
+                writer.flush()
+            for start in range(0, len(item_ids), _IN_CHUNK):
+                chunk = item_ids[start : start + _IN_CHUNK]
+                connection.execute(
+                    delete(held_items).where(
+                        held_items.c.chat_id == chat_id, held_items.c.item_id.in_(chunk)
+                    )
+                )
+        return len(parts)
+
+    @staticmethod
+    def move_in(connection: Connection, old: str, new: str) -> None:
+        """A group that became a supergroup keeps what it holds (inside the caller's move); an
+        item both ids hold stays once."""
+        rows = connection.execute(
+            select(held_items.c.item_id, held_items.c.digest_id, held_items.c.held_ts).where(
+                held_items.c.chat_id == old
+            )
+        ).all()
+        if rows:
+            _insert(connection, [{"chat_id": new, **row._asdict()} for row in rows])
+            connection.execute(delete(held_items).where(held_items.c.chat_id == old))
+
+    def forget(self, chat_id: str) -> int:
+        """A chat that left (blocked the bot, unsubscribed from everything) holds nothing."""
+        with self.engine.begin() as connection:
+            return connection.execute(
+                delete(held_items).where(held_items.c.chat_id == chat_id)
+            ).rowcount
+
+
+def _held_rows(connection: Connection, chat_id: str, *, lock: bool = False) -> list[Row]:
+    """A chat's held rows, oldest first and each digest's items in its order; locked (on
+    PostgreSQL) for a release, so that a second releaser waits and then finds them gone."""
+    h, place = held_items.c, digest_items.c
+    query = (
+        select(h.item_id, h.digest_id)
+        .outerjoin(digest_items, and_(place.digest_id == h.digest_id, place.item_id == h.item_id))
+        .where(h.chat_id == chat_id)
+        .order_by(h.held_ts, h.digest_id, place.position, h.item_id)
+    )
+    if lock:
+        query = query.with_for_update(of=held_items)
+    return list(connection.execute(query).all())
+
+
+def _insert(connection: Connection, rows: list[dict[str, object]]) -> None:
+    statement = upsert(connection, held_items).on_conflict_do_nothing(
+        index_elements=[held_items.c.chat_id, held_items.c.item_id]
+    )
+    connection.execute(statement, rows)  # executemany: one compiled statement
+
+
+def _delivered(connection: Connection, chat_id: str, item_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(item_ids), _IN_CHUNK):
+        chunk = item_ids[start : start + _IN_CHUNK]
+        query = select(delivered_items.c.item_id).where(
+            delivered_items.c.chat_id == chat_id, delivered_items.c.item_id.in_(chunk)
+        )
+        found.update(connection.execute(query).scalars())
+    return found
+
+
+def _entries(connection: Connection, item_ids: list[str]) -> list[Entry]:
+    """The stored items in the order of `item_ids` (an item gone from the archive is left out)."""
+    by_id = {}
+    for start in range(0, len(item_ids), _IN_CHUNK):
+        chunk = item_ids[start : start + _IN_CHUNK]
+        query = (
+            select(items, digests.c.title.label("digest_title"))
+            .join(digests, digests.c.id == items.c.digest_id)
+            .where(items.c.id.in_(chunk))
+        )
+        for row in connection.execute(query):
+            by_id[row.id] = entry_of(row)
+    return [by_id[i] for i in item_ids if i in by_id]
