@@ -17,6 +17,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -62,6 +63,17 @@ class ChannelSettings(BaseModel):
     categories: list[str] = Field(default_factory=list)
 
 
+class PaidBroadcastSettings(BaseModel):
+    """Paid broadcasts, an operator's opt-in: above the free overall rate, deliveries are sent
+    with `allow_paid_broadcast`, which Telegram lets through up to 1,000 messages/s and charges
+    0.1 Star each from the bot's balance (see the README)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    enabled: bool = False
+    per_second: float = Field(1000.0, gt=0, le=1000)  # the ceiling, paid and free sends together
+
+
 class TelegramSettings(BaseModel):
     """The bot: its token (a secret), where the Bot API is, who it delivers to and how fast."""
 
@@ -80,6 +92,17 @@ class TelegramSettings(BaseModel):
     max_attempts: int = Field(300, ge=1)  # about a day of retries, 5 minutes apart at most
     request_timeout: float = Field(20.0, gt=0)
     poll_timeout: int = Field(30, ge=0, le=60)
+    paid_broadcast: PaidBroadcastSettings = Field(default_factory=PaidBroadcastSettings)
+
+    @model_validator(mode="after")
+    def _paid_above_free(self) -> TelegramSettings:
+        paid = self.paid_broadcast
+        if paid.enabled and paid.per_second <= self.global_per_second:
+            raise ValueError(
+                f"paid_broadcast.per_second ({paid.per_second:g}) must be above "
+                f"global_per_second ({self.global_per_second:g}), the free rate"
+            )
+        return self
 
     @field_validator("token", mode="before")
     @classmethod

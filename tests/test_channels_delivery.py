@@ -114,6 +114,9 @@ async def test_the_bot_removed_from_a_channel_mid_broadcast(tmp_path, telegram) 
 
     stats = await world.drain(progress=remove_after_first)
     assert [items_in(m.plain) for m in telegram.messages(channel)] == [["c0-0", "c0-1"]]
+    # a channel's readers cannot use the settings button: it goes to the others only
+    assert not telegram.messages(channel)[0].buttons()
+    assert all(telegram.messages(chat)[-1].buttons() for chat in chats)
     assert world.subscribers.chat(channel).state == BLOCKED  # type: ignore[union-attr]
     rows = [r for r in world.outbox.rows() if r["chat_id"] == str(channel)]
     assert Counter(r["state"] for r in rows) == Counter({"sent": 1, "failed": 1, CANCELLED: 1})

@@ -54,9 +54,8 @@ def test_two_instances_share_one_database(tmp_path: Path, postgres_url: str, fak
             instance.start()
         pollers = [i for i in instances if "polling for updates" in i.output()]
         assert len(pollers) == 1
-        assert (
-            "another instance polls Telegram" in instances[1 - instances.index(pollers[0])].output()
-        )
+        standby = instances[1 - instances.index(pollers[0])]
+        assert "another instance sends and polls Telegram" in standby.output()
 
         fake_telegram.push_message(USER, "/subscribe all", user_id=USER)
         fake_telegram.wait_for_messages(USER, 1, timeout=20)

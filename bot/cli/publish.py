@@ -21,7 +21,7 @@ from bot.logs import add_secret
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from bot.storing.database import open_database, sqlite_path
-from bot.storing.locks import AlreadyRunning, InstanceLock
+from bot.storing.locks import AlreadyRunning, InstanceLock, PollerLock
 
 EXIT_OK, EXIT_BAD_DIGEST, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -61,6 +61,7 @@ async def publish(
         return EXIT_UNUSABLE
     engine = await asyncio.to_thread(open_database, settings.database_url)
     owned_sender = sender is None
+    stack = contextlib.ExitStack()
     try:
         pipeline = Pipeline(engine, table, settings)
         outcome = await asyncio.to_thread(pipeline.ingest, path)
@@ -78,13 +79,29 @@ async def publish(
             return EXIT_BAD_DIGEST
         _say(f"digest {digest_id}: planned {plan}")
 
+        sole = lock is not None  # SQLite: this process holds the database's lock file
+        if engine.dialect.name == "postgresql" and settings.token:
+            # One sender per bot (its budget is in that process): a running service delivers
+            # (the plan's notice woke it); without one, this process is the sender meanwhile.
+            sender_lock = PollerLock(engine)
+            if not await asyncio.to_thread(sender_lock.try_acquire):
+                _say(f"digest {digest_id}: the running sender instance delivers it")
+                return EXIT_OK
+            stack.callback(sender_lock.release)
+            sole = True
+
         if sender is None:
             sender = TelegramSender(settings) if settings.token else ConsoleSender()
         stop = stop or asyncio.Event()
         outbox = pipeline.outbox
         with _signals_set(stop), DeliveryProgress(outbox, digest_id) as progress:
             dispatcher = Dispatcher(
-                sender, outbox, settings, subscribers=pipeline.subscribers, progress=progress.update
+                sender,
+                outbox,
+                settings,
+                subscribers=pipeline.subscribers,
+                progress=progress.update,
+                sole=sole,
             )
             try:
                 await dispatcher.drain(stop)
@@ -100,6 +117,7 @@ async def publish(
     finally:
         if owned_sender and sender is not None:
             await sender.close()
+        stack.close()
         engine.dispose()
         if lock:
             lock.release()

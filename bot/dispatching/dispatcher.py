@@ -6,6 +6,13 @@ then starts a task per claimed delivery. Tasks wait for their chat's and the ove
 send, and hand their outcome back; the loop wakes on an outcome, on `wake()` (new deliveries
 planned), on stop, or when the earliest delayed delivery falls due. Nothing polls.
 
+`sole`: this dispatcher is the only one sending from its outbox (SQLite's one process; on
+PostgreSQL the instance elected sender, see `bot.storing.locks`), so at start every delivery
+left `sending` belongs to a dead or deposed sender and is offered again at once, and it learns
+of new work only from `wake()` (PostgreSQL: `bot.storing.notify`). Several dispatchers sharing
+one PostgreSQL outbox without an election (tests, tools) take back only rows older than the
+lease, and look at the outbox every `SHARED_IDLE` seconds when idle.
+
 Pacing is the sender's `Pacer`, the bot token's one budget (command replies share it): a task
 takes its turn for its chat at `Priority.DELIVERY`, so a reply to the same chat goes first, and
 passes the turn to the sender.
@@ -23,7 +30,7 @@ traceback.
 What each chat chose is read with the claim (one query per turn, for the chats claimed), so a
 setting changed while deliveries wait applies to those not sent yet: `/preview` overrides the
 part's link preview, `/silent` sends without sound, and the last part of each message carries a
-small button that opens `/settings` (not in configured channels, where readers cannot use it),
+small button that opens `/settings` (not in channels, where readers cannot use it),
 labelled in the language the chat reads.
 
 An edit (a digest corrected after it was sent) is paced like a send; "not modified" counts as
@@ -89,8 +96,8 @@ __all__ = ["DispatchStats", "Dispatcher"]
 
 LOOKAHEAD = 0.25  # seconds of sends claimed ahead of the overall pace
 RETRY_DB = 1.0  # seconds before trying the database again after an error
-# PostgreSQL: other instances plan and release work without telling this one, so an instance
-# with nothing to do looks at the shared outbox again after this many seconds.
+# Dispatchers sharing an outbox without an elected sender are not told of each other's work:
+# one with nothing to do looks at the shared outbox again after this many seconds.
 SHARED_IDLE = 2.0
 
 
@@ -137,6 +144,7 @@ class Dispatcher:
         lease: float | None = None,
         grace: float = 5.0,
         instance: str | None = None,
+        sole: bool | None = None,
         progress: Callable[[Result, Claimed], None] | None = None,
         chat_settings: ChatSettingsStore | None = None,
     ) -> None:
@@ -145,9 +153,17 @@ class Dispatcher:
         self.settings = settings
         self.chat_settings = chat_settings or ChatSettingsStore(outbox.engine)
         self._configured = {str(channel.chat) for channel in settings.telegram.channels}
+        self._channels: set[str] = set()  # channels among the chats claimed: no settings button
         self.subscribers = subscribers
         self.pacer = sender.pacer
         self.concurrency = max(1, concurrency or getattr(sender, "concurrency", 16))
+        # Claimed deliveries may be up to twice the sends in flight, and outcomes are recorded
+        # in batches of about half the sends in flight (sooner when the queue of claimed ones
+        # runs low): a database transaction costs about as much CPU as a send, so one per
+        # outcome would be the dispatcher's main cost.
+        self._claimable = 2 * self.concurrency
+        self._batch = max(1, self.concurrency // 2)
+        self._send_slots: asyncio.Semaphore | None = None
         self.max_attempts = settings.telegram.max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -155,6 +171,7 @@ class Dispatcher:
         self.lease = lease or max(60.0, 3 * settings.telegram.request_timeout)
         self.grace = grace
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.sole = (not outbox.postgres) if sole is None else sole
         self.progress = progress
         self.on_first_send: Callable[[str], None] | None = None
         # the note to a forum's admins, posted in General, when a topic turned out closed:
@@ -211,6 +228,7 @@ class Dispatcher:
         self._active = True
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        self._send_slots = asyncio.Semaphore(self.concurrency)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
         try:
@@ -233,11 +251,11 @@ class Dispatcher:
         self.wake()
 
     async def _recover(self, *, first: bool) -> bool:
-        """Deliveries left `sending` by a dead process go back to `pending`. With SQLite there is
-        one process per database, so at start every one of them is; with PostgreSQL only those
-        older than the lease (another live instance may be sending the others). False when the
-        database could not be reached (try again later)."""
-        cutoff = None if (first and not self.outbox.postgres) else time.time() - self.lease
+        """Deliveries left `sending` by a dead process go back to `pending`. A sole sender
+        (SQLite's one process, PostgreSQL's elected sender) takes back every one of them at
+        start; dispatchers sharing an outbox only those older than the lease (another live one
+        may be sending the others). False when the database could not be reached (try later)."""
+        cutoff = None if (first and self.sole) else time.time() - self.lease
         try:
             reset = await self._db(self.outbox.reset_inflight, cutoff)
         except SQLAlchemyError as error:
@@ -256,12 +274,13 @@ class Dispatcher:
             if stopping or self.fatal:
                 return
             self._wakeup.clear()
-            free = self.concurrency - len(self._tasks)
+            free = self._claimable - len(self._tasks)
             ahead = self.pacer.lookahead(LOOKAHEAD)
             want = free if ahead is None else max(0, min(free, ahead - self._waiting))
             idle = not self._tasks
-            if not self._results and want == 0:
-                # nothing to record and no room to send: wait for a send to finish
+            plenty = len(self._tasks) > self.concurrency  # claimed beyond the sends in flight
+            if not self._record_now() and (want == 0 or (plenty and want < self._batch)):
+                # too little to record or to claim for a transaction: wait for sends to finish
                 await self._sleep(LOOKAHEAD / 2 if free > 0 else None)
                 continue
             results, self._results = self._results, []
@@ -292,7 +311,8 @@ class Dispatcher:
                 and not self._results
             ):
                 return
-            if self.outbox.postgres and time.monotonic() - last_recovery > self.lease / 2:
+            shared = self.outbox.postgres and not self.sole
+            if shared and time.monotonic() - last_recovery > self.lease / 2:
                 last_recovery = time.monotonic()
                 await self._recover(first=False)
             if want and len(exchange.claimed) == want:
@@ -302,7 +322,7 @@ class Dispatcher:
                 timeout = None
                 if exchange.next_due is not None:
                     timeout = max(0.0, exchange.next_due - time.time())
-                if self.outbox.postgres:
+                if shared:
                     timeout = SHARED_IDLE if timeout is None else min(timeout, SHARED_IDLE)
             await self._sleep(timeout)
 
@@ -310,16 +330,26 @@ class Dispatcher:
         """`Outbox.exchange`, and the settings of the chats it claimed (in the same thread)."""
         exchange = self.outbox.exchange(*args, **kwargs)
         chats = {claimed.chat_id for claimed in exchange.claimed}
-        return exchange, self.chat_settings.for_sending(chats) if chats else {}
+        if not chats:
+            return exchange, {}
+        self._channels.update(self.chat_settings.channels_among(chats))
+        return exchange, self.chat_settings.for_sending(chats)
 
     async def _sleep(self, timeout: float | None) -> None:
         assert self._wakeup is not None
-        if self._results:
+        if self._record_now():
             return
         if timeout is not None and timeout <= 0:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def _record_now(self) -> bool:
+        """Whether the outcomes waiting are worth a transaction now: a batch of them, or
+        the claimed deliveries running low (or the last ones finished)."""
+        if not self._results:
+            return False
+        return len(self._results) >= self._batch or len(self._tasks) <= self.concurrency
 
     async def _finish(self) -> None:
         """Give back what is not being sent yet, let sends in flight finish (up to `grace`),
@@ -361,9 +391,20 @@ class Dispatcher:
         task = asyncio.current_task()
         if task is not None:
             self._held.add(task)
+        slots = self._send_slots
+        assert slots is not None
         try:
             try:
-                permit = await self.pacer.acquire(claimed.chat_id, Priority.DELIVERY)
+                await slots.acquire()  # a send slot first: a permit is never held idle
+                try:
+                    # an edit cannot be a paid broadcast; a send may (when the operator opts in)
+                    payable = not (claimed.is_edit and claimed.target_message_id is not None)
+                    permit = await self.pacer.acquire(
+                        claimed.chat_id, Priority.DELIVERY, payable=payable
+                    )
+                except BaseException:
+                    slots.release()
+                    raise
             except asyncio.CancelledError:  # stopping: not sent, so give it back at once
                 retry = Retry(claimed.id, time.time(), "interrupted before sending", False)
                 outcome = _Outcome(retry, claimed)
@@ -372,7 +413,10 @@ class Dispatcher:
             waiting = False
             if task is not None:
                 self._held.discard(task)
-            outcome = await self._paced(claimed, permit, chosen)
+            try:
+                outcome = await self._paced(claimed, permit, chosen)
+            finally:
+                slots.release()
         finally:
             if waiting:
                 self._waiting -= 1
@@ -381,7 +425,7 @@ class Dispatcher:
                 self._tasks.discard(task)
             if outcome is not None:
                 self._results.append(outcome)
-                if self._wakeup is not None:
+                if self._wakeup is not None and self._record_now():
                     self._wakeup.set()
 
     async def _paced(self, claimed: Claimed, permit: Permit, chosen: ChatSettings) -> _Outcome:
@@ -450,8 +494,8 @@ class Dispatcher:
         more than one part, never on none."""
         if claimed.part < claimed.parts or claimed.chat_id in self._configured:
             return None
-        if claimed.chat_id.startswith("@"):  # a channel by name
-            return None
+        if claimed.chat_id.startswith("@") or claimed.chat_id in self._channels:
+            return None  # a channel: its readers cannot use the button, its admins have /channels
         return settings_button(chosen.language or "zh")
 
     def _outcome(self, claimed: Claimed, error: SendError) -> Result:

@@ -9,6 +9,12 @@
   `1/private_per_second` (private chats) or `60/group_per_minute` (groups and channels) after
   the previous one *finished* (Telegram saw it no later than that), one in flight per chat, and
   a 429 `retry_after` holds back only the chat that got it.
+- Paid broadcast (`Limits.paid_per_second`, an operator's opt-in): the overall pace and ceiling
+  are the paid rate, and the free limit is a second ceiling counted over free requests only. A
+  request is granted free while the free ceiling has room; beyond it only a request that may
+  be paid (a delivery's sendMessage, `payable`) is granted, and its `Permit` says `paid`: the
+  sender adds `allow_paid_broadcast=True`. Replies and edits cannot be paid: they wait for
+  free room, ahead of deliveries as always.
 - Priority: a command reply (`REPLY`) goes before deliveries (`DELIVERY`) waiting for the same
   chat and for the overall budget; within a priority, first come first served.
 
@@ -59,12 +65,22 @@ class Limits:
     global_per_second: float = 30.0
     private_per_second: float = 1.0
     group_per_minute: float = 20.0
+    paid_per_second: float | None = None  # paid broadcast: the ceiling of all requests
 
     @classmethod
     def from_settings(cls, telegram: TelegramSettings) -> Limits:
+        paid = telegram.paid_broadcast
         return cls(
-            telegram.global_per_second, telegram.private_per_second, telegram.group_per_minute
+            telegram.global_per_second,
+            telegram.private_per_second,
+            telegram.group_per_minute,
+            paid.per_second if paid.enabled else None,
         )
+
+    @property
+    def overall_per_second(self) -> float:
+        """Every request together: the paid ceiling when paid broadcast is on."""
+        return self.paid_per_second or self.global_per_second
 
     def chat_interval(self, chat_id: str | int) -> float:
         if is_private(chat_id):
@@ -76,7 +92,8 @@ class Limits:
 class _Waiter:
     priority: int
     seq: int
-    future: asyncio.Future[None] = field(compare=False)
+    future: asyncio.Future[bool] = field(compare=False)  # its result: granted as paid
+    payable: bool = field(default=False, compare=False)
 
 
 class _Queue:
@@ -91,22 +108,28 @@ class _Queue:
         """When the head may go (None: it may not until something else happens)."""
         raise NotImplementedError
 
-    def granted(self, now: float) -> None:
+    def granted(self, now: float) -> bool:
+        """Count the grant; True: it is a paid one."""
         raise NotImplementedError
 
-    async def wait(self, priority: int, seq: int) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self.waiters, _Waiter(priority, seq, future))
+    def take(self) -> _Waiter:
+        """The waiter that goes now (`next_at` has passed): the head."""
+        return heapq.heappop(self.waiters)
+
+    async def wait(self, priority: int, seq: int, payable: bool = False) -> bool:
+        """Until granted; True when granted as a paid request."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiters, _Waiter(priority, seq, future, payable))
         self.pump()
         try:
-            await future
+            return await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self.returned()  # granted, but the caller is gone: give the turn back
+                self.returned(future.result())  # granted, but the caller is gone: give it back
             self.pump()
             raise
 
-    def returned(self) -> None:
+    def returned(self, paid: bool) -> None:
         """A grant was not used."""
 
     def pump(self) -> None:
@@ -123,13 +146,37 @@ class _Queue:
             return
         now = self.clock()
         if at <= now:
-            waiter = heapq.heappop(self.waiters)
-            self.granted(now)
-            waiter.future.set_result(None)
+            waiter = self.take()
+            waiter.future.set_result(self.granted(now))
             self.pump()  # the next may be due too (catching up), or needs a timer
             return
         loop = asyncio.get_running_loop()
         self.timer = loop.call_later(at - now, self.pump)
+
+
+class _Window:
+    """Requests that may reach Telegram within one second: those in flight, and those that
+    finished during the last second. At most `ceiling` of them."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.in_flight = 0
+        self.finished: deque[float] = deque()
+
+    def room_at(self, now: float) -> float | None:
+        """When one more may be granted (now or earlier: at once; None: once one in flight
+        finishes)."""
+        while self.finished and self.finished[0] <= now - 1.0:
+            self.finished.popleft()
+        if self.in_flight + len(self.finished) < self.ceiling:
+            return -math.inf
+        if not self.finished:
+            return None
+        return self.finished[0] + 1.0
+
+    def done(self, now: float) -> None:
+        self.in_flight -= 1
+        self.finished.append(now)
 
 
 class _Overall(_Queue):
@@ -137,43 +184,81 @@ class _Overall(_Queue):
     Telegram within one second: a request arrives somewhere between its grant and its finish,
     so one is granted only while fewer than `ceiling` are in flight or finished during the last
     second. However late requests leave or answers come back (a loaded machine, a slow
-    network), no one-second window at the server then holds more than `ceiling`."""
+    network), no one-second window at the server then holds more than `ceiling`.
 
-    def __init__(self, per_second: float, ceiling: int, clock: Callable[[], float]) -> None:
+    `free_ceiling` (paid broadcast): the same rule over free requests only; a payable request
+    beyond it is granted as paid, any other waits for free room."""
+
+    def __init__(
+        self,
+        per_second: float,
+        ceiling: int,
+        clock: Callable[[], float],
+        free_ceiling: int | None = None,
+    ) -> None:
         super().__init__(clock)
         self.rate = per_second
         self.interval = 1.0 / per_second
-        self.ceiling = ceiling
         self.slot = -math.inf  # the earliest time of the next grant
-        self.in_flight = 0
-        self.finished: deque[float] = deque()  # finish times within the last second
+        self.all = _Window(ceiling)
+        self.free = _Window(free_ceiling) if free_ceiling else None
 
     def next_at(self) -> float | None:
         now = self.clock()
-        while self.finished and self.finished[0] <= now - 1.0:
-            self.finished.popleft()
-        if self.in_flight + len(self.finished) < self.ceiling:
-            return self.slot
-        if not self.finished:
+        room = self.all.room_at(now)
+        if room is None:
             return None  # wait for a request in flight to finish
-        return max(self.slot, self.finished[0] + 1.0)
+        if self._free_full(now) and not any(w.payable for w in self.waiters):
+            free_room = self.free.room_at(now) if self.free is not None else None
+            if free_room is None:
+                return None
+            room = max(room, free_room)
+        return max(self.slot, room)
 
-    def returned(self) -> None:
-        self.in_flight -= 1  # granted but never sent
+    def _free_full(self, now: float) -> bool:
+        """Paid broadcast, and no free request may go now."""
+        if self.free is None:
+            return False
+        room = self.free.room_at(now)
+        return room is None or room > now
 
-    def done(self, now: float) -> None:
-        self.in_flight -= 1
-        self.finished.append(now)
+    def take(self) -> _Waiter:
+        """The head; while the free room is full, the first waiter that may be paid: one
+        that cannot waits for free room, which paid requests do not use up."""
+        if not self._free_full(self.clock()) or self.waiters[0].payable:
+            return heapq.heappop(self.waiters)
+        index = min(
+            (i for i, w in enumerate(self.waiters) if w.payable), key=self.waiters.__getitem__
+        )
+        waiter = self.waiters[index]
+        self.waiters[index] = self.waiters[-1]
+        self.waiters.pop()
+        heapq.heapify(self.waiters)
+        return waiter
+
+    def returned(self, paid: bool) -> None:
+        self.all.in_flight -= 1  # granted but never sent
+        if self.free is not None and not paid:
+            self.free.in_flight -= 1
+
+    def done(self, now: float, paid: bool) -> None:
+        self.all.done(now)
+        if self.free is not None and not paid:
+            self.free.done(now)
         self.pump()
 
-    def granted(self, now: float) -> None:
-        self.in_flight += 1
+    def granted(self, now: float) -> bool:
+        self.all.in_flight += 1
         # A grant up to CATCH_UP late keeps the schedule (the next slot is one interval after
         # this one's, perhaps also past), so a late timer or a busy event loop does not lower
         # the rate; the few grants that catch up fit in the headroom. After an idle spell, or
         # a longer stall, the schedule restarts from now.
         late = now - self.slot
         self.slot = (self.slot if late <= CATCH_UP else now) + self.interval
+        if self.free is None or self._free_full(now):
+            return self.free is not None  # a paid grant (`take` chose a payable waiter)
+        self.free.in_flight += 1
+        return False
 
 
 class _Chat(_Queue):
@@ -187,10 +272,11 @@ class _Chat(_Queue):
     def next_at(self) -> float | None:
         return None if self.busy else self.ready
 
-    def granted(self, now: float) -> None:
+    def granted(self, now: float) -> bool:
         self.busy = True
+        return False
 
-    def returned(self) -> None:
+    def returned(self, paid: bool) -> None:
         self.busy = False
 
     def idle(self, now: float) -> bool:
@@ -203,6 +289,7 @@ class Permit:
 
     chat_id: str | None
     priority: Priority
+    paid: bool = False  # beyond the free rate: send it with allow_paid_broadcast
 
 
 class Pacer:
@@ -213,9 +300,10 @@ class Pacer:
         self.clock = clock
         self._overall = (
             _Overall(
-                HEADROOM * limits.global_per_second,
-                max(1, math.floor(limits.global_per_second)),
+                HEADROOM * limits.overall_per_second,
+                max(1, math.floor(limits.overall_per_second)),
                 clock,
+                max(1, math.floor(limits.global_per_second)) if limits.paid_per_second else None,
             )
             if limits
             else None
@@ -229,9 +317,12 @@ class Pacer:
         """Requests per second actually allowed overall (None: no limit)."""
         return self._overall.rate if self._overall else None
 
-    async def acquire(self, chat_id: str | int | None, priority: Priority) -> Permit:
+    async def acquire(
+        self, chat_id: str | int | None, priority: Priority, *, payable: bool = False
+    ) -> Permit:
         """Wait for a turn: the chat's (if any), then the overall one. Cancelling the wait
-        gives the turn back; nothing is sent before this returns."""
+        gives the turn back; nothing is sent before this returns. `payable`: the request may
+        be sent as a paid broadcast (the permit says whether it must be)."""
         chat_key = None if chat_id is None else str(chat_id).strip()
         if self.limits is None:
             return Permit(chat_key, priority)
@@ -241,13 +332,13 @@ class Pacer:
             await chat.wait(priority, seq)
         try:
             assert self._overall is not None
-            await self._overall.wait(priority, seq)
+            paid = await self._overall.wait(priority, seq, payable)
         except BaseException:
             if chat is not None:
-                chat.returned()
+                chat.returned(False)
                 chat.pump()
             raise
-        return Permit(chat_key, priority)
+        return Permit(chat_key, priority, paid)
 
     def done(self, permit: Permit) -> float:
         """The request of `permit` finished (answered, failed or cut off): returns the seconds
@@ -255,7 +346,7 @@ class Pacer:
         if self.limits is None:
             return 0.0
         assert self._overall is not None
-        self._overall.done(self.clock())
+        self._overall.done(self.clock(), permit.paid)
         if permit.chat_id is None:
             return 0.0
         chat = self._chat(permit.chat_id)

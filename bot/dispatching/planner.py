@@ -5,13 +5,12 @@ handful of category combinations cost a handful of layouts), and written with th
 carries to `delivered_items` in the same transaction. So planning is idempotent: planning the
 same digest again finds every item delivered and adds nothing.
 
-Recipients are read and planned in batches (`BATCH` chats, the first page of subscribers
-`FIRST_BATCH`; the configured channels and the forums first, then the subscribers in the order
-of their chat ids), each batch its own transaction that also records how far the plan got: the
-dispatcher starts sending the first batch (`released` is called after each) while the rest is
-written, the recipients in memory are one batch's at any audience, and a plan stopped half-way
-(a crash, a restart) resumes after its last batch. No chat is planned twice: a batch is written
-whole or not at all, and a chat planned already has its items delivered.
+Recipients are read and planned in batches (`BATCH` chats, the configured channels first, then
+the subscribers in the order of their chat ids), each batch its own transaction that also records
+how far the plan got: the dispatcher starts sending the first batch (`released` is called after
+each) while the rest is written, memory stays that of one batch at any audience, and a plan
+stopped half-way (a crash, a restart) resumes after its last batch. No chat is planned twice:
+a batch is written whole or not at all, and a chat planned already has its items delivered.
 
 A digest planned again after it changed (an item added or removed, a summary corrected) is a
 revision: each chat's message is laid out again into the parts it already has
@@ -28,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -69,7 +68,7 @@ log = logging.getLogger(__name__)
 _ATTEMPTS = 3
 BATCH = 5000  # recipients per transaction of a plan
 FIRST_BATCH = 500  # the first page of subscribers is smaller: its messages go out sooner
-CHANNELS = ""  # the progress once channels and forums are planned (sorts before any chat)
+CHANNELS = ""  # the progress once the configured channels are planned (sorts before any chat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +83,6 @@ class PlanResult:
     edits: int = 0  # edits of messages already sent, queued
     rewritten: int = 0  # parts not sent yet that were given their new text
     batches: int = 0  # transactions written (a resumed plan counts those of this run)
-
-    def __add__(self, other: PlanResult) -> PlanResult:
-        """The totals of two batches of one plan."""
-        summed = {
-            f.name: getattr(self, f.name) + getattr(other, f.name)
-            for f in fields(self)
-            if f.name != "digest_id"
-        }
-        return PlanResult(digest_id=self.digest_id, **summed)
 
     def __str__(self) -> str:
         text = (
@@ -148,15 +138,17 @@ def plan_digest(
     subscribers: Subscribers,
     table: CategoryTable,
     settings: Settings,
-    now: float | None = None,
     released: Callable[[], None] | None = None,
     batch: int = BATCH,
     clock: Callable[[], float] = time.time,
+    now: float | None = None,
 ) -> PlanResult:
     """Write every delivery of a digest (or nothing, when every recipient has it already),
-    `batch` recipients per transaction, `released()` after each; chats' pause, schedule, quiet
-    hours and filters apply as of `now` (default: `clock`, which also dates the plan for
-    retention)."""
+    `batch` recipients per transaction; `released()` after each batch is written; `clock`
+    dates the plan (retention counts from it) and is the time chats' pause, schedule, quiet
+    hours apply at; `now` fixes it."""
+    if now is not None:
+        clock = lambda: now  # noqa: E731 - a fixed clock
     outbox = Outbox(engine)
     header = outbox.digest_header(digest_id)
     if header is None:
@@ -164,58 +156,21 @@ def plan_digest(
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
     page_url = page_url_for(archive, digest_id, settings)
-    store = ChatSettingsStore(engine)
-    choices = _shared(store.many())
-    styles = Styles(choices, store.english_chats())
-    holding = Holding(clock() if now is None else now, settings.zone)
-    forums = _forums(subscribers, Topics(engine))
-    layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
+    choices = _choices(engine, subscribers)
     progress = outbox.start_plan(digest_id, now=clock())
-    total = PlanResult(digest_id, 0, 0, 0, 0)
-    for targets, cursor, in_batch in recipient_batches(
-        progress.cursor,
-        outbox,
-        subscribers,
-        table,
-        settings,
-        batch,
-        min(FIRST_BATCH, batch),
-        first_chats=forums,
+    writing = _Plan(
+        outbox, digest_id, title, date, items, table, settings, clock, page_url, choices
+    )
+    for targets, cursor in recipient_batches(
+        progress.cursor, outbox, subscribers, table, settings, batch, min(FIRST_BATCH, batch)
     ):
-        targets = with_filters(targets, choices)
-        batch_forums = {chat_id: forums[chat_id] for chat_id in in_batch if chat_id in forums}
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                with outbox.planning(
-                    digest_id, chats=in_batch, cursor=cursor, now=clock()
-                ) as writer:
-                    result = _write(
-                        writer,
-                        digest_id,
-                        title,
-                        date,
-                        items,
-                        targets,
-                        table,
-                        settings,
-                        page_url,
-                        holding,
-                        choices,
-                        styles,
-                        batch_forums,
-                        layouts,
-                    )
-                break
-            except (IntegrityError, OperationalError) as error:
-                # another instance planned the same chats at the same moment: read again
-                if attempt == _ATTEMPTS:
-                    raise
-                log.info("planning %s again after a conflict: %s", digest_id, error.orig)
-        total = total + PlanResult(digest_id, 0, 0, 0, 0, batches=1) + result
+        # forums whose chat has no subscription of its own go with the first batch
+        lone = _lone_forums(choices, subscribers) if cursor == CHANNELS else ()
+        writing.write(targets, cursor, lone)
         if released is not None:
             released()
     outbox.finish_plan(progress, now=clock())
-    return total
+    return writing.result()
 
 
 def recipient_batches(
@@ -226,27 +181,22 @@ def recipient_batches(
     settings: Settings,
     batch: int,
     first: int | None = None,
-    *,
-    first_chats: Iterable[str] = (),
-) -> Iterator[tuple[list[Recipient], str, list[str]]]:
-    """The recipients of a plan in batches, each with the progress to record once it is written
-    and the chats it covers: the configured channels and `first_chats` (the forums: they may get
-    messages without subscribing), with their own subscriptions, then the other subscribers,
-    page by page in the order of chat ids (`batch` each, the first `first`), from after `cursor`
-    (None: from the start)."""
+) -> Iterator[tuple[list[Recipient], str]]:
+    """The recipients of a plan in batches, each with the progress to record once it is
+    written: the configured channels (with their own subscriptions, if any), then the other
+    subscribers, page by page in the order of chat ids (`batch` each, the first `first`), from
+    after `cursor` (None: from the start)."""
     moves = outbox.moves()
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     configured = {moves.get(chat, chat) for chat, _ in channels}
-    early = configured | set(first_chats)
     if cursor is None:
         inactive = []
         for chat_id in configured:
             known = subscribers.chat(chat_id)
             if known is not None and known.state != ACTIVE:
                 inactive.append(chat_id)
-        own = subscribers.active_subscriptions_of(early)
-        targets = recipients(channels, own, table, moves=moves, inactive=inactive)
-        yield targets, CHANNELS, sorted(early | {r.chat_id for r in targets})
+        own = subscribers.active_subscriptions_of(configured)
+        yield recipients(channels, own, table, moves=moves, inactive=inactive), CHANNELS
         cursor = CHANNELS
     size = batch if first is None else first
     while True:
@@ -255,125 +205,198 @@ def recipient_batches(
         if not page:
             return
         cursor = next(reversed(page))
-        for chat_id in early & page.keys():
-            del page[chat_id]  # planned in the first batch
-        yield recipients((), page, table), cursor, list(page)
+        for chat_id in configured & page.keys():
+            del page[chat_id]  # planned with the channels
+        yield recipients((), page, table), cursor
 
 
-def _write(
-    writer: PlanWriter,
-    digest_id: str,
-    title: str,
-    date: datetime,
-    items: list[Item],
-    targets: list[Recipient],
-    table: CategoryTable,
-    settings: Settings,
-    page_url: str,
-    holding: Holding,
-    choices: dict[str, ChatSettings],
-    styles: Styles,
-    forums: dict[str, Forum],
-    layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]],
-) -> PlanResult:
-    """One batch of a plan, written by `writer` (its transaction); `layouts` are shared by the
-    batches."""
-    by_chat = {r.chat_id: r for r in targets}
-    delivered = writer.delivered([item.id for item in items])
-    routed = route(items, [r for r in targets if r.chat_id not in forums], table, delivered)
-    topic_messages = {
-        chat_id: route_forum(items, by_chat.get(chat_id), forum, table, delivered.get(chat_id, ()))
-        for chat_id, forum in forums.items()
-    }
-    planned = writer.planned()
-    reviser = _Reviser(writer, title, date, items, table, settings, page_url)
-    skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
-    for chat_id, messages in planned.items():
-        recipient = by_chat.get(chat_id)
-        if chat_id in forums:  # each topic's messages revised in place, with its footer
-            for thread_id, group in _by_thread(messages).items():
-                target = _forum_target(forums[chat_id], thread_id, recipient)
-                feed_url = feed_url_for(target, settings, table)
-                reviser.revise(chat_id, group, (), feed_url, styles.of(chat_id))
-            continue  # its new items go to their topics as new messages, below
-        if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
-            continue
-        fresh = routed.pop(chat_id, ())
-        feed_url = feed_url_for(recipient, settings, table)
-        reviser.revise(chat_id, messages, fresh, feed_url, styles.of(chat_id))
-    held: dict[str, tuple[str, ...]] = {}
-    paused = 0
-    for chat_id, routed_items in routed.items():
-        verdict, chosen = holding.decide(choices.get(chat_id), routed_items)
+class _Plan:
+    """The batches of one plan: layouts shared between them, the chats' settings and forum
+    layouts read once, and the totals."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        digest_id: str,
+        title: str,
+        date: datetime,
+        items: list[Item],
+        table: CategoryTable,
+        settings: Settings,
+        clock: Callable[[], float],
+        page_url: str,
+        choices: ChatSettingsChoices,
+    ) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self.digest_id = digest_id
+        self.title = title
+        self.date = date
+        self.items = items
+        self.table = table
+        self.settings = settings
+        self.page_url = page_url
+        self.choices = choices.settings
+        self.styles = choices.styles
+        self.forums = choices.forums
+        self.holding = Holding(clock(), settings.zone)
+        self.layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
+        self.reviser = _Reviser(title, date, items, table, settings, page_url)
+        self.totals = {
+            "chats": 0,
+            "deliveries": 0,
+            "items": 0,
+            "skipped": 0,
+            "edits": 0,
+            "held": 0,
+            "paused": 0,
+        }
+        self.batches = 0
+
+    def write(self, targets: list[Recipient], cursor: str, forums: Sequence[str] = ()) -> None:
+        """One batch, in its own transaction, tried again after a conflict; `forums`: forum
+        chats planned in this batch although no subscription of theirs is in it."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            rewritten = self.reviser.rewritten
+            try:
+                self._write(with_filters(targets, self.choices), cursor, forums)
+                self.batches += 1
+                return
+            except (IntegrityError, OperationalError) as error:
+                # another instance planned the same chats at the same moment: read again
+                self.reviser.rewritten = rewritten
+                if attempt == _ATTEMPTS:
+                    raise
+                log.info("planning %s again after a conflict: %s", self.digest_id, error.orig)
+
+    def _write(self, targets: list[Recipient], cursor: str, extra_forums: Sequence[str]) -> None:
+        by_chat = {r.chat_id: r for r in targets}
+        forums = {
+            chat_id: forum
+            for chat_id, forum in self.forums.items()
+            if chat_id in by_chat or chat_id in extra_forums
+        }
+        chats = list(dict.fromkeys([*by_chat, *forums]))
+        with self.outbox.planning(
+            self.digest_id, chats=chats, cursor=cursor, now=self.clock()
+        ) as writer:
+            delivered = writer.delivered([item.id for item in self.items])
+            plain = [r for r in targets if r.chat_id not in forums]
+            routed = route(self.items, plain, self.table, delivered)
+            topic_messages = {
+                chat_id: route_forum(
+                    self.items, by_chat.get(chat_id), forum, self.table, delivered.get(chat_id, ())
+                )
+                for chat_id, forum in forums.items()
+            }
+            planned = writer.planned()
+            self.reviser.writer = writer
+            skipped = len(targets) - len(routed) - sum(1 for m in topic_messages.values() if m)
+            for chat_id, messages in planned.items():
+                recipient = by_chat.get(chat_id)
+                if chat_id in forums:  # each topic's messages revised in place, with its footer
+                    for thread_id, group in _by_thread(messages).items():
+                        target = _forum_target(forums[chat_id], thread_id, recipient)
+                        feed_url = feed_url_for(target, self.settings, self.table)
+                        self.reviser.revise(chat_id, group, (), feed_url, self.styles.of(chat_id))
+                    continue  # its new items go to their topics as new messages, below
+                if recipient is None:  # no longer a recipient (unsubscribed, blocked): left alone
+                    continue
+                fresh = routed.pop(chat_id, ())
+                feed_url = feed_url_for(recipient, self.settings, self.table)
+                self.reviser.revise(chat_id, messages, fresh, feed_url, self.styles.of(chat_id))
+            held: dict[str, tuple[str, ...]] = {}
+            for chat_id, routed_items in routed.items():
+                chosen = self._decide(writer, held, chat_id, routed_items)
+                if chosen:
+                    writer.add(chat_id, self.parts_for(by_chat[chat_id], chosen))
+            for chat_id, messages_of_forum in topic_messages.items():
+                # a forum's pause, schedule and quiet hours apply to all its topics at once
+                union = tuple(item for _, chosen in messages_of_forum for item in chosen)
+                keep = {item.id for item in self._decide(writer, held, chat_id, union)}
+                for thread_id, in_topic in messages_of_forum:
+                    shown = tuple(item for item in in_topic if item.id in keep)
+                    if shown:
+                        target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+                        parts = self.parts_for(target, shown)
+                        writer.add(chat_id, parts, thread_id=thread_id)
+            HeldItems.hold_many(writer.connection, held, self.digest_id, self.holding.now)
+        self.totals["chats"] += writer.chats
+        self.totals["deliveries"] += writer.deliveries
+        self.totals["items"] += writer.items
+        self.totals["skipped"] += skipped
+        self.totals["edits"] += writer.edits
+        self.totals["held"] += len(held)
+
+    def _decide(
+        self,
+        writer: PlanWriter,
+        held: dict[str, tuple[str, ...]],
+        chat_id: str,
+        routed: tuple[Item, ...],
+    ) -> tuple[Item, ...]:
+        """What a chat gets now, by its pause, schedule and quiet hours; what it holds for
+        later goes into `held`, and what it misses while paused is marked as had."""
+        if not routed:
+            return ()
+        verdict, chosen = self.holding.decide(self.choices.get(chat_id), routed)
         if verdict is Disposition.HOLD and chosen:
             held[chat_id] = tuple(item.id for item in chosen)
         if verdict is Disposition.SKIP:  # had while paused: never sent later one by one
-            writer.received(chat_id, [item.id for item in routed_items])
-            paused += 1
-        if verdict is not Disposition.DELIVER or not chosen:
-            continue
-        feed_url = feed_url_for(by_chat[chat_id], settings, table)
-        style = styles.of(chat_id)
+            writer.received(chat_id, [item.id for item in routed])
+            self.totals["paused"] += 1
+        return tuple(chosen) if verdict is Disposition.DELIVER else ()
+
+    def parts_for(self, recipient: Recipient, chosen: tuple[Item, ...]) -> list[NewPart]:
+        """The message of a recipient that gets `chosen`: laid out once per distinct layout."""
+        feed_url = feed_url_for(recipient, self.settings, self.table)
+        style = self.styles.of(recipient.chat_id)
         key = (tuple(item.id for item in chosen), feed_url, style)
-        parts = layouts.get(key)
+        parts = self.layouts.get(key)
         if parts is None:
-            parts = layouts[key] = _new_parts(
+            parts = self.layouts[key] = _new_parts(
                 layout_digest(
-                    title,
-                    date,
+                    self.title,
+                    self.date,
                     chosen,
-                    zone=settings.zone,
+                    zone=self.settings.zone,
                     feed_url=feed_url,
-                    table=table,
-                    page_url=page_url,
+                    table=self.table,
+                    page_url=self.page_url,
                     style=style,
                 )
             )
-        writer.add(chat_id, parts)
-    for chat_id, messages_of_forum in topic_messages.items():
-        # a forum's pause, schedule and quiet hours apply to all its topics at once
-        union = tuple(item for _, chosen in messages_of_forum for item in chosen)
-        if not union:
-            continue
-        verdict, chosen = holding.decide(choices.get(chat_id), union)
-        if verdict is Disposition.HOLD and chosen:
-            held[chat_id] = tuple(item.id for item in chosen)
-        if verdict is Disposition.SKIP:
-            writer.received(chat_id, [item.id for item in union])
-            paused += 1
-        if verdict is not Disposition.DELIVER or not chosen:
-            continue
-        keep = {item.id for item in chosen}
-        style = styles.of(chat_id)
-        for thread_id, in_topic in messages_of_forum:
-            shown = tuple(item for item in in_topic if item.id in keep)
-            if not shown:
-                continue
-            target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
-            message = layout_digest(
-                title,
-                date,
-                shown,
-                zone=settings.zone,
-                feed_url=feed_url_for(target, settings, table),
-                table=table,
-                page_url=page_url,
-                style=style,
-            )
-            writer.add(chat_id, _new_parts(message), thread_id=thread_id)
-    HeldItems.hold_many(writer.connection, held, digest_id, holding.now)
-    writer.flush()  # so that its counts are the batch's
-    return PlanResult(
-        digest_id=digest_id,
-        chats=writer.chats,
-        deliveries=writer.deliveries,
-        items=writer.items,
-        skipped=skipped,
-        held=len(held),
-        paused=paused,
-        edits=writer.edits,
-        rewritten=reviser.rewritten,
-    )
+        return parts
+
+    def result(self) -> PlanResult:
+        return PlanResult(
+            digest_id=self.digest_id,
+            rewritten=self.reviser.rewritten,
+            batches=self.batches,
+            **self.totals,
+        )
+
+
+@dataclass(frozen=True)
+class ChatSettingsChoices:
+    """What the chats of a plan chose, read once per plan: their settings, styles and forums."""
+
+    settings: dict[str, ChatSettings]
+    styles: Styles
+    forums: dict[str, Forum]
+
+
+def _choices(engine: Engine, subscribers: Subscribers) -> ChatSettingsChoices:
+    store = ChatSettingsStore(engine)
+    chosen = _shared(store.many())
+    styles = Styles(chosen, store.english_chats())
+    return ChatSettingsChoices(chosen, styles, _forums(subscribers, Topics(engine)))
+
+
+def _lone_forums(choices: ChatSettingsChoices, subscribers: Subscribers) -> list[str]:
+    """Forums with topics bound but no subscription of the group's own: no batch of
+    subscribers holds them."""
+    return [chat_id for chat_id in choices.forums if not subscribers.subscriptions_of(chat_id)]
 
 
 def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
@@ -418,9 +441,10 @@ class _Reviser:
     """Revises the messages of one digest already planned to chats (see the module docstring).
     Chats whose messages held the same items share one layout."""
 
+    writer: PlanWriter  # the batch being written
+
     def __init__(
         self,
-        writer: PlanWriter,
         title: str,
         date: datetime,
         items: list[Item],
@@ -428,7 +452,6 @@ class _Reviser:
         settings: Settings,
         page_url: str = "",
     ) -> None:
-        self.writer = writer
         self.page_url = page_url
         self.title = title
         self.date = date
@@ -528,4 +551,4 @@ def _shows(planned: PlannedPart, part: Part) -> bool:
     return planned.text in (part.html, plain_text(part.html))  # resent as plain text
 
 
-__all__ = ["ALL", "PlanResult", "feed_url_for", "plan_digest"]
+__all__ = ["ALL", "BATCH", "PlanResult", "feed_url_for", "plan_digest", "recipient_batches"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections import deque
 from typing import Any, NoReturn, Protocol
 
@@ -150,6 +151,9 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+# seconds a request to the Bot API may take, for sizing the connection pool (Telegram's servers
+# are far from many operators; a paid broadcast at 1,000/s then needs 100 requests in flight)
+ROUND_TRIP = 0.1
 # Telegram's words for a closed topic and for a deleted one (or a thread id it does not know)
 _TOPIC_GONE = ("topic_closed", "message thread not found", "topic_deleted")
 _MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
@@ -222,6 +226,12 @@ class StatusRequest(HTTPXRequest):
         raise UnexpectedStatus(f"the Bot API answered HTTP {code}")
 
 
+def connections_for(limits: Limits) -> int:
+    """Requests in flight at once needed to keep up with the overall rate when each takes
+    `ROUND_TRIP` seconds (16 at least: a slow chat must not hold the others up)."""
+    return max(16, math.ceil(limits.overall_per_second * ROUND_TRIP))
+
+
 def chat_ref(chat_id: str) -> int | str:
     """A chat id as the Bot API takes it: a number, or "@channelname"."""
     text = str(chat_id).strip()
@@ -236,17 +246,17 @@ class TelegramSender:
     token's one budget, shared with the Application's bot; its own by default)."""
 
     def __init__(
-        self, settings: Settings, *, pacer: Pacer | None = None, pool_size: int = 16
+        self, settings: Settings, *, pacer: Pacer | None = None, pool_size: int | None = None
     ) -> None:
         token = settings.token
         if not token:
             raise ValueError("TelegramSender needs a bot token")
         add_secret(token)  # error texts and logged tracebacks may quote request URLs
         timeout = settings.telegram.request_timeout
-        self.concurrency = pool_size
         self.pacer = pacer or Pacer(Limits.from_settings(settings.telegram))
+        self.concurrency = pool_size or connections_for(Limits.from_settings(settings.telegram))
         request = StatusRequest(
-            connection_pool_size=pool_size,
+            connection_pool_size=self.concurrency,
             read_timeout=timeout,
             write_timeout=timeout,
             connect_timeout=min(timeout, 10.0),
@@ -278,6 +288,8 @@ class TelegramSender:
                 text,
                 parse_mode=ParseMode.HTML if html else None,
                 link_preview_options=self._no_preview if disable_preview else None,
+                # beyond the free rate (paid broadcast on): Telegram charges 0.1 Star for it
+                allow_paid_broadcast=True if permit is not None and permit.paid else None,
                 disable_notification=silent or None,
                 reply_markup=_settings_markup(button),
                 message_thread_id=thread_id,

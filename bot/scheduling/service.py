@@ -9,6 +9,7 @@ arrives, at any stage) undoes exactly what was done, in reverse order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import time
@@ -57,6 +58,7 @@ from bot.storing.locks import (
     PollerLock,
     PollerRole,
 )
+from bot.storing.notify import PlannedListener
 from bot.storing.retention import Retention
 from bot.storing.search import Search
 from bot.storing.status import ping
@@ -67,11 +69,11 @@ log = logging.getLogger("digestbot")
 # Seconds in-flight deliveries get to finish. With the bot's 2 s and the HTTP server's 2 s,
 # the process exits within the 10 s a supervisor gives it.
 SHUTDOWN_GRACE = 5.0
+BUNDLE_CHECK_SECONDS = 30.0  # how often held items are checked for a due bundle (#13)
 PRUNE_SECONDS = 3600.0  # the retention job's period
 STORAGE_SECONDS = 600.0  # the outbox's size measured (SQLite reads every page of it)
 PRUNE_PAUSE = 0.02  # seconds between two of its transactions: deliveries' go first
 DAY = 86400.0
-BUNDLE_CHECK_SECONDS = 30.0  # how often held items are checked for a due bundle (#13)
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 T = TypeVar("T")
@@ -110,6 +112,7 @@ class Components:
     guard: StateGuard
     bot: Application | None
     username: str | None
+    listener: PlannedListener | None = None  # PostgreSQL: planning notices wake the dispatcher
 
 
 class Service:
@@ -135,7 +138,13 @@ class Service:
         self.ready = False
         self.jobs: dict[str, asyncio.Task[None]] = {}
         self.problem: str | None = None  # why the service stops on its own
-        self.poller_role: PollerRole | None = None  # PostgreSQL: who polls, re-checked
+        # PostgreSQL: the one instance that sends (and polls), elected and re-checked; the
+        # others stand by. SQLite: this process, always.
+        self.sender_role: PollerRole | None = None
+        self.sending = asyncio.Event()
+        self._turn_over = asyncio.Event()  # set to end the dispatcher's run: standing by
+        self._turn_ended = asyncio.Event()  # the dispatcher's run is over
+        self._turn_ended.set()
         self.exit_code = EXIT_OK
 
     async def main(self) -> int:
@@ -175,10 +184,18 @@ class Service:
 
         bot, sender, username = await self._start_bot(stack, engine, pipeline)
         pipeline.bot_username = username
-        dispatcher = Dispatcher(sender, pipeline.outbox, settings, subscribers=pipeline.subscribers)
+        # the only sender: SQLite's one process, or PostgreSQL's elected instance
+        sole = not pipeline.outbox.postgres or self.sender_role is not None
+        dispatcher = Dispatcher(
+            sender, pipeline.outbox, settings, subscribers=pipeline.subscribers, sole=sole
+        )
         dispatcher.on_first_send = self._first_send
-        pipeline.released = dispatcher.wake  # each batch of a plan goes out as it is written
         dispatcher.topic_note = topic_note(engine)  # a closed forum topic: told in General
+        pipeline.released = dispatcher.wake  # each batch of a plan goes out as it is written
+        listener = None
+        if engine.dialect.name == "postgresql":  # whoever plans, the sender hears of it
+            listener = PlannedListener(engine, dispatcher.wake).start()
+            stack.callback(listener.close)
         metrics.count_deliveries_of(lambda: dispatcher.stats)
         watcher = DigestWatcher(
             settings.digests_dir,
@@ -188,7 +205,9 @@ class Service:
         )
         stack.push_async_callback(watcher.close)
         server = await self._start_server(stack, bot, pipeline)
-        self.parts = Components(engine, pipeline, dispatcher, watcher, server, guard, bot, username)
+        self.parts = Components(
+            engine, pipeline, dispatcher, watcher, server, guard, bot, username, listener
+        )
         return self.parts
 
     def _table(self) -> CategoryTable:
@@ -216,6 +235,7 @@ class Service:
         settings = self.settings
         if not settings.token:
             log.info("no bot token: console mode, messages are logged instead of sent")
+            self.sending.set()  # nothing reaches Telegram: every instance logs its share
             return None, ConsoleSender(), settings.telegram.username
         # one budget for the bot token: replies, deliveries and edits draw from it
         pacer = pacing.Pacer(pacing.Limits.from_settings(settings.telegram))
@@ -228,19 +248,25 @@ class Service:
             pacer=pacer,
         )
         poll = not settings.telegram.webhook_url
-        if poll and engine.dialect.name == "postgresql":
-            poller_lock = PollerLock(engine)
-            poll = await self._step(asyncio.to_thread(poller_lock.try_acquire))
-            stack.push_async_callback(asyncio.to_thread, poller_lock.release)
-            if not poll:
-                log.info("another instance polls Telegram; this one only delivers")
-            self.poller_role = PollerRole(
-                poller_lock,
-                lambda: start_polling(app),
-                lambda: stop_polling(app),
-                polling=poll,
-                grace=POLLER_CHECK_SECONDS + settings.telegram.poll_timeout + 5,
+        sender = True
+        if engine.dialect.name == "postgresql":
+            # One elected sender holds the bot's whole budget (its Pacer): it polls and
+            # delivers; the others plan and serve feeds, and take over when it is gone.
+            sender_lock = PollerLock(engine)
+            sender = await self._step(asyncio.to_thread(sender_lock.try_acquire))
+            stack.push_async_callback(asyncio.to_thread, sender_lock.release)
+            if not sender:
+                log.info("another instance sends and polls Telegram; this one stands by")
+            self.sender_role = PollerRole(
+                sender_lock,
+                lambda: self._become_sender(app, poll),
+                lambda: self._stand_by(app),
+                polling=sender,
+                grace=POLLER_CHECK_SECONDS + settings.telegram.poll_timeout + SHUTDOWN_GRACE,
             )
+            poll = poll and sender
+        if sender:
+            self.sending.set()
         try:
             await self._step(start_bot(app, poll=poll))
         except InvalidToken as error:
@@ -260,7 +286,7 @@ class Service:
         settings = self.settings
         routes = []
         if bot is not None and settings.telegram.webhook_url:
-            routes.append(webhook_route(bot, settings))
+            routes.append(webhook_route(bot, settings, accepting=self.sending.is_set))
         searches = SearchSite(Search(pipeline.engine), pipeline.table, settings)
         routes.extend(search_routes(searches, settings.feeds.search_per_minute))
         server = FeedServer(
@@ -355,15 +381,15 @@ class Service:
             coalesce=True,
             next_run_time=datetime.now(settings.zone),
         )
-        if self.poller_role:  # a dropped database connection loses the lock: re-checked
+        if self.sender_role:  # a dropped database connection loses the lock: re-checked
             scheduler.add_job(
-                self.poller_role.check,
+                self._check_role,
                 "interval",
                 seconds=POLLER_CHECK_SECONDS,
                 max_instances=1,
                 coalesce=True,
             )
-        dispatching = asyncio.create_task(parts.dispatcher.run(self.stop), name="dispatch")
+        dispatching = asyncio.create_task(self._dispatch(parts.dispatcher), name="dispatch")
         stack.push_async_callback(_finish, dispatching)
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)  # first to go: no new jobs while stopping
@@ -375,6 +401,51 @@ class Service:
         await self.stop.wait()
         log.info("stopping")
         return self.exit_code
+
+    async def _dispatch(self, dispatcher: Dispatcher) -> None:
+        """The dispatch job: delivers whenever this instance is the sender (SQLite: from start
+        to stop; PostgreSQL: from its election until it stands by or stops)."""
+        while not self.stop.is_set():
+            await _first_set(self.stop, self.sending)
+            if self.stop.is_set():
+                return
+            if not self.sending.is_set():  # stood by again before this turn began
+                continue
+            self._turn_ended.clear()
+            turn_ends = asyncio.Event()
+            relay = asyncio.create_task(_first_set(self.stop, self._turn_over))
+            relay.add_done_callback(functools.partial(_set_event, turn_ends))
+            try:
+                await dispatcher.run(turn_ends)
+            finally:
+                relay.cancel()
+                self._turn_ended.set()
+            if not self._turn_over.is_set():  # stopped, or the token was refused
+                return
+
+    async def _check_role(self) -> None:
+        """The scheduler's job: the sender role re-checked or taken (a stop may cut it short,
+        in the grace period of a takeover: nothing to report then)."""
+        if self.sender_role is not None:
+            with suppress(asyncio.CancelledError):
+                await self.sender_role.check()
+
+    async def _become_sender(self, app: Application, poll: bool) -> None:
+        """Elected: poll (unless webhooks bring the updates) and deliver, taking back what a
+        dead sender left in flight (the dispatcher's recovery at start)."""
+        if poll:
+            await start_polling(app)
+        self._turn_over.clear()
+        self.sending.set()
+        log.info("this instance is now the sender: it delivers and polls Telegram")
+
+    async def _stand_by(self, app: Application) -> None:
+        """The election is lost: no more polling or sending (sends in flight finish within
+        the dispatcher's grace, well inside the next sender's waiting time)."""
+        self.sending.clear()
+        self._turn_over.set()
+        await stop_polling(app)
+        await self._turn_ended.wait()
 
     async def _scan(self) -> None:
         """The periodic job: the state still there, the folder rescanned, failures retried."""
@@ -619,6 +690,20 @@ async def _finish(task: asyncio.Task[None]) -> None:
     task.cancel()
     with suppress(BaseException):
         await task
+
+
+def _set_event(event: asyncio.Event, _done: object) -> None:
+    event.set()
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    """Until one of `events` is set."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _stop_bot(app: Application) -> None:

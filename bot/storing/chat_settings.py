@@ -116,6 +116,17 @@ class ChatSettingsStore:
             result[chat_id] = replace(have, language=lang)
         return result
 
+    def channels_among(self, chat_ids: Iterable[str]) -> set[str]:
+        """Which of these chats are channels (their messages get no settings button)."""
+        wanted = list(dict.fromkeys(str(c) for c in chat_ids))
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                query = select(chats.c.id).where(chats.c.id.in_(batch), chats.c.type == "channel")
+                found.update(connection.execute(query).scalars())
+        return found
+
     def english_chats(self) -> set[str]:
         """Chats whose Telegram language is English: they read English unless they chose
         otherwise (the planner's one read of languages; every other chat reads Chinese)."""

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
 from bot.model import Entry
 from bot.storing.archive import entry_of
 from bot.storing.database import upsert
+from bot.storing.notify import notify_planned
 from bot.storing.outbox import NewPart, PlanWriter
 from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
 
@@ -81,6 +82,7 @@ class HeldItems:
                 writer = PlanWriter(connection, f"{BUNDLE_PREFIX}{int(now * 1000)}")
                 writer.add(chat_id, parts)
                 writer.flush()
+                notify_planned(connection)  # the sending instance may be another one
             for start in range(0, len(item_ids), _IN_CHUNK):
                 chunk = item_ids[start : start + _IN_CHUNK]
                 connection.execute(
@@ -100,7 +102,13 @@ class HeldItems:
             )
         ).all()
         if rows:
-            _insert(connection, [{"chat_id": new, **row._asdict()} for row in rows])
+            _insert(
+                connection,
+                [
+                    {"chat_id": new, "item_id": i, "digest_id": d, "held_ts": ts}
+                    for i, d, ts in rows
+                ],
+            )
             connection.execute(delete(held_items).where(held_items.c.chat_id == old))
 
     def forget(self, chat_id: str) -> int:

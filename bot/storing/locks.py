@@ -1,7 +1,10 @@
-"""Who may do what: one `digestbot run` per SQLite database; one poller of the bot per PostgreSQL.
+"""Who may do what: one `digestbot run` per SQLite database; one sender of the bot per PostgreSQL.
 
 Two processes polling one bot are a known source of duplicate messages (409 Conflict, updates
-handled twice), and two dispatchers on one SQLite file would fight over its write lock.
+handled twice), two dispatchers on one SQLite file would fight over its write lock, and two
+processes sending for one bot would each spend the bot's whole rate budget. On PostgreSQL the
+holder of the advisory lock is the sender: it polls (or takes webhooks), replies and delivers,
+through one in-process budget; the service calls the lock and role below "poller" for history.
 
 The PostgreSQL lock lives as long as its connection: when that drops (a restart of the server, a
 terminated backend, a network cut) the lock is gone, and another instance may take it. So the

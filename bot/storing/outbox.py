@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 
 from bot.storing.database import upsert
+from bot.storing.notify import notify_planned
 from bot.storing.tables import (
     chat_moves,
     delivered_items,
@@ -449,6 +450,7 @@ class Outbox:
             if cursor is not None:
                 values["cursor"] = cursor
             connection.execute(update(plans).where(plans.c.digest_id == digest_id).values(**values))
+            notify_planned(connection)  # delivered at commit: other instances wake then
 
     def start_plan(self, digest_id: str, now: float | None = None) -> Progress:
         """Where planning the digest's current version starts: after the last batch written,

@@ -4,6 +4,9 @@ Telegram documents its limits loosely (about 30 messages/s overall, about 1/s pe
 with short bursts tolerated, 20/min per group or channel). The fake enforces them so that a
 dispatcher which ignores them gets 429 `retry_after` in tests, as it would in production:
 - overall: a sliding one-second window (never more than `global_per_second` sends in any second);
+- paid broadcast: a send carrying `allow_paid_broadcast=True` is not counted against that free
+  window, only against `paid_per_second` (Telegram's 1,000/s) for all sends together; a send
+  without the flag still meets the free limit, however many paid ones go beside it;
 - per chat: a token bucket (`*_burst` sends at once, then refilled at the chat's rate).
 Private chats are positive ids; groups and channels are negative ids or "@name".
 """
@@ -26,6 +29,7 @@ class FloodLimits:
     private_burst: int = 3
     group_per_minute: float = 20
     group_burst: int = 3
+    paid_per_second: float = 1000  # every send, flagged or not, with allow_paid_broadcast
 
     def scaled(self, factor: float) -> FloodLimits:
         """The same shape `factor` times faster (benchmarks that cannot wait minutes)."""
@@ -34,6 +38,7 @@ class FloodLimits:
             global_per_second=self.global_per_second * factor,
             private_per_second=self.private_per_second * factor,
             group_per_minute=self.group_per_minute * factor,
+            paid_per_second=self.paid_per_second * factor,
         )
 
 
@@ -64,7 +69,8 @@ class FloodGate:
 
     def __init__(self, limits: FloodLimits) -> None:
         self.limits = limits
-        self._window: deque[float] = deque()
+        self._window: deque[float] = deque()  # free sends (no allow_paid_broadcast)
+        self._all: deque[float] = deque()  # every send, paid or free
         self._buckets: dict[int | str, _Bucket] = {}
 
     def _bucket(self, chat: int | str, now: float) -> _Bucket:
@@ -78,17 +84,23 @@ class FloodGate:
             self._buckets[chat] = bucket
         return bucket
 
-    def admit(self, chat: int | str, now: float) -> int:
-        """0 if the send may go (and it is counted), else Telegram's retry_after in seconds."""
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
+    def admit(self, chat: int | str, now: float, *, paid: bool = False) -> int:
+        """0 if the send may go (and it is counted), else Telegram's retry_after in seconds.
+        `paid`: the send carries allow_paid_broadcast."""
+        for window in (self._window, self._all):
+            while window and window[0] <= now - 1.0:
+                window.popleft()
         waits = [self._bucket(chat, now).wait(now)]
-        if len(self._window) >= self.limits.global_per_second:
+        if not paid and len(self._window) >= self.limits.global_per_second:
             waits.append(self._window[0] + 1.0 - now)
+        if len(self._all) >= self.limits.paid_per_second:
+            waits.append(self._all[0] + 1.0 - now)
         wait = max(waits)
         if wait > 0:
             # Telegram answers whole seconds, never 0.
             return max(1, math.ceil(wait))
         self._buckets[chat].take()
-        self._window.append(now)
+        if not paid:
+            self._window.append(now)
+        self._all.append(now)
         return 0

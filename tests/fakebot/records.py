@@ -28,6 +28,7 @@ class SentMessage:
     date: int = 0  # unix time, as in the Message object
     edit_count: int = 0
     deleted: bool = False
+    paid: bool = False  # sent with allow_paid_broadcast (Telegram charges 0.1 Star for it)
     silent: bool = False  # sent with disable_notification
     message_thread_id: int | None = None  # the forum topic it was sent into (None: General)
 

@@ -770,7 +770,8 @@ class FakeTelegram:
         )
         with self._lock:
             now = time.monotonic()
-            self._admit(key, now)
+            paid = params.get("allow_paid_broadcast") is True
+            self._admit(key, now, paid=paid)
             sm = SentMessage(
                 chat_id=key,
                 message_id=self._new_message_id(key),
@@ -782,6 +783,7 @@ class FakeTelegram:
                 at=now,
                 entities=entities,
                 date=int(time.time()),
+                paid=paid,
                 silent=bool(params.get("disable_notification")),
                 message_thread_id=thread_id,
             )
@@ -805,10 +807,11 @@ class FakeTelegram:
             raise _bad(f"message to {verb} not found")
         return key, index, self._messages[index]
 
-    def _admit(self, key: int | str, now: float) -> None:
-        """(Under the lock) the flood gate for one send or edit: Telegram counts both."""
+    def _admit(self, key: int | str, now: float, *, paid: bool = False) -> None:
+        """(Under the lock) the flood gate for one send or edit: Telegram counts both; only
+        a send may carry allow_paid_broadcast (`paid`), which lifts the free overall limit."""
         if self._gate is not None:
-            retry = self._gate.admit(key, now)
+            retry = self._gate.admit(key, now, paid=paid)
             if retry:
                 self._flood_counts[key] += 1
                 raise BotApiError(

@@ -1,0 +1,324 @@
+"""Several `digestbot run` on one PostgreSQL database: one budget, failover, paid broadcast.
+
+    .venv/bin/python bench/instances.py [--instances 3] [--recipients 1200] [--kill-after 15]
+        [--paid-recipients 4000] [--paid-rate 1000] [--skip shared|paid]
+
+1. Shared budget and failover: `--instances` real `digestbot run` subprocesses
+   (tests/service_process.py) on a database of their own, against the fake Bot API (a child
+   process) with Telegram's limits (30/s overall, 1/s per private chat, 20/min per group). The
+   sample digest goes to `--recipients` subscribers; `--kill-after` seconds into the broadcast
+   the instance that sends is SIGKILLed. Reported: the combined rate before the kill as a share
+   of 30/s, 429 answers, how long until another instance sent again, and per chat the messages
+   Telegram accepted against those planned (every one delivered, at most one repeat per chat).
+2. Paid broadcast: the same with `telegram.paid_broadcast` on at `--paid-rate` and one instance
+   (the fake applies the paid ceiling only to sends carrying `allow_paid_broadcast`). Reported:
+   the rate as a share of the ceiling, how many went paid, 429s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
+CATEGORIES = ["AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"]
+ADMIN_URL = os.environ.get("DIGESTBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def serve() -> None:
+    """Child mode: the fake Bot API, obeying JSON commands on stdin."""
+    from fakebot.limits import FloodLimits
+    from fakebot.server import FakeTelegram
+
+    with FakeTelegram(limits=None) as fake:
+        print(json.dumps({"base_url": fake.base_url, "token": fake.token}), flush=True)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["op"] == "reset":
+                fake.reset()
+                limits = command.get("limits")
+                fake.limits = FloodLimits(**limits) if limits else None
+                answer: dict[str, Any] = {"ok": True}
+            elif command["op"] == "stats":
+                messages = fake.messages()
+                answer = {
+                    "times": [m.at for m in messages],
+                    "paid": sum(m.paid for m in messages),
+                    "flood": fake.flood_count,
+                    "per_chat": {str(k): v for k, v in fake.sent_counts().items()},
+                    "max_in_second": fake.max_in_window(1.0),
+                    "now": time.monotonic(),
+                }
+            else:
+                answer = {"error": "unknown op"}
+            print(json.dumps(answer), flush=True)
+
+
+class Fake:
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        hello = json.loads(self.process.stdout.readline())  # type: ignore[union-attr]
+        self.base_url, self.token = hello["base_url"], hello["token"]
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        self.process.stdin.write(json.dumps(command) + "\n")  # type: ignore[union-attr]
+        self.process.stdin.flush()  # type: ignore[union-attr]
+        return json.loads(self.process.stdout.readline())  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self.process.stdin.close()  # type: ignore[union-attr]
+        self.process.wait(10)
+
+
+class Database:
+    """A PostgreSQL database of the benchmark's own, migrated, dropped at the end."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import create_engine
+
+        from bot.storing.database import engine_url
+
+        self.name = f"digestbot_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = create_engine(engine_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        self.url = ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
+
+    def drop(self) -> None:
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+def add_subscribers(url: str, recipients: int, seed: int = 1) -> None:
+    """`recipients` private chats (plus 2% groups), each subscribed to some categories."""
+    from sqlalchemy import insert
+
+    from bot.storing.database import open_database
+    from bot.storing.tables import chats, subscriptions
+
+    engine = open_database(url)
+    rng = random.Random(seed)
+    now = time.time()
+    chat_rows, sub_rows = [], []
+    for n in range(recipients):
+        group = n % 50 == 49
+        chat = str(-1_001_000_000_000 - n if group else 10_000_000 + n)
+        chat_rows.append(
+            {"id": chat, "type": "supergroup" if group else "private", "state": "active",
+             "created_ts": now, "updated_ts": now}
+        )  # fmt: skip
+        wanted = ["*"] if rng.random() < 0.1 else rng.sample(CATEGORIES, rng.randint(1, 3))
+        sub_rows.extend({"chat_id": chat, "category": c, "created_ts": now} for c in wanted)
+    with engine.begin() as connection:
+        connection.execute(insert(chats), chat_rows)
+        connection.execute(insert(subscriptions), sub_rows)
+    engine.dispose()
+
+
+def planned_per_chat(url: str) -> tuple[Counter[str], Counter[str]]:
+    """(deliveries planned per chat, of them not yet sent) from the outbox."""
+    from bot.storing.database import open_database
+    from bot.storing.outbox import Outbox
+
+    engine = open_database(url)
+    rows = Outbox(engine).rows()
+    engine.dispose()
+    planned = Counter(str(r["chat_id"]) for r in rows)
+    unsent = Counter(str(r["chat_id"]) for r in rows if r["state"] in ("pending", "sending"))
+    return planned, unsent
+
+
+def instance_env(url: str, fake: Fake, digests: Path, **telegram: str) -> dict[str, str]:
+    env = {
+        "DIGESTBOT_DATABASE_URL": url,
+        "DIGESTBOT_DIGESTS_DIR": str(digests),
+        "DIGESTBOT_TELEGRAM__TOKEN": fake.token,
+        "DIGESTBOT_TELEGRAM__BASE_URL": fake.base_url,
+        "DIGESTBOT_TELEGRAM__POLL_TIMEOUT": "1",
+        "DIGESTBOT_LOG_LEVEL": "INFO",
+        # one address for all: links in messages must not differ between instances
+        "DIGESTBOT_SITE_URL": "https://news.example.com/",
+    }
+    env.update({f"DIGESTBOT_TELEGRAM__{k.upper()}": v for k, v in telegram.items()})
+    return env
+
+
+def wait_until(condition: Any, timeout: float, step: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def rate(times: list[float], start: float, end: float) -> float:
+    inside = sorted(t for t in times if start <= t <= end)
+    if len(inside) < 2:
+        return 0.0
+    return (len(inside) - 1) / (inside[-1] - inside[0])
+
+
+def broadcast(
+    folder: Path,
+    fake: Fake,
+    *,
+    instances: int,
+    recipients: int,
+    limits: dict[str, float],
+    kill_after: float | None,
+    timeout: float,
+    **telegram: str,
+) -> dict[str, Any]:
+    """One digest to `recipients` through `instances` services; the sender killed after
+    `kill_after` seconds of sending (None: not)."""
+    from service_process import ServiceProcess
+
+    database = Database()
+    services: list[ServiceProcess] = []
+    try:
+        add_subscribers(database.url, recipients)
+        digests = folder / f"seeds-{database.name}"
+        digests.mkdir()
+        env = instance_env(database.url, fake, digests, **telegram)
+        fake.ask(op="reset", limits=limits)
+        for n in range(instances):
+            services.append(ServiceProcess(folder / f"{database.name}-{n}", env).start(timeout=60))
+        senders = [s for s in services if "polling for updates" in s.output()]
+        assert len(senders) == 1, "exactly one instance is elected sender"
+        shutil.copy(SAMPLE, folder / SAMPLE.name)  # then renamed in: the watchers see it whole
+        os.replace(folder / SAMPLE.name, digests / SAMPLE.name)
+        assert wait_until(lambda: fake.ask(op="stats")["times"], 60), "nothing was sent"
+        first = min(fake.ask(op="stats")["times"])
+        killed_at = None
+        if kill_after is not None:
+            time.sleep(kill_after)
+            senders[0].process.kill()  # type: ignore[union-attr]  # SIGKILL, mid-broadcast
+            killed_at = fake.ask(op="stats")["now"]
+            senders[0].process.wait(10)  # type: ignore[union-attr]
+        planned, _ = planned_per_chat(database.url)
+        assert wait_until(lambda: not planned_per_chat(database.url)[1], timeout, 1.0), (
+            "not everything was delivered in time"
+        )
+        planned, _ = planned_per_chat(database.url)
+        seen = fake.ask(op="stats")
+        times = seen["times"]
+        per_chat = Counter(seen["per_chat"])
+        repeats = {chat: per_chat[chat] - n for chat, n in planned.items() if per_chat[chat] > n}
+        missing = {chat: n - per_chat[chat] for chat, n in planned.items() if per_chat[chat] < n}
+        limit = limits.get("paid_per_second") if telegram else limits["global_per_second"]
+        before = rate(times, first, killed_at) if killed_at else rate(times, first, max(times))
+        result: dict[str, Any] = {
+            "instances": instances,
+            "recipients": recipients,
+            "messages_planned": sum(planned.values()),
+            "messages_accepted": len(times),
+            "limit_per_second": limit,
+            "rate_per_second": round(before, 1),
+            "share_of_limit": round(before / float(limit or 1), 3),
+            "max_in_any_second": seen["max_in_second"],
+            "http_429": seen["flood"],
+            "paid_messages": seen["paid"],
+            "missing": sum(missing.values()),
+            "chats_with_a_repeat": len(repeats),
+            "most_repeats_in_a_chat": max(repeats.values(), default=0),
+        }
+        if killed_at is not None:
+            after = sorted(t for t in times if t > killed_at) or [max(times)]
+            result["killed_after_seconds"] = round(killed_at - first, 1)
+            # sends of the killed one already on the wire may still arrive: the takeover is
+            # the longest pause after the kill
+            gaps = [(b - a, b) for a, b in zip([killed_at, *after], after, strict=False)]
+            pause, resumed = max(gaps, default=(0.0, max(times)))
+            result["longest_pause_after_kill_seconds"] = round(pause, 1)
+            result["rate_after_takeover"] = round(rate(times, resumed, max(times)), 1)
+            result["took_over"] = [
+                n for n, s in enumerate(services) if "now the sender" in s.output()
+            ]
+        for service in services:
+            if service.process and service.process.poll() is None:
+                service.terminate(20)
+        result["tracebacks"] = sum("Traceback" in s.output() for s in services)
+        for service in services:
+            text = service.output()
+            if "Traceback" in text:
+                start = text.index("Traceback")
+                print(text[max(0, start - 300) : start + 3000], file=sys.stderr)
+        return result
+    finally:
+        for service in services:
+            service.kill()
+        database.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--recipients", type=int, default=1200)
+    parser.add_argument("--kill-after", type=float, default=15.0)
+    parser.add_argument("--paid-recipients", type=int, default=4000)
+    parser.add_argument("--paid-rate", type=float, default=1000.0)
+    parser.add_argument("--skip", choices=["shared", "paid"], action="append")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+        return
+    skip = set(args.skip or ())
+    report: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
+    free = {"global_per_second": 30.0, "private_per_second": 1.0, "group_per_minute": 20.0}
+    with tempfile.TemporaryDirectory() as folder:
+        fake = Fake()
+        try:
+            if "shared" not in skip:
+                report["shared"] = broadcast(
+                    Path(folder),
+                    fake,
+                    instances=args.instances,
+                    recipients=args.recipients,
+                    limits=free,
+                    kill_after=args.kill_after,
+                    timeout=300,
+                )
+                print(json.dumps({"shared": report["shared"]}), flush=True)
+            if "paid" not in skip:
+                report["paid"] = broadcast(
+                    Path(folder),
+                    fake,
+                    instances=1,
+                    recipients=args.paid_recipients,
+                    limits={**free, "paid_per_second": args.paid_rate},
+                    kill_after=None,
+                    timeout=300,
+                    paid_broadcast=json.dumps({"enabled": True, "per_second": args.paid_rate}),
+                )
+                print(json.dumps({"paid": report["paid"]}), flush=True)
+        finally:
+            fake.close()
+    report["load_average_at_end"] = os.getloadavg()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
