@@ -7,7 +7,7 @@
 - `bytes`: the outbox's tables and indexes (SQLite `dbstat`) grown by planning the sample digest
   for N subscribers (10% groups; 10% take everything, the others 1-3 of six categories), with
   this tree's code and, side by side, with `--before` (a checkout of the code before this
-  change; default: a temporary `git worktree` of `git merge-base HEAD main`).
+  change; default: a temporary `git worktree` of `BEFORE`, main before #15).
 - `year`: 6 digests a day (six short items each, new ids every time) planned for N subscribers
   on an injected clock, every delivery then marked sent (standing in for the dispatcher), and the
   retention job run once a simulated day: the outbox's bytes and rows at the end of each
@@ -39,6 +39,7 @@ SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
 CATEGORIES = ["AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"]
 OUTBOX = ("deliveries", "delivered_items", "delivery_texts", "plans")
 DAY = 86400.0
+BEFORE = "163df8e"  # main before #15: one transaction per plan, delivered_items with rowid
 
 
 def _use_code(code: Path) -> None:
@@ -278,9 +279,7 @@ def world(code: Path, folder: Path, subscribers: int, name: str) -> Path:
 def before_checkout(folder: Path, given: str | None) -> Path:
     if given:
         return Path(given)
-    base = subprocess.run(
-        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    base = BEFORE
     target = folder / "before"
     subprocess.run(
         ["git", "worktree", "add", "--detach", str(target), base],
