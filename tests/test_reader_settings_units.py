@@ -193,7 +193,8 @@ def test_languages_for_sending_and_planning(database_url: str) -> None:
     store = ChatSettingsStore(engine)
     store.save(2, ChatSettings(language="zh", silent=True))
     store.save(4, ChatSettings(language="en"))
-    assert store.english_chats() == {"1", "2"}
+    assert store.english_among(["1", "2", "3", "4", "5"]) == {"1", "2"}
+    assert store.english_among(["2", "3"]) == {"2"}
     sending = store.for_sending(["1", "2", "3", "4", "5"])
     assert {c: s.language for c, s in sending.items()} == {
         "1": "en",

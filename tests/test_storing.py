@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.model import Digest, Item
 from bot.storing.archive import Archive, FileRecord
-from bot.storing.database import make_engine, open_database
+from bot.storing.database import downgrade, make_engine, migrate, open_database
 from bot.storing.subscribers import ALL, Subscribers
 from bot.storing.tables import chats, digest_items, item_categories, subscriptions
 
@@ -275,6 +275,25 @@ def test_rows_that_belong_to_no_row_are_refused(database_url: str) -> None:
     for statement in orphans:
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(statement)
+    engine.dispose()
+
+
+def test_foreign_keys_are_checked_when_a_migration_runs_only(tmp_path: Path) -> None:
+    """Opening a database already on the newest schema runs no migration and so reads no
+    row for the foreign-key check (at a million subscribers that read took seconds at every
+    start); a migration that runs still refuses to commit rows that belong to no row."""
+    import sqlite3
+
+    database = tmp_path / "orphan.db"
+    open_database(f"sqlite:///{database}").dispose()
+    with sqlite3.connect(database) as raw:  # foreign keys off: an orphan slips in
+        raw.execute("INSERT INTO subscriptions VALUES ('nobody', '*', 0)")
+    engine = open_database(f"sqlite:///{database}")  # nothing to migrate: not checked
+    with pytest.raises(RuntimeError, match="without the rows they belong to"):
+        downgrade(engine, "-1")
+    migrate(engine)  # the failed downgrade committed nothing: still on the newest schema
+    with engine.connect() as connection:
+        assert connection.execute(select(subscriptions.c.chat_id)).scalars().all() == ["nobody"]
     engine.dispose()
 
 

@@ -18,9 +18,10 @@ revision: each chat's message is laid out again into the parts it already has
 sent), or simply given the new text if it was not; items that no longer fit go out as a
 follow-up message. A chat never gets a second copy of the message, nor an item twice.
 
-Each chat's settings (one read for the whole audience) decide what it is planned and how: its
-keyword filter narrows what routing selects, and its message is laid out in its `Style`, the
-language it reads (`/lang`, else its Telegram language) and its `/format`.
+Each chat's settings (read with its batch, so that nothing read before the first batch grows
+with the audience) decide what it is planned and how: its keyword filter narrows what routing
+selects, and its message is laid out in its `Style`, the language it reads (`/lang`, else its
+Telegram language) and its `/format`.
 """
 
 from __future__ import annotations
@@ -114,10 +115,18 @@ class Styles:
     """Each chat's `Style`, from its settings and whether its Telegram language is English;
     one shared object per distinct style."""
 
-    def __init__(self, chosen: dict[str, ChatSettings], english: set[str]) -> None:
-        self.chosen = chosen
-        self.english = english
+    def __init__(self, store: ChatSettingsStore) -> None:
+        self.store = store
+        self.chosen: dict[str, ChatSettings] = {}  # of the batch's chats that have a row
+        self.english: set[str] = set()
+        self._settings: dict[ChatSettings, ChatSettings] = {}  # shared by all batches
         self._shared: dict[tuple[str, bool], Style] = {}
+
+    def read(self, chat_ids: Sequence[str]) -> None:
+        """The settings and Telegram languages of the chats of one batch, in place of the
+        previous batch's (the objects stay shared between batches)."""
+        self.chosen = _shared(self.store.many(chat_ids), self._settings)
+        self.english = self.store.english_among(chat_ids)
 
     def of(self, chat_id: str) -> Style:
         settings = self.chosen.get(chat_id)
@@ -156,16 +165,17 @@ def plan_digest(
     title, date = header
     items = [entry.item for entry in archive.digest_entries(digest_id)]
     page_url = page_url_for(archive, digest_id, settings)
-    choices = _choices(engine, subscribers)
+    forums = _forums(subscribers, Topics(engine))
     progress = outbox.start_plan(digest_id, now=clock())
+    styles = Styles(ChatSettingsStore(engine))
     writing = _Plan(
-        outbox, digest_id, title, date, items, table, settings, clock, page_url, choices
+        outbox, digest_id, title, date, items, table, settings, clock, page_url, forums, styles
     )
     for targets, cursor in recipient_batches(
         progress.cursor, outbox, subscribers, table, settings, batch, min(FIRST_BATCH, batch)
     ):
         # forums whose chat has no subscription of its own go with the first batch
-        lone = _lone_forums(choices, subscribers) if cursor == CHANNELS else ()
+        lone = _lone_forums(forums, subscribers) if cursor == CHANNELS else ()
         writing.write(targets, cursor, lone)
         if released is not None:
             released()
@@ -211,8 +221,8 @@ def recipient_batches(
 
 
 class _Plan:
-    """The batches of one plan: layouts shared between them, the chats' settings and forum
-    layouts read once, and the totals."""
+    """The batches of one plan: layouts shared between them, the forums' layouts read once,
+    each batch's chats' settings read with it, and the totals."""
 
     def __init__(
         self,
@@ -225,7 +235,8 @@ class _Plan:
         settings: Settings,
         clock: Callable[[], float],
         page_url: str,
-        choices: ChatSettingsChoices,
+        forums: dict[str, Forum],
+        styles: Styles,
     ) -> None:
         self.outbox = outbox
         self.clock = clock
@@ -236,9 +247,8 @@ class _Plan:
         self.table = table
         self.settings = settings
         self.page_url = page_url
-        self.choices = choices.settings
-        self.styles = choices.styles
-        self.forums = choices.forums
+        self.forums = forums
+        self.styles = styles  # the chats' settings and styles, read batch by batch
         self.holding = Holding(clock(), settings.zone)
         self.layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
         self.reviser = _Reviser(title, date, items, table, settings, page_url)
@@ -256,10 +266,12 @@ class _Plan:
     def write(self, targets: list[Recipient], cursor: str, forums: Sequence[str] = ()) -> None:
         """One batch, in its own transaction, tried again after a conflict; `forums`: forum
         chats planned in this batch although no subscription of theirs is in it."""
+        chat_ids = list(dict.fromkeys([*(r.chat_id for r in targets), *forums]))
         for attempt in range(1, _ATTEMPTS + 1):
             rewritten = self.reviser.rewritten
+            self.styles.read(chat_ids)
             try:
-                self._write(with_filters(targets, self.choices), cursor, forums)
+                self._write(with_filters(targets, self.styles.chosen), cursor, forums)
                 self.batches += 1
                 return
             except (IntegrityError, OperationalError) as error:
@@ -339,7 +351,7 @@ class _Plan:
         later goes into `held`, and what it misses while paused is marked as had."""
         if not routed:
             return ()
-        verdict, chosen = self.holding.decide(self.choices.get(chat_id), routed)
+        verdict, chosen = self.holding.decide(self.styles.chosen.get(chat_id), routed)
         if verdict is Disposition.HOLD and chosen:
             held[chat_id] = tuple(item.id for item in chosen)
         if verdict is Disposition.SKIP:  # had while paused: never sent later one by one
@@ -377,26 +389,10 @@ class _Plan:
         )
 
 
-@dataclass(frozen=True)
-class ChatSettingsChoices:
-    """What the chats of a plan chose, read once per plan: their settings, styles and forums."""
-
-    settings: dict[str, ChatSettings]
-    styles: Styles
-    forums: dict[str, Forum]
-
-
-def _choices(engine: Engine, subscribers: Subscribers) -> ChatSettingsChoices:
-    store = ChatSettingsStore(engine)
-    chosen = _shared(store.many())
-    styles = Styles(chosen, store.english_chats())
-    return ChatSettingsChoices(chosen, styles, _forums(subscribers, Topics(engine)))
-
-
-def _lone_forums(choices: ChatSettingsChoices, subscribers: Subscribers) -> list[str]:
+def _lone_forums(forums: dict[str, Forum], subscribers: Subscribers) -> list[str]:
     """Forums with topics bound but no subscription of the group's own: no batch of
     subscribers holds them."""
-    return [chat_id for chat_id in choices.forums if not subscribers.subscriptions_of(chat_id)]
+    return [chat_id for chat_id in forums if not subscribers.subscriptions_of(chat_id)]
 
 
 def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
@@ -427,9 +423,11 @@ def _by_thread(messages: list[list[PlannedPart]]) -> dict[int | None, list[list[
     return out
 
 
-def _shared(choices: dict[str, ChatSettings]) -> dict[str, ChatSettings]:
-    """Chats with equal settings share one object (100,000 chats choose a few dozen ways)."""
-    one: dict[ChatSettings, ChatSettings] = {}
+def _shared(
+    choices: dict[str, ChatSettings], one: dict[ChatSettings, ChatSettings]
+) -> dict[str, ChatSettings]:
+    """Chats with equal settings share one object of `one` (100,000 chats choose a few dozen
+    ways)."""
     return {chat_id: one.setdefault(s, s) for chat_id, s in choices.items()}
 
 

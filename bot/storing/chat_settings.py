@@ -80,7 +80,7 @@ class ChatSettingsStore:
 
     def many(self, chat_ids: Iterable[str] | None = None) -> dict[str, ChatSettings]:
         """The settings of every chat that has a row (of the given chats only, if given): the
-        planner's one read for a whole audience; chats not in the result have `DEFAULT`."""
+        planner's read for a batch of its audience; chats not in the result have `DEFAULT`."""
         query = select(chat_settings)
         wanted = None if chat_ids is None else [str(c) for c in chat_ids]
         result: dict[str, ChatSettings] = {}
@@ -127,12 +127,19 @@ class ChatSettingsStore:
                 found.update(connection.execute(query).scalars())
         return found
 
-    def english_chats(self) -> set[str]:
-        """Chats whose Telegram language is English: they read English unless they chose
-        otherwise (the planner's one read of languages; every other chat reads Chinese)."""
-        query = select(chats.c.id).where(func.lower(chats.c.language).like("en%"))
+    def english_among(self, chat_ids: Iterable[str]) -> set[str]:
+        """Which of these chats' Telegram language is English: they read English unless they
+        chose otherwise (the planner's read of languages, batch by batch; every other chat
+        reads Chinese)."""
+        wanted = list(dict.fromkeys(str(c) for c in chat_ids))
+        english = func.lower(chats.c.language).like("en%")
+        found: set[str] = set()
         with self.engine.connect() as connection:
-            return set(connection.execute(query).scalars())
+            for start in range(0, len(wanted), 500):  # bounded IN lists, by primary key
+                batch = wanted[start : start + 500]
+                query = select(chats.c.id).where(chats.c.id.in_(batch), english)
+                found.update(connection.execute(query).scalars())
+        return found
 
     def save(self, chat_id: str | int, settings: ChatSettings) -> None:
         """Store a chat's settings (a chat back at the defaults loses its row)."""
