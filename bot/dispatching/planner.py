@@ -250,7 +250,6 @@ class _Plan:
         self.forums = forums
         self.styles = styles  # the chats' settings and styles, read batch by batch
         self.holding = Holding(clock(), settings.zone)
-        self.layouts: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
         self.reviser = _Reviser(title, date, items, table, settings, page_url)
         self.totals = {
             "chats": 0,
@@ -362,23 +361,7 @@ class _Plan:
     def parts_for(self, recipient: Recipient, chosen: tuple[Item, ...]) -> list[NewPart]:
         """The message of a recipient that gets `chosen`: laid out once per distinct layout."""
         feed_url = feed_url_for(recipient, self.settings, self.table)
-        style = self.styles.of(recipient.chat_id)
-        key = (tuple(item.id for item in chosen), feed_url, style)
-        parts = self.layouts.get(key)
-        if parts is None:
-            parts = self.layouts[key] = _new_parts(
-                layout_digest(
-                    self.title,
-                    self.date,
-                    chosen,
-                    zone=self.settings.zone,
-                    feed_url=feed_url,
-                    table=self.table,
-                    page_url=self.page_url,
-                    style=style,
-                )
-            )
-        return parts
+        return self.reviser.new_message(chosen, feed_url, self.styles.of(recipient.chat_id))
 
     def result(self) -> PlanResult:
         return PlanResult(
@@ -436,8 +419,9 @@ def _new_parts(parts: list[Part]) -> list[NewPart]:
 
 
 class _Reviser:
-    """Revises the messages of one digest already planned to chats (see the module docstring).
-    Chats whose messages held the same items share one layout."""
+    """Lays out one digest's messages: revises those already planned to chats (see the module
+    docstring) and lays out new ones. Chats whose messages hold the same items share one
+    layout."""
 
     writer: PlanWriter  # the batch being written
 
@@ -459,7 +443,7 @@ class _Reviser:
         self.settings = settings
         self.rewritten = 0
         self._layouts: dict[tuple[object, ...], Revision] = {}
-        self._follow_ups: dict[tuple[object, ...], list[NewPart]] = {}
+        self._messages: dict[tuple[tuple[str, ...], str, Style], list[NewPart]] = {}
 
     def revise(
         self,
@@ -485,7 +469,7 @@ class _Reviser:
             overflow.sort(key=lambda item: self.position.get(item.id, len(self.position)))
             self.writer.add(
                 chat_id,
-                self._follow_up(overflow, feed_url, style),
+                self.new_message(overflow, feed_url, style),
                 received=had | set(added),
                 thread_id=messages[-1][-1].thread_id,  # a forum: the topic of its last message
             )
@@ -512,15 +496,17 @@ class _Reviser:
             )
         return revision
 
-    def _follow_up(self, overflow: list[Item], feed_url: str, style: Style) -> list[NewPart]:
-        key = (tuple(item.id for item in overflow), feed_url, style)
-        parts = self._follow_ups.get(key)
+    def new_message(self, items: Sequence[Item], feed_url: str, style: Style) -> list[NewPart]:
+        """A new message holding `items` (a chat's first, or a revision's follow-up), laid out
+        once for every chat that gets the same items, feed and style."""
+        key = (tuple(item.id for item in items), feed_url, style)
+        parts = self._messages.get(key)
         if parts is None:
-            parts = self._follow_ups[key] = _new_parts(
+            parts = self._messages[key] = _new_parts(
                 layout_digest(
                     self.title,
                     self.date,
-                    overflow,
+                    items,
                     zone=self.settings.zone,
                     feed_url=feed_url,
                     table=self.table,

@@ -9,6 +9,7 @@ nobody expected), and the dispatcher fails that delivery at once.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -335,6 +336,7 @@ class TelegramSender:
             log.debug("closing the bot: %s", error)
 
 
+@functools.lru_cache(maxsize=8)  # one label per language: built once, not for every send
 def _settings_markup(label: str | None) -> InlineKeyboardMarkup | None:
     if label is None:
         return None
