@@ -22,7 +22,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from broadcast import Fake  # noqa: E402  (the child-process fake; its --serve is this script's)
 
 SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
 CATEGORIES = ["AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"]
@@ -67,27 +69,6 @@ def serve() -> None:
             else:
                 answer = {"error": "unknown op"}
             print(json.dumps(answer), flush=True)
-
-
-class Fake:
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        hello = json.loads(self.process.stdout.readline())  # type: ignore[union-attr]
-        self.base_url, self.token = hello["base_url"], hello["token"]
-
-    def ask(self, **command: Any) -> dict[str, Any]:
-        self.process.stdin.write(json.dumps(command) + "\n")  # type: ignore[union-attr]
-        self.process.stdin.flush()  # type: ignore[union-attr]
-        return json.loads(self.process.stdout.readline())  # type: ignore[union-attr]
-
-    def close(self) -> None:
-        self.process.stdin.close()  # type: ignore[union-attr]
-        self.process.wait(10)
 
 
 class Database:
@@ -289,7 +270,7 @@ def main() -> None:
     report: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
     free = {"global_per_second": 30.0, "private_per_second": 1.0, "group_per_minute": 20.0}
     with tempfile.TemporaryDirectory() as folder:
-        fake = Fake()
+        fake = Fake(__file__)
         try:
             if "shared" not in skip:
                 report["shared"] = broadcast(
