@@ -190,12 +190,15 @@ def test_languages_for_sending_and_planning(database_url: str) -> None:
     chats.upsert_chat(2, "private", language="EN")
     chats.upsert_chat(3, "private", language="zh-hans")
     chats.upsert_chat(4, "supergroup")
+    chats.upsert_chat(-1006, "channel")
     store = ChatSettingsStore(engine)
     store.save(2, ChatSettings(language="zh", silent=True))
     store.save(4, ChatSettings(language="en"))
     assert store.english_among(["1", "2", "3", "4", "5"]) == {"1", "2"}
     assert store.english_among(["2", "3"]) == {"2"}
-    sending = store.for_sending(["1", "2", "3", "4", "5"])
+    sending, channels = store.for_sending(["1", "2", "3", "4", "5", "-1006"])
+    assert channels == {"-1006"}
+    del sending["-1006"]
     assert {c: s.language for c, s in sending.items()} == {
         "1": "en",
         "2": "zh",

@@ -333,8 +333,9 @@ class Dispatcher:
         chats = {claimed.chat_id for claimed in exchange.claimed}
         if not chats:
             return exchange, {}
-        self._channels.update(self.chat_settings.channels_among(chats))
-        return exchange, self.chat_settings.for_sending(chats)
+        chosen, channels = self.chat_settings.for_sending(chats)
+        self._channels.update(channels)
+        return exchange, chosen
 
     async def _sleep(self, timeout: float | None) -> None:
         assert self._wakeup is not None

@@ -98,34 +98,30 @@ class ChatSettingsStore:
             result[row.chat_id] = _from_row(row)
         return result
 
-    def for_sending(self, chat_ids: Iterable[str]) -> dict[str, ChatSettings]:
+    def for_sending(self, chat_ids: Iterable[str]) -> tuple[dict[str, ChatSettings], set[str]]:
         """Every one of these chats' settings, `language` resolved to the language it reads
-        (its `/lang`, else its Telegram language): the dispatcher's one read per claim."""
+        (its `/lang`, else its Telegram language), and which of them are channels (their
+        messages get no settings button): the dispatcher's one read per claim."""
         wanted = list(dict.fromkeys(str(c) for c in chat_ids))
         chosen = self.many(wanted)
         telegram: dict[str, str | None] = {}
+        channels: set[str] = set()
         with self.engine.connect() as connection:
             for start in range(0, len(wanted), 500):
                 batch = wanted[start : start + 500]
-                query = select(chats.c.id, chats.c.language).where(chats.c.id.in_(batch))
-                telegram.update((row.id, row.language) for row in connection.execute(query))
+                query = select(chats.c.id, chats.c.language, chats.c.type).where(
+                    chats.c.id.in_(batch)
+                )
+                for row in connection.execute(query):
+                    telegram[row.id] = row.language
+                    if row.type == "channel":
+                        channels.add(row.id)
         result: dict[str, ChatSettings] = {}
         for chat_id in wanted:
             have = chosen.get(chat_id, DEFAULT)
             lang = reading_language(have.language, telegram.get(chat_id))
             result[chat_id] = replace(have, language=lang)
-        return result
-
-    def channels_among(self, chat_ids: Iterable[str]) -> set[str]:
-        """Which of these chats are channels (their messages get no settings button)."""
-        wanted = list(dict.fromkeys(str(c) for c in chat_ids))
-        found: set[str] = set()
-        with self.engine.connect() as connection:
-            for start in range(0, len(wanted), 500):
-                batch = wanted[start : start + 500]
-                query = select(chats.c.id).where(chats.c.id.in_(batch), chats.c.type == "channel")
-                found.update(connection.execute(query).scalars())
-        return found
+        return result, channels
 
     def english_among(self, chat_ids: Iterable[str]) -> set[str]:
         """Which of these chats' Telegram language is English: they read English unless they
