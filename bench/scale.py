@@ -9,9 +9,10 @@
   this tree's code and, side by side, with `--before` (a checkout of the code before this
   change; default: a temporary `git worktree` of `BEFORE`, main before #15).
 - `year`: 6 digests a day (six short items each, new ids every time) planned for N subscribers
-  on an injected clock, every delivery then marked sent (standing in for the dispatcher), and the
-  retention job run once a simulated day: the outbox's bytes and rows at the end of each
-  simulated day. `--quick`: 21 days with a 3-day window.
+  by the real planner on an injected clock, every delivery then marked sent in the database
+  (standing in for the dispatcher: no HTTP), and the retention job run once a simulated day:
+  the outbox's bytes and rows at the end of each simulated week and month. `--quick`: 21 days
+  with a 3-day window; the default, 365 days with the 30-day window.
 - `first`: a child process plans the sample digest for N subscribers; reported are the seconds
   from planning's start to the first delivery claimed (by a second connection, as a dispatcher
   woken after the first batch would), the whole plan's seconds, and the child's peak RSS. With
@@ -178,7 +179,7 @@ def child_first(database: Path) -> dict[str, Any]:
 
 
 def child_year(database: Path, days: int, per_day: int, retention: int) -> None:
-    """Print one JSON line per simulated week."""
+    """Print one JSON line per simulated week and at the end of each simulated month."""
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -201,6 +202,8 @@ def child_year(database: Path, days: int, per_day: int, retention: int) -> None:
     now = [start.timestamp()]
     retention_job = Retention(engine)
     wall = time.monotonic()
+    pruned = {"deliveries": 0, "items": 0, "texts": 0, "digests": 0}
+    prune_seconds = 0.0
     for k in range(days * per_day):
         at = start + timedelta(days=k / per_day)
         now[0] = at.timestamp()
@@ -228,32 +231,47 @@ def child_year(database: Path, days: int, per_day: int, retention: int) -> None:
         archive.mark_planned(digest.id, digest.content_hash)
         with engine.begin() as connection:  # the dispatcher's work, without the network
             connection.execute(
-                text("UPDATE deliveries SET state = 'sent', sent_ts = :t WHERE state = 'pending'"),
+                text(
+                    "UPDATE deliveries SET state = 'sent', sent_ts = :t, message_id = id,"
+                    " attempts = 1 WHERE state = 'pending'"
+                ),
                 {"t": now[0]},
             )
-        if (k + 1) % per_day == 0:
-            day = (k + 1) // per_day
-            pruning = time.monotonic()
-            pruned = retention_job.prune(now[0] - retention * DAY)
-            prune_seconds = time.monotonic() - pruning
-            storage = retention_job.storage()
-            sizes = outbox_bytes(database)
-            print(
-                json.dumps(
-                    {
-                        "day": day,
-                        "outbox_mb": round(sizes["outbox"] / 2**20, 1),
-                        "file_in_use_mb": round(sizes["file_in_use"] / 2**20, 1),
-                        "deliveries": storage.deliveries,
-                        "delivered_items": storage.delivered_items,
-                        "texts": storage.texts,
-                        "pruned_deliveries": pruned.deliveries,
-                        "prune_seconds": round(prune_seconds, 1),
-                        "wall_seconds": round(time.monotonic() - wall),
-                    }
-                ),
-                flush=True,
-            )
+        if (k + 1) % per_day:
+            continue
+        day = (k + 1) // per_day
+        pruning = time.monotonic()
+        found = retention_job.prune(now[0] - retention * DAY)
+        for key in pruned:
+            pruned[key] += getattr(found, key)
+        prune_seconds += time.monotonic() - pruning
+        tomorrow = start + timedelta(days=day)
+        if day % 7 and day != days and tomorrow.month == at.month:
+            continue  # measured weekly and at each month's end: dbstat reads every page
+        storage = retention_job.storage()
+        sizes = outbox_bytes(database)
+        print(
+            json.dumps(
+                {
+                    "day": day,
+                    "date": at.date().isoformat(),
+                    "outbox_mb": round(sizes["outbox"] / 2**20, 1),
+                    "file_mb": round(sizes["file"] / 2**20, 1),
+                    "file_in_use_mb": round(sizes["file_in_use"] / 2**20, 1),
+                    "deliveries": storage.deliveries,
+                    "delivered_items": storage.delivered_items,
+                    "texts": storage.texts,
+                    "pruned_since_last": pruned,
+                    "prune_seconds_since_last": round(prune_seconds, 1),
+                    "wall_seconds": round(time.monotonic() - wall),
+                    "load": [round(x, 1) for x in os.getloadavg()],
+                },
+                ensure_ascii=False,
+            ),
+            flush=True,
+        )
+        pruned = dict.fromkeys(pruned, 0)
+        prune_seconds = 0.0
 
 
 # Parent ----------------------------------------------------------------------------------------

@@ -443,13 +443,15 @@ class Outbox:
         """
         now = time.time() if now is None else now
         with self.engine.begin() as connection:
-            writer = PlanWriter(connection, digest_id, chats, now)
-            yield writer
-            writer.flush()
             values: dict[str, object] = {"planned_ts": now}
             if cursor is not None:
                 values["cursor"] = cursor
+            # the plan's row first, before anything is read: a retention step of this digest
+            # (which locks it too) is over, or waits for this batch (`retention._step`)
             connection.execute(update(plans).where(plans.c.digest_id == digest_id).values(**values))
+            writer = PlanWriter(connection, digest_id, chats, now)
+            yield writer
+            writer.flush()
             notify_planned(connection)  # delivered at commit: other instances wake then
 
     def start_plan(self, digest_id: str, now: float | None = None) -> Progress:

@@ -32,6 +32,7 @@ from bot.storing.tables import (
 )
 
 BATCH = 1000  # deliveries per transaction (with the delivered-item rows they brought)
+_IN_CHUNK = 500  # bound parameters in one IN (...)
 
 
 @dataclass(slots=True)
@@ -104,19 +105,32 @@ class Retention:
         """One transaction: at most `batch` deliveries and the delivered-item rows they
         brought; False when the digest is done (or no longer expired)."""
         with self.engine.begin() as connection:
-            # a key lookup, not the search for waiting deliveries `expired` made: a digest gets
-            # new ones only by planning, which renews `planned_ts`
+            # The plan's row, locked (PostgreSQL): a revision renews it before it reads what
+            # was planned (`Outbox.start_plan`, and each batch of it), so it waits for this
+            # step to commit, or it committed first and the plan is no longer old here (the
+            # condition is checked again on the row as locked). Either way a revision never
+            # reads deliveries or delivered items that this step deletes under it.
+            # A key lookup, not the search for waiting deliveries `expired` made: a digest
+            # gets new ones only by planning, which renews `planned_ts`.
             still = connection.execute(
-                select(plans.c.digest_id).where(plans.c.digest_id == digest_id, _old(cutoff))
+                select(plans.c.digest_id)
+                .where(plans.c.digest_id == digest_id, _old(cutoff))
+                .with_for_update(of=plans)
             ).first()
             if still is None:
                 return False
             d = deliveries
-            rows = connection.execute(
-                select(d.c.id, d.c.chat_id, d.c.item_ids, d.c.state)
+            some = (
+                select(d.c.id)
                 .where(d.c.digest_id == digest_id, d.c.state.not_in(UNFINISHED))
                 .order_by(d.c.id)
                 .limit(self.batch)
+            )
+            # the state checked again by the DELETE itself: never a delivery waiting to be sent
+            rows = connection.execute(
+                delete(d)
+                .where(d.c.id.in_(some.scalar_subquery()), d.c.state.not_in(UNFINISHED))
+                .returning(d.c.id, d.c.chat_id, d.c.item_ids, d.c.state)
             ).all()
             if not rows:
                 connection.execute(delete(plans).where(plans.c.digest_id == digest_id))
@@ -132,9 +146,7 @@ class Retention:
             pruned.items += _delete_received(connection, received, None)
             # an item of a message given up on may have come by a later digest: not that row
             pruned.items += _delete_received(connection, offered - received, digest_id)
-            pruned.deliveries += connection.execute(
-                delete(d).where(d.c.id.in_([row.id for row in rows]))
-            ).rowcount
+            pruned.deliveries += len(rows)
             return True
 
     def storage(self) -> Storage:
@@ -165,30 +177,40 @@ def _delete_received(
     connection: Connection, pairs: set[tuple[str, str]], digest_id: str | None
 ) -> int:
     """Delete the delivered-item rows of these (chat, item) pairs (those of `digest_id` only,
-    when given), one statement per chat so that each is a lookup of the primary key (SQLite
-    scans the whole table for a row-value IN list)."""
-    by_chat: dict[str, list[str]] = {}
+    when given): one statement per item and chunk of chats, each a set of lookups of the
+    primary key (a digest has a few items; SQLite scans the whole table for a row-value IN).
+    """
+    by_item: dict[str, list[str]] = {}
     for chat_id, item_id in sorted(pairs):
-        by_chat.setdefault(chat_id, []).append(item_id)
+        by_item.setdefault(item_id, []).append(chat_id)
     i = delivered_items.c
     gone = 0
-    for chat_id, item_ids in by_chat.items():
-        query = delete(delivered_items).where(i.chat_id == chat_id, i.item_id.in_(item_ids))
-        if digest_id is not None:
-            query = query.where(i.digest_id == digest_id)
-        gone += connection.execute(query).rowcount
+    for item_id, chat_ids in by_item.items():
+        for start in range(0, len(chat_ids), _IN_CHUNK):
+            chunk = chat_ids[start : start + _IN_CHUNK]
+            query = delete(delivered_items).where(i.item_id == item_id, i.chat_id.in_(chunk))
+            if digest_id is not None:
+                query = query.where(i.digest_id == digest_id)
+            gone += connection.execute(query).rowcount
     return gone
 
 
 def _unused_texts(connection: Connection, limit: int) -> int:
-    """Delete up to `limit` shared texts no delivery names (found by `ix_deliveries_text_hash`)."""
+    """Delete up to `limit` shared texts no delivery names (found by `ix_deliveries_text_hash`).
+    On PostgreSQL a text a plan is naming right now is skipped (its foreign-key check holds a
+    lock on it), and the DELETE checks again, with what committed since, that none does."""
     used = select(deliveries.c.id).where(deliveries.c.text_hash == delivery_texts.c.hash)
-    unused = select(delivery_texts.c.hash).where(~used.exists()).limit(limit)
+    unused = (
+        select(delivery_texts.c.hash)
+        .where(~used.exists())
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=delivery_texts)
+    )
     hashes = list(connection.execute(unused).scalars())
     if not hashes:
         return 0
     return connection.execute(
-        delete(delivery_texts).where(delivery_texts.c.hash.in_(hashes))
+        delete(delivery_texts).where(delivery_texts.c.hash.in_(hashes), ~used.exists())
     ).rowcount
 
 
