@@ -146,3 +146,80 @@ def test_instances_share_one_budget_and_survive_the_sender_killed(
         for instance in instances:
             instance.kill()
         engine.dispose()
+
+
+@pytest.mark.timeout(300)
+def test_a_standby_answers_webhook_commands_through_the_senders_budget(
+    tmp_path: Path, postgres_url: str, telegram
+) -> None:  # type: ignore[no-untyped-def]
+    """Both instances take webhooks: the fake delivers updates to the standby (whose webhook
+    was set last), the standby runs the handlers and the sender makes their requests, before
+    its pending deliveries, within the one budget."""
+    limit = 10
+    telegram.limits = FloodLimits(global_per_second=limit)
+    engine = open_database(postgres_url)
+    subscribers = Subscribers(engine)
+    chats = [str(50_000 + n) for n in range(30)]
+    for chat in chats:
+        subscribers.upsert_chat(chat, "private")
+        subscribers.subscribe(chat, [ALL])
+    askers = [int(chat) for chat in chats[-6:]]  # planned last: their messages go out last
+    shared = tmp_path / "seeds"
+    shared.mkdir()
+    env = {
+        "DIGESTBOT_DATABASE_URL": postgres_url,
+        "DIGESTBOT_DIGESTS_DIR": str(shared),
+        "DIGESTBOT_TELEGRAM__TOKEN": telegram.token,
+        "DIGESTBOT_TELEGRAM__BASE_URL": telegram.base_url,
+        "DIGESTBOT_TELEGRAM__GLOBAL_PER_SECOND": str(limit),
+        "DIGESTBOT_TELEGRAM__WEBHOOK_SECRET": "the-same-on-every-instance",
+        "DIGESTBOT_TELEGRAM__CHANNELS": json.dumps([]),
+        "DIGESTBOT_SITE_URL": "https://news.example.com/",
+    }
+    sender = ServiceProcess(tmp_path / "a", env)
+    standby = ServiceProcess(tmp_path / "b", env)
+    for instance in (sender, standby):
+        instance.env["DIGESTBOT_TELEGRAM__WEBHOOK_URL"] = f"{instance.url}/telegram"
+    try:
+        sender.start(timeout=60)
+        standby.start(timeout=60)
+        assert "stands by" in standby.output() and "stands by" not in sender.output()
+        assert telegram.webhook and telegram.webhook["url"] == f"{standby.url}/telegram"
+        shutil.copy(SAMPLE, tmp_path / SAMPLE.name)
+        os.replace(tmp_path / SAMPLE.name, shared / SAMPLE.name)
+        telegram.wait_for(lambda f: len(f.messages()) >= limit, timeout=60)  # broadcasting
+        for user in askers:
+            telegram.push_message(user, "/help")
+        telegram.push_message(askers[0], "/mysubs")
+
+        def answered(fake) -> bool:  # type: ignore[no-untyped-def]
+            got = [m for user in askers for m in fake.messages(user) if not _digest(m.plain)]
+            return len(got) >= len(askers) + 1
+
+        telegram.wait_for(answered, timeout=60)
+        outbox = Outbox(engine)
+        assert outbox.pending_count() > 0  # the replies did not wait for the broadcast
+        telegram.wait_for(lambda f: outbox.pending_count() == 0, timeout=120)
+        for user in askers:  # each reply before the digest that was waiting for that chat
+            kinds = [_digest(m.plain) for m in telegram.messages(user)]
+            assert kinds.index(False) < kinds.index(True), kinds
+        assert any("AI工具" in m.plain for m in telegram.messages(askers[0]))  # /mysubs read
+        assert telegram.flood_count == 0
+        assert telegram.max_in_window(1.0) <= limit  # both instances' requests together
+        with engine.connect() as connection:
+            relayed = connection.execute(
+                text("SELECT last_value FROM relayed_requests_id_seq")
+            ).scalar_one()
+            left = connection.execute(text("SELECT count(*) FROM relayed_requests")).scalar_one()
+        assert relayed >= len(askers) + 1 and left == 0  # made by the sender, answers read
+        for instance in (standby, sender):
+            assert instance.terminate()[0] == 0
+            assert "Traceback" not in instance.output()
+    finally:
+        for instance in (sender, standby):
+            instance.kill()
+        engine.dispose()
+
+
+def _digest(plain: str) -> bool:
+    return "过去4小时全球AI发生了什么" in plain

@@ -93,10 +93,12 @@ def build_application(
     subscribers: Subscribers | None = None,
     flood: FloodGuard | None = None,
     pacer: Pacer | None = None,
+    limiter: SharedLimiter | None = None,
 ) -> BotApp:
     """The bot: token and Bot API address from the settings, every command's handler
     registered, the stores in `bot_data.services`. `pacer`: the token's budget, shared with
-    the dispatcher (by default one of its own, at the settings' limits)."""
+    the dispatcher (by default one of its own, at the settings' limits); `limiter`, one over
+    it already (a standby's, which relays its requests to the sender)."""
     token = settings.token
     if not token:
         raise ValueError("telegram.token is not set: the bot cannot start without it")
@@ -116,7 +118,9 @@ def build_application(
         .get_updates_write_timeout(timeout)
         .get_updates_pool_timeout(timeout)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
-        .rate_limiter(SharedLimiter(pacer or Pacer(Limits.from_settings(settings.telegram))))
+        .rate_limiter(
+            limiter or SharedLimiter(pacer or Pacer(Limits.from_settings(settings.telegram)))
+        )
         .concurrent_updates(ChatOrderedUpdates())
         .context_types(CONTEXT_TYPES)
         .job_queue(None)

@@ -2,9 +2,9 @@
 
 Used when `telegram.webhook_url` is set. Every instance may take webhooks (SPEC §6), so the
 secret Telegram echoes in `X-Telegram-Bot-Api-Secret-Token` must be the same on every instance:
-the configured one, else one derived from the token (never the token itself). On PostgreSQL only
-the elected sender answers updates (its replies draw from the bot's one budget): a standby
-answers 503, and Telegram (or the balancer in front) delivers the update again.
+the configured one, else one derived from the token (never the token itself). On PostgreSQL a
+standby answers the updates it gets too: its requests are made by the elected sender, within
+the bot's one budget (`dispatching/relay.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -44,19 +43,14 @@ def webhook_path(settings: Settings) -> str:
     return path or "/telegram-webhook"
 
 
-def webhook_route(
-    app: Application, settings: Settings, accepting: Callable[[], bool] | None = None
-) -> Route:
-    """The POST route that checks the secret and queues the update for the Application;
-    while `accepting()` is false (a standby instance) it answers 503."""
+def webhook_route(app: Application, settings: Settings) -> Route:
+    """The POST route that checks the secret and queues the update for the Application."""
     secret = webhook_secret(settings).encode()
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, secret):
             return Response("forbidden\n", 403)
-        if accepting is not None and not accepting():
-            return Response("standby: another instance sends\n", 503, {"Retry-After": "1"})
         body = await request.body()
         if len(body) > MAX_UPDATE_BYTES:
             return Response("too large\n", 413)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
@@ -40,6 +42,7 @@ from bot.commands.topics import topic_note
 from bot.commands.webhook import set_webhook, webhook_route
 from bot.dispatching import ConsoleSender, Dispatcher, Sender, TelegramSender, pacing, plan_digest
 from bot.dispatching.bundles import release_bundles
+from bot.dispatching.relay import Relay, RelayingLimiter, RelayWorker
 from bot.feeds.search_results import SearchSite
 from bot.logs import configure_logging
 from bot.pipeline import Failures, Pipeline, Planner
@@ -59,6 +62,7 @@ from bot.storing.locks import (
     PollerRole,
 )
 from bot.storing.notify import PlannedListener
+from bot.storing.relay import RELAY, RELAYED, Relayed
 from bot.storing.retention import Retention
 from bot.storing.search import Search
 from bot.storing.status import ping
@@ -141,6 +145,9 @@ class Service:
         # PostgreSQL: the one instance that sends (and polls), elected and re-checked; the
         # others stand by. SQLite: this process, always.
         self.sender_role: PollerRole | None = None
+        # PostgreSQL with a token: a standby's requests go to the sender, which makes them
+        self.relay: Relay | None = None
+        self.relay_worker: RelayWorker | None = None
         self.sending = asyncio.Event()
         self._turn_over = asyncio.Event()  # set to end the dispatcher's run: standing by
         self._turn_ended = asyncio.Event()  # the dispatcher's run is over
@@ -194,7 +201,10 @@ class Service:
         pipeline.released = dispatcher.wake  # each batch of a plan goes out as it is written
         listener = None
         if engine.dialect.name == "postgresql":  # whoever plans, the sender hears of it
-            listener = PlannedListener(engine, dispatcher.wake).start()
+            also: dict[str, Callable[[str], None]] = {}
+            if self.relay is not None and self.relay_worker is not None:
+                also = {RELAY: self.relay_worker.wake, RELAYED: self.relay.answered}
+            listener = PlannedListener(engine, dispatcher.wake, also).start()
             stack.callback(listener.close)
         metrics.count_deliveries_of(lambda: dispatcher.stats)
         watcher = DigestWatcher(
@@ -239,6 +249,10 @@ class Service:
             return None, ConsoleSender(), settings.telegram.username
         # one budget for the bot token: replies, deliveries and edits draw from it
         pacer = pacing.Pacer(pacing.Limits.from_settings(settings.telegram))
+        limiter = None
+        if engine.dialect.name == "postgresql":  # while standing by, the sender makes them
+            self.relay = Relay(Relayed(engine))
+            limiter = RelayingLimiter(pacer, self.relay, lambda: not self.sending.is_set())
         app = build_application(
             settings,
             engine=engine,
@@ -246,7 +260,11 @@ class Service:
             archive=pipeline.archive,
             subscribers=pipeline.subscribers,
             pacer=pacer,
+            limiter=limiter,
         )
+        if self.relay is not None:
+            instance = f"{socket.gethostname()}:{os.getpid()}"
+            self.relay_worker = RelayWorker(Relayed(engine), app.bot, instance)
         poll = not settings.telegram.webhook_url
         sender = True
         if engine.dialect.name == "postgresql":
@@ -286,7 +304,7 @@ class Service:
         settings = self.settings
         routes = []
         if bot is not None and settings.telegram.webhook_url:
-            routes.append(webhook_route(bot, settings, accepting=self.sending.is_set))
+            routes.append(webhook_route(bot, settings))
         searches = SearchSite(Search(pipeline.engine), pipeline.table, settings)
         routes.extend(search_routes(searches, settings.feeds.search_per_minute))
         server = FeedServer(
@@ -415,9 +433,15 @@ class Service:
             turn_ends = asyncio.Event()
             relay = asyncio.create_task(_first_set(self.stop, self._turn_over))
             relay.add_done_callback(functools.partial(_set_event, turn_ends))
+            relaying = asyncio.Event()  # the standbys' requests, made through the same budget
+            worker = self.relay_worker
+            made = asyncio.create_task(worker.run(relaying)) if worker is not None else None
             try:
                 await dispatcher.run(turn_ends)
             finally:
+                relaying.set()
+                if made is not None:
+                    await made
                 relay.cancel()
                 self._turn_ended.set()
             if not self._turn_over.is_set():  # stopped, or the token was refused

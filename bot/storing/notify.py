@@ -39,11 +39,19 @@ def _libpq_url(engine: Engine) -> str:
 
 
 class PlannedListener:
-    """Calls `wake` (from its own thread) on every planning notice, until `close()`."""
+    """Calls `wake` (from its own thread) on every planning notice, until `close()`; and for
+    each channel of `also`, its callback with the notice's payload ("" after a reconnection:
+    anything may have been missed)."""
 
-    def __init__(self, engine: Engine, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        wake: Callable[[], None],
+        also: dict[str, Callable[[str], None]] | None = None,
+    ) -> None:
         self.url = _libpq_url(engine)
         self.wake = wake
+        self.also = dict(also or {})
         self.listening = threading.Event()  # set while LISTEN is in effect (tests wait on it)
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="planned-listener", daemon=True)
@@ -61,15 +69,22 @@ class PlannedListener:
         while not self._closed.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
+                    for channel in (CHANNEL, *self.also):
+                        connection.execute(f"LISTEN {channel}")
                     self.listening.set()
                     if not first:
                         self.wake()  # a notice may have come while the connection was down
+                        for told in self.also.values():
+                            told("")
                     first = False
                     while not self._closed.is_set():
                         # a timeout so that close() is noticed within a second
-                        for _notice in connection.notifies(timeout=1.0):
-                            self.wake()
+                        for notice in connection.notifies(timeout=1.0):
+                            callback = self.also.get(notice.channel)
+                            if callback is not None:
+                                callback(notice.payload)
+                            else:
+                                self.wake()
             except psycopg.Error as error:
                 self.listening.clear()
                 log.warning("listening for planned deliveries failed, retrying: %s", error)

@@ -321,3 +321,21 @@ held_items = Table(
     Column("digest_id", String(40), nullable=False),
     Column("held_ts", Float, nullable=False),
 )
+
+# 0011: a Bot API request of a standby instance (PostgreSQL), made for it by the elected sender
+# within the bot's one budget (`bot.storing.relay`): a reply to a command that came to the
+# standby by webhook. `params`: the request's JSON parameters; `answer`: Telegram's result or
+# error, as JSON, read (and the row deleted) by the standby that asked.
+relayed_requests = Table(
+    "relayed_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("method", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_ts", Float, nullable=False),
+    Column("taken_by", String(64)),
+    Column("answer", Text),
+    Column("answered_ts", Float),
+)
+Index("ix_relayed_requests_state_id", relayed_requests.c.state, relayed_requests.c.id)
