@@ -22,7 +22,7 @@ from bot.storing.archive import Archive
 from bot.storing.backlog import backlog
 from bot.storing.database import make_engine, migrate, open_database
 from bot.storing.outbox import PENDING, SENT, Outbox, Retry, Sent
-from bot.storing.retention import Retention
+from bot.storing.retention import Pruned, Retention
 from bot.storing.subscribers import ALL, Subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -330,3 +330,79 @@ def test_retention_days_must_be_a_positive_number_of_days(tmp_path: Path) -> Non
     assert settings_for(f"sqlite:///{tmp_path}/d.db").retention_days == 30
     with pytest.raises(ValidationError, match="retention_days"):
         Settings(retention_days=0)
+
+
+@pytest.mark.postgres
+def test_a_prune_and_a_revision_of_one_digest_never_interleave(postgres_url: str) -> None:
+    """The prune's step of an old digest is held up inside its transaction (another session
+    locks one of the rows it deletes) while the digest is revised from another thread: the
+    revision waits for the step (the plan's row is locked), then revises what is left. Never an
+    edit of a message whose row the prune deleted, nor an item counted as had by a chat whose
+    history went."""
+    import threading
+
+    subscribers, settings = _world(postgres_url)
+    engine = subscribers.engine
+    outbox = Outbox(engine)
+    digest = make_digest(20, ITEMS[:2])
+    store(engine, digest)
+    long_ago = time.time() - 40 * 86400
+    _plan(subscribers, settings, digest.id, now=long_ago)
+    _send_all(outbox, long_ago)
+    store(engine, make_digest(20, ITEMS))  # corrected now: a revision would edit what was sent
+    last = max(r["id"] for r in outbox.rows(digest.id))
+    blocker = make_engine(postgres_url).connect()
+    blocker.execute(text("SELECT id FROM deliveries WHERE id = :i FOR UPDATE"), {"i": last})
+    done: dict[str, object] = {}
+
+    def prune() -> None:
+        done["pruned"] = Retention(engine).prune(time.time() - 30 * 86400)
+
+    def revise() -> None:
+        done["revised"] = _plan(subscribers, settings, digest.id)
+
+    threads = [threading.Thread(target=prune), threading.Thread(target=revise)]
+    try:
+        threads[0].start()
+        _wait_for_lock_waits(engine, 1)  # the prune's DELETE waits for the blocker's row
+        threads[1].start()
+        # the revision either waits for the prune's lock on the plan, or (without it) is done
+        deadline = time.monotonic() + 60
+        while "revised" not in done and _lock_waits(engine) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        for thread in threads:
+            thread.join(timeout=60)
+    rows = outbox.rows(digest.id)
+    by_id = {r["id"]: r for r in rows}
+    edits = [r for r in rows if r["edit_of"] is not None]
+    assert all(by_id.get(e["edit_of"], {}).get("state") == SENT for e in edits), edits
+    with engine.connect() as connection:
+        had = set(connection.execute(text("SELECT chat_id, item_id FROM delivered_items")).all())
+    carried = {(r["chat_id"], i) for r in rows for i in r["item_ids"]}
+    assert had == carried  # every item a chat counts as had is in a message it has or gets
+    # the step went first: the history was pruned, then the revision planned it anew
+    pruned, revised = done["pruned"], done["revised"]
+    assert isinstance(pruned, Pruned) and isinstance(revised, PlanResult)
+    assert pruned.deliveries == SUBSCRIBERS + 1 and revised.edits == 0
+    assert all(r["state"] == PENDING for r in rows) and _everyone_once(outbox, digest.id)
+
+
+def _lock_waits(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+
+
+def _wait_for_lock_waits(engine, n: int) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 60
+    while _lock_waits(engine) < n:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
