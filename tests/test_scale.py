@@ -3,6 +3,7 @@ retention (old history pruned in small steps, nothing waiting ever), the backlog
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -406,3 +407,82 @@ def _wait_for_lock_waits(engine, n: int) -> None:  # type: ignore[no-untyped-def
     while _lock_waits(engine) < n:
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+async def test_the_service_prunes_old_history_and_keeps_what_waits(tmp_path: Path) -> None:
+    """`digestbot run`'s components on a clock 31 days ahead: its retention job (run at start,
+    then hourly) deletes the sent history of the digests planned "a month ago", keeps their
+    waiting delivery and the recent digest's, and the feeds and stats still show every item."""
+    from test_service_health import running
+
+    from bot.cli.stats import stats as read_stats
+    from bot.scheduling.service import Service
+    from bot.settings import load_settings
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "state").mkdir()
+    settings = load_settings(
+        digests_dir=tmp_path / "seeds",
+        feeds_dir=tmp_path / "feeds",
+        database_url=f"sqlite:///{tmp_path}/state/db.sqlite",
+        site_url="https://news.example.com/",
+        http={"host": "127.0.0.1", "port": 0},
+        retention_days=30,
+    )
+    subscribers, _ = _world(settings.database_url)
+    engine = subscribers.engine
+    outbox = Outbox(engine)
+    archive = Archive(engine)
+    real = time.time()
+    digests = [
+        make_digest(20, ITEMS[:2]),
+        make_digest(21, [make_item("e-tools", ("AI工具",))]),
+        make_digest(22, [make_item("f-tools", ("AI工具",))]),
+    ]
+    old, waiting, recent = (store(engine, digest) for digest in digests)
+    for digest_id in (old, waiting):
+        _plan(subscribers, settings, digest_id, now=real - 86400)
+    sent_ts = real - 86400
+    while claimed := outbox.claim(1000, now=real):
+        outbox.settle(  # one chat's message of `waiting` is retried in ten days
+            [
+                Retry(c.id, real + 10 * 86400, "429", counts=False)
+                if c.chat_id == "1003" and c.digest_id == waiting
+                else Sent(c.id, c.chat_id, 1, sent_ts)
+                for c in claimed
+            ],
+            now=real,
+        )
+    _plan(subscribers, settings, recent, now=real + 30 * 86400)  # within the window
+    for digest in digests:  # the service does not plan them again
+        archive.mark_planned(digest.id, digest.content_hash)
+    before = {d: len(outbox.rows(d)) for d in (old, waiting, recent)}
+    engine.dispose()
+
+    clock = lambda: real + 31 * 86400  # noqa: E731 - a month later
+    service = Service(settings, now=clock)
+    async with running(service):
+        engine = open_database(settings.database_url)
+        outbox = Outbox(engine)
+        deadline = time.monotonic() + 60
+        while outbox.rows(old):
+            assert time.monotonic() < deadline, "the retention job did not run"
+            await asyncio.sleep(0.05)
+        feed = (tmp_path / "feeds" / "feed.json").read_text(encoding="utf-8")
+    # a digest with a message still waiting keeps its history whole (it may be edited)
+    kept = outbox.rows(waiting)
+    assert len(kept) == before[waiting] and all(r["text"] for r in kept)
+    assert [r["chat_id"] for r in kept if r["state"] == PENDING] == ["1003"]
+    assert len(outbox.rows(recent)) == before[recent] > 0  # within the window: kept
+    for item in [*ITEMS[:2], make_item("e-tools", ("AI工具",))]:  # the feeds keep every item
+        assert item.url in feed
+    figures = read_stats(settings)  # console mode: the recent digest was "sent" meanwhile
+    total = before[waiting] + before[recent]
+    # 1003's message of the recent digest waits behind its retried one: order per chat
+    assert figures["deliveries"]["pending"] == 2 and figures["deliveries"]["sent"] == total - 2
+    assert figures["outbox"]["deliveries"] == total
+    kept = {
+        (r["chat_id"], i) for d in (waiting, recent) for r in outbox.rows(d) for i in r["item_ids"]
+    }
+    assert figures["outbox"]["delivered_items"] == len(kept)
+    engine.dispose()

@@ -131,7 +131,7 @@ class Service:
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.now = now  # the clock of bundles (schedules, quiet hours): injected by tests
+        self.now = now  # the clock of bundles and retention: injected by tests
         self.planner = planner
         self.failures = failures
         self.stop = asyncio.Event()
@@ -388,8 +388,13 @@ class Service:
         scheduler.add_job(
             self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
         )
-        scheduler.add_job(
-            self._prune, "interval", seconds=PRUNE_SECONDS, max_instances=1, coalesce=True
+        scheduler.add_job(  # at start too: a service restarted within the hour still prunes
+            self._prune,
+            "interval",
+            seconds=PRUNE_SECONDS,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(settings.zone),
         )
         scheduler.add_job(
             self._measure_storage,
@@ -681,9 +686,11 @@ class Service:
         if parts is None or self.problem is not None:
             return
         retention = Retention(parts.engine, pause=lambda: time.sleep(PRUNE_PAUSE))
-        cutoff = time.time() - self.settings.retention_days * DAY
+        cutoff = self.now() - self.settings.retention_days * DAY
         try:
             pruned = await asyncio.to_thread(retention.prune, cutoff)
+            if self.relay is not None:  # answers no standby came back for
+                await asyncio.to_thread(Relayed(parts.engine).forget_answered, self.now() - DAY)
         except OperationalError as error:
             await self._storage_failed("pruning the outbox's history", error)
             return
