@@ -1,0 +1,68 @@
+"""A standby's requests relayed to the sender: the answer's round trip and the table's life."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError, TimedOut
+
+from bot.dispatching.limiter import retry_seconds
+from bot.dispatching.relay import answer_of, encoded, error_answer, result_of
+from bot.storing.database import open_database
+from bot.storing.relay import Relayed
+
+
+def test_a_result_and_every_kind_of_refusal_come_back_as_they_were() -> None:
+    assert result_of(answer_of({"message_id": 7})) == {"message_id": 7}
+    assert result_of(answer_of(True)) is True
+    for error in (BadRequest("Message is not modified"), Forbidden("bot was blocked")):
+        with pytest.raises(type(error), match=error.message):
+            result_of(error_answer(error))
+    with pytest.raises(RetryAfter) as flood:
+        result_of(error_answer(RetryAfter(timedelta(seconds=3))))
+    assert retry_seconds(flood.value) == 3
+    with pytest.raises(ChatMigrated) as moved:
+        result_of(error_answer(ChatMigrated(-1001234)))
+    assert moved.value.new_chat_id == -1001234
+    with pytest.raises(TimedOut):
+        result_of(error_answer(TimedOut("slow")))
+    with pytest.raises(TelegramError, match="could not make the request"):
+        result_of(error_answer(ValueError("a bug")))
+
+
+def test_parameters_are_encoded_as_telegram_is_sent_them() -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("订阅", callback_data="sub:ai")]])
+    params = json.loads(encoded({"chat_id": 5, "text": "你好", "reply_markup": markup}) or "")
+    assert params["chat_id"] == "5" and params["text"] == "你好"
+    assert json.loads(params["reply_markup"])["inline_keyboard"][0][0]["text"] == "订阅"
+
+
+@pytest.mark.postgres
+def test_a_request_is_taken_once_answered_read_and_offered_again_if_its_sender_died(
+    postgres_url: str,
+) -> None:
+    engine = open_database(postgres_url)
+    try:
+        relayed = Relayed(engine)
+        first = relayed.ask("sendMessage", '{"chat_id": "5", "text": "a"}')
+        second = relayed.ask("sendMessage", '{"chat_id": "6", "text": "b"}')
+        taken = relayed.take(1, "sender-a")
+        assert [t.id for t in taken] == [first]
+        assert [t.id for t in relayed.take(10, "sender-b")] == [second]  # nobody takes it twice
+        assert relayed.take(10, "sender-b") == []
+        relayed.answer(first, answer_of({"message_id": 1}))
+        assert relayed.answer_of(second) is None
+        answer = relayed.answer_of(first)
+        assert answer is not None and result_of(answer) == {"message_id": 1}
+        relayed.forget(first)
+        assert relayed.offer_again() == 1  # sender-b died with it: the next sender makes it
+        assert [t.id for t in relayed.take(10, "sender-c")] == [second]
+        relayed.answer(second, answer_of(True))
+        assert relayed.waiting() == 0
+        assert relayed.forget_answered(before=0.0) == 0  # read soon enough: kept for its asker
+        assert relayed.forget_answered(before=float("inf")) == 1
+    finally:
+        engine.dispose()
