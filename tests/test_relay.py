@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError, TimedOut
 
@@ -65,4 +66,63 @@ def test_a_request_is_taken_once_answered_read_and_offered_again_if_its_sender_d
         assert relayed.forget_answered(before=0.0) == 0  # read soon enough: kept for its asker
         assert relayed.forget_answered(before=float("inf")) == 1
     finally:
+        engine.dispose()
+
+
+class _Bot:
+    """Stands in for the sender's ExtBot: records what it is asked to make."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, dict]] = []
+
+    async def _post(self, endpoint: str, data: dict) -> object:
+        self.made.append((endpoint, data))
+        if data.get("chat_id") == "403":
+            raise Forbidden("Forbidden: bot was blocked by the user")
+        return {"message_id": len(self.made), "chat": {"id": int(data["chat_id"])}}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(60)
+async def test_a_request_asked_while_no_sender_runs_is_made_once_one_does(
+    postgres_url: str,
+) -> None:
+    import asyncio
+
+    from bot.dispatching.relay import Relay, RelayWorker
+    from bot.storing.notify import PlannedListener
+    from bot.storing.relay import RELAY, RELAYED
+
+    engine = open_database(postgres_url)
+    relay = Relay(Relayed(engine))
+    bot = _Bot()
+    worker = RelayWorker(Relayed(engine), bot, "sender")  # type: ignore[arg-type]
+    listener = PlannedListener(
+        engine, lambda: None, {RELAY: worker.wake, RELAYED: relay.answered}
+    ).start()
+    stop = asyncio.Event()
+    try:
+        await asyncio.to_thread(listener.listening.wait, 30)
+        asked = [
+            asyncio.create_task(relay.ask("sendMessage", json.dumps({"chat_id": str(c)})))
+            for c in (7, 8, 403)
+        ]
+        while Relayed(engine).waiting() < 3:  # written, and nobody makes them yet
+            await asyncio.sleep(0.01)
+        assert not any(task.done() for task in asked) and bot.made == []
+        running = asyncio.create_task(worker.run(stop))  # a sender comes (a failover)
+        first, second = await asyncio.gather(*asked[:2])
+        assert first["chat"]["id"] == 7 and second["chat"]["id"] == 8
+        with pytest.raises(Forbidden, match="blocked"):
+            await asked[2]
+        assert [data["chat_id"] for _, data in bot.made] == ["7", "8", "403"]  # in order, once
+        again = await relay.ask("sendMessage", json.dumps({"chat_id": "9"}))  # woken by notice
+        assert again["chat"]["id"] == 9 and len(bot.made) == 4
+        stop.set()
+        await running
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM relayed_requests")).scalar() == 0
+    finally:
+        stop.set()
+        listener.close()
         engine.dispose()
