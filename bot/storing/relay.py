@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from bot.storing.tables import relayed_requests
 
@@ -131,7 +131,7 @@ class Relayed:
         """Requests not answered yet."""
         r = relayed_requests.c
         with self.engine.connect() as connection:
-            return len(connection.execute(select(r.id).where(r.state != ANSWERED)).all())
+            return connection.execute(select(func.count()).where(r.state != ANSWERED)).scalar_one()
 
     def forget_answered(self, before: float) -> int:
         """Answers no standby read (it stopped waiting, or stopped) older than `before`."""
