@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.error import (
     BadRequest,
@@ -216,18 +217,28 @@ class RelayWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: what waits is made, then what comes; requests in flight finish."""
         self._loop = asyncio.get_running_loop()
-        again = await asyncio.to_thread(self.store.offer_again)
-        if again:
-            log.info("relay: %d request(s) a previous sender took are made again", again)
         tasks: set[asyncio.Task[None]] = set()
         stopping = asyncio.create_task(stop.wait())
+        offered = False
         try:
             while not stop.is_set():
                 self._woken.clear()
                 room = IN_FLIGHT - len(tasks)
-                taken = []
-                if room:
-                    taken = await asyncio.to_thread(self.store.take, room, self.instance)
+                taken: list[Asked] = []
+                try:
+                    if not offered:
+                        again = await asyncio.to_thread(self.store.offer_again)
+                        offered = True
+                        if again:
+                            log.info(
+                                "relay: %d request(s) a dead sender took are made again", again
+                            )
+                    if room:
+                        taken = await asyncio.to_thread(self.store.take, room, self.instance)
+                except SQLAlchemyError as error:  # the database away: the deliveries wait too
+                    log.warning("relay: requests unavailable, retrying: %s", error)
+                    await asyncio.wait({stopping}, timeout=RECHECK_SECONDS)
+                    continue
                 for asked in taken:
                     task = asyncio.create_task(self._make(asked))
                     tasks.add(task)
