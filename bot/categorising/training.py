@@ -54,7 +54,9 @@ class Settings:
     folds: int = 5
     balanced: bool = True  # weight each category's items against its others (rare ones count)
     # how the second-category rule is chosen on out-of-fold probabilities: "f1" of the chosen
-    # categories, or "goal": the best worse one of hit/GOAL_HIT and precision/GOAL_PRECISION
+    # categories; "goal": the best worse one of hit/GOAL_HIT and precision/GOAL_PRECISION over
+    # all items; "source_goal": that worse one per source, averaged over the sources (the goal
+    # holds per writer, so one large source does not choose the rule for all)
     second_objective: str = "f1"
     # Train with one indicator feature per source, dropped from the model file: what is typical
     # of one writer (its language, its label mix) goes there instead of into the n-grams'
@@ -122,7 +124,9 @@ def train(
     probabilities = np.vectorize(sigmoid)(
         out_of_fold * np.array([a for a, _ in calibration]) + np.array([b for _, b in calibration])
     )
-    second_ratio, min_probability = _second_rule(probabilities, y, settings.second_objective)
+    second_ratio, min_probability = _second_rule(
+        probabilities, y, settings.second_objective, sources
+    )
     weights = np.column_stack([m.coef_[0][: len(terms)] for m in models])  # terms × categories
     return {
         "format": FORMAT,
@@ -254,32 +258,46 @@ def _platt(scores: Any, labels: Any) -> tuple[float, float]:
     return float(fitted.coef_[0][0]), float(fitted.intercept_[0])
 
 
-def _second_rule(probabilities: Any, y: Any, objective: str = "f1") -> tuple[float, float]:
+def _second_rule(
+    probabilities: Any, y: Any, objective: str = "f1", sources: Sequence[str] = ()
+) -> tuple[float, float]:
     """The second-category rule with the best `objective` (see `Settings`) out of fold."""
     best = (-1.0, 1.01, 0.5)
     order = (-probabilities).argsort(axis=1)
     rows = range(len(y))
     top = [order[r, 0] for r in rows]
     runner = [order[r, 1] for r in rows]
+    groups = list(sources) if objective == "source_goal" and sources else [""] * len(y)
     for ratio in SECOND_RATIOS:
         for floor in MIN_PROBABILITIES:
-            tp = fp = hits = 0
+            counts: dict[str, list[int]] = {}  # per group: right, wrong, hits, items
             for r in rows:
                 chosen = [top[r]]
                 p1, p2 = probabilities[r, top[r]], probabilities[r, runner[r]]
                 if p2 >= floor and p2 >= ratio * p1:
                     chosen.append(runner[r])
                 right = sum(int(y[r, c]) for c in chosen)
-                tp, fp, hits = tp + right, fp + len(chosen) - right, hits + bool(right)
-            if objective == "goal":
-                precision = tp / (tp + fp) if tp + fp else 0.0
-                score = min(hits / len(y) / GOAL_HIT, precision / GOAL_PRECISION)
+                tally = counts.setdefault(groups[r], [0, 0, 0, 0])
+                tally[0] += right
+                tally[1] += len(chosen) - right
+                tally[2] += bool(right)
+                tally[3] += 1
+            if objective in ("goal", "source_goal"):
+                score = sum(_goal_score(*tally) for tally in counts.values()) / len(counts)
             else:
+                tp, fp = sum(t[0] for t in counts.values()), sum(t[1] for t in counts.values())
                 fn = int(y.sum()) - tp
                 score = 2 * tp / (2 * tp + fp + fn)
             if score > best[0] + 1e-9:
                 best = (score, ratio, floor)
     return best[1], best[2]
+
+
+def _goal_score(right: int, wrong: int, hits: int, items: int) -> float:
+    """How near a set of items is to the goal: the worse of hit/GOAL_HIT and
+    precision/GOAL_PRECISION (1 or more where both are met)."""
+    precision = right / (right + wrong) if right + wrong else 0.0
+    return min(hits / items / GOAL_HIT, precision / GOAL_PRECISION)
 
 
 def _metadata(
