@@ -287,11 +287,12 @@ def test_the_per_source_goal_keeps_one_large_source_from_choosing_the_rule() -> 
     def takes_second(ratio: float, floor: float) -> bool:
         return floor <= 0.5 and ratio * 0.9 <= 0.5
 
-    # A large source whose items need the second category half the time, beside two small
-    # ones where the second category is always wrong.
-    probabilities = np.array([[0.9, 0.5, 0.1]] * 60)
-    y = np.array([[1, 0, 0]] * 10 + [[0, 1, 0]] * 30 + [[1, 0, 0]] * 20)
-    sources = ["large"] * 40 + ["small-a"] * 10 + ["small-b"] * 10
+    # A large source whose items need the second category most of the time, beside two
+    # smaller ones where the second category is always wrong (each of the goal's 200+ items);
+    # the twelve written items are too few to count.
+    probabilities = np.array([[0.9, 0.5, 0.1]] * 1212)
+    y = np.array([[1, 0, 0]] * 200 + [[0, 1, 0]] * 600 + [[1, 0, 0]] * 412)
+    sources = ["large"] * 800 + ["a"] * 200 + ["b"] * 200 + ["written"] * 12
     assert takes_second(*_second_rule(probabilities, y, "goal", sources))
     assert not takes_second(*_second_rule(probabilities, y, "source_goal", sources))
 

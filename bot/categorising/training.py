@@ -28,6 +28,7 @@ from bot.categorising.model import FORMAT, VERSION, sigmoid
 
 WEIGHT_SCALE = 1e-4  # weights and IDFs are stored as integers of this unit: a small file
 GOAL_HIT, GOAL_PRECISION = 0.85, 0.75  # issue 12's goal for a writer never seen
+GOAL_MIN_ITEMS = 200  # ... on every source with at least this many items
 SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 MIN_PROBABILITIES = (0.2, 0.3, 0.4, 0.5, 0.6)
 
@@ -57,7 +58,7 @@ class Settings:
     # categories; "goal": the best worse one of hit/GOAL_HIT and precision/GOAL_PRECISION over
     # all items; "source_goal": that worse one per source, averaged over the sources (the goal
     # holds per writer, so one large source does not choose the rule for all)
-    second_objective: str = "f1"
+    second_objective: str = "source_goal"
     # Train with one indicator feature per source, dropped from the model file: what is typical
     # of one writer (its language, its label mix) goes there instead of into the n-grams'
     # weights, so a writer the model has never seen is judged on what its items say.
@@ -267,7 +268,9 @@ def _second_rule(
     rows = range(len(y))
     top = [order[r, 0] for r in rows]
     runner = [order[r, 1] for r in rows]
-    groups = list(sources) if objective == "source_goal" and sources else [""] * len(y)
+    groups: list[str | None] = (
+        _goal_groups(sources, len(y)) if objective == "source_goal" else [""] * len(y)
+    )
     for ratio in SECOND_RATIOS:
         for floor in MIN_PROBABILITIES:
             counts: dict[str, list[int]] = {}  # per group: right, wrong, hits, items
@@ -276,8 +279,11 @@ def _second_rule(
                 p1, p2 = probabilities[r, top[r]], probabilities[r, runner[r]]
                 if p2 >= floor and p2 >= ratio * p1:
                     chosen.append(runner[r])
+                group = groups[r]
+                if group is None:  # a small source: not one the goal is about
+                    continue
                 right = sum(int(y[r, c]) for c in chosen)
-                tally = counts.setdefault(groups[r], [0, 0, 0, 0])
+                tally = counts.setdefault(group, [0, 0, 0, 0])
                 tally[0] += right
                 tally[1] += len(chosen) - right
                 tally[2] += bool(right)
@@ -291,6 +297,16 @@ def _second_rule(
             if score > best[0] + 1e-9:
                 best = (score, ratio, floor)
     return best[1], best[2]
+
+
+def _goal_groups(sources: Sequence[str], items: int) -> list[str | None]:
+    """Each item's group for "source_goal": its source when that source has GOAL_MIN_ITEMS or
+    more (the goal's sources), else None (left out of the choice); all items one group when no
+    source is that large."""
+    sizes = Counter(sources)
+    if len(sources) != items or max(sizes.values(), default=0) < GOAL_MIN_ITEMS:
+        return [""] * items
+    return [s if sizes[s] >= GOAL_MIN_ITEMS else None for s in sources]
 
 
 def _goal_score(right: int, wrong: int, hits: int, items: int) -> float:
