@@ -235,22 +235,33 @@ class StatusRequest(HTTPXRequest):
 
 
 class _LeanStream(httpcore.AsyncNetworkStream):
-    """httpcore's anyio stream, but whether it is readable (asked of every idle connection of
-    the pool each time a request starts or ends: a server's close shows as readable) is one
-    poll of a descriptor registered once, not a dictionary of the socket's attributes built with
-    two system calls each time: a third of the client's CPU per message in a broadcast."""
+    """httpcore's anyio stream made cheaper per request, for the sender's own client:
+
+    - whether it is readable (asked of every idle connection of the pool each time a request
+      starts or ends: a server's close shows as readable) is one poll of a descriptor
+      registered once, not a dictionary of the socket's attributes built with two system
+      calls each time: a third of the client's CPU per message in a broadcast;
+    - what is written waits until the answer is read, so a request's headers and body leave
+      in one system call and one TCP segment, not two (the server then reads it in one too).
+    """
 
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket = inner.get_extra_info("socket")
         self._poll = select.poll()
         self._poll.register(self._socket.fileno(), select.POLLIN)
+        self._unsent = b""
+        self._write_timeout: float | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._unsent:
+            unsent, self._unsent = self._unsent, b""
+            await self._inner.write(unsent, self._write_timeout)
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        self._unsent += buffer
+        self._write_timeout = timeout
 
     async def aclose(self) -> None:
         await self._inner.aclose()
