@@ -35,6 +35,7 @@ DEFAULT_OUT = HERE / "build"
 SUMMARY_LIMIT = 800
 
 DATE_IN_TEXT = re.compile(r"(20\d\d)[-_./](\d\d)[-_./](\d\d)")
+DATE_IN_NAME = re.compile(r"(?:^|/)(20\d\d)-(\d\d?)-(\d\d?)-")  # Jekyll posts: 2021-2-15-103.md
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 ABSOLUTE_URL = re.compile(r"https?://\S+")
@@ -373,6 +374,9 @@ def date_of(path: str, text: str) -> str | None:
         match = DATE_IN_TEXT.search(place)
         if match:
             return "-".join(match.groups())
+        loose = DATE_IN_NAME.search(path)
+        if place is path and loose:
+            return "-".join(part.zfill(2) for part in loose.groups())
     return None
 
 
@@ -520,10 +524,56 @@ def parse_bullet_items(path: str, text: str, source: Source) -> list[RawItem]:
     return items
 
 
+LINK_ITEM = re.compile(r"^(?:[-*+]\s+)?\[([^\]]+)\]\((https?://[^)\s]+)\)(.*)$")
+LEADING_SEPARATOR = re.compile(r"^[\s.:\-–—]+")
+
+
+def parse_link_items(path: str, text: str, source: Source) -> list[RawItem]:
+    """Items are lines that open with a link ("* [title](link) - summary", "[title](link).
+    summary") or headings that are a link; the section is the latest heading that is not a
+    link, whatever its level (a newsletter nests "Tools" under "Other News" in some years and
+    puts "Concerns & Hype" at the top in others). A line item's summary is the rest of its
+    paragraph; a heading item's runs to the next heading or item."""
+    date = date_of(path, text)
+    section: str | None = None
+    items: list[RawItem] = []
+    current: RawItem | None = None
+    open_paragraph = False  # a line item takes the lines up to the next blank line
+    body = re.sub(r"^---\n.*?\n---", "", text, count=1, flags=re.DOTALL)
+    for line in body.split("\n"):
+        heading = HEADING.match(line)
+        if heading:
+            linked = LINK_ITEM.match(heading.group(2))
+            if linked and section is not None:
+                title, url = plain_text(linked.group(1)), linked.group(2)
+                current = RawItem(section=section, title=title, body=[], url=url, date=date)
+                items.append(current)
+                open_paragraph = False
+            else:
+                section, current = (None if linked else heading.group(2)), None
+            continue
+        entry = LINK_ITEM.match(line.strip())
+        if entry and section is not None and is_page_link(entry.group(2)):
+            rest = LEADING_SEPARATOR.sub("", entry.group(3))
+            title, url = plain_text(entry.group(1)), entry.group(2)
+            current = RawItem(section=section, title=title, body=[rest], url=url, date=date)
+            items.append(current)
+            open_paragraph = True
+            continue
+        if current is None:
+            continue
+        if not line.strip() and open_paragraph:
+            current = None
+            continue
+        current.body.append(line)
+    return items
+
+
 PARSERS = {
     "heading_items": parse_heading_items,
     "overview_index": parse_overview_index,
     "bullet_items": parse_bullet_items,
+    "link_items": parse_link_items,
 }
 
 

@@ -279,6 +279,24 @@ def test_the_goal_objective_adds_a_second_category_only_where_it_pays() -> None:
     assert takes_second(*_second_rule(probabilities, y, "goal"))
 
 
+def test_the_per_source_goal_keeps_one_large_source_from_choosing_the_rule() -> None:
+    import numpy as np
+
+    from bot.categorising.training import _second_rule
+
+    def takes_second(ratio: float, floor: float) -> bool:
+        return floor <= 0.5 and ratio * 0.9 <= 0.5
+
+    # A large source whose items need the second category most of the time, beside two
+    # smaller ones where the second category is always wrong (each of the goal's 200+ items);
+    # the twelve written items are too few to count.
+    probabilities = np.array([[0.9, 0.5, 0.1]] * 1212)
+    y = np.array([[1, 0, 0]] * 200 + [[0, 1, 0]] * 600 + [[1, 0, 0]] * 412)
+    sources = ["large"] * 800 + ["a"] * 200 + ["b"] * 200 + ["written"] * 12
+    assert takes_second(*_second_rule(probabilities, y, "goal", sources))
+    assert not takes_second(*_second_rule(probabilities, y, "source_goal", sources))
+
+
 def test_training_for_a_table_without_categories_is_a_clear_error() -> None:
     pytest.importorskip("sklearn")
     from bot.categorising.training import TrainingError, read_labelled, train

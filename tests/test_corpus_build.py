@@ -397,3 +397,117 @@ min_chars = 40
     assert by_url["https://example.org/rules"]["labels"] == ["硬件设施", "AI伦理"]
     assert stats["sources"]["rewritten"]["skipped_sections"] == {"other news": 1}
     assert stats["sources"]["rewritten"]["too_short"] == 1
+
+
+NEWSLETTER_OLD = """---
+title: "Weekly #36"
+categories: [digests]
+---
+
+### Mini Briefs
+
+#### [A long story of the week](https://example.org/long)
+
+Several paragraphs about it, under a section the table skips.
+
+### Concerns & Hype
+
+* [Face recognition banned for state police](https://example.org/ban) - The state is the first
+to ban the technology for its police.
+
+* [A second concern that comes with no summary](https://example.org/bare) - None
+
+### Advances & Business
+
+* [A lab and a startup, mixed together](https://example.org/mixed) - Skipped as mixed.
+"""
+
+NEWSLETTER_NEW = """---
+title: "Weekly #338"
+redirect: https://example.org/p/338
+---### Top News
+
+#### [The week's biggest story](https://example.org/top)
+Related:
+ * [A related story](https://example.org/related)
+
+### Other News
+#### Tools
+![](https://example.org/picture.png)
+
+[Editor adds agents that review pull requests](https://example.org/agents). The tool comments
+on each change and suggests fixes.
+
+[A tool launch without a summary](https://example.org/tool). None
+
+#### Business
+
+[Acme raises $40M for inference chips](https://example.org/acme). A Series B round.
+"""
+
+
+def test_a_newsletter_with_link_items_under_headings_of_any_level(tmp_path: Path) -> None:
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    commit = make_mirror(
+        mirrors,
+        "someone/weekly",
+        {
+            "_posts/digests/2019-10-20-36.md": NEWSLETTER_OLD,
+            "_posts/digests/2026-3-16-338.md": NEWSLETTER_NEW,
+        },
+    )
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        f"""
+[[source]]
+id = "weekly"
+repository = "someone/weekly"
+commit = "{commit}"
+paths = ["_posts/digests/*.md"]
+language = "en"
+format = "link_items"
+drop_lines = ['^\\s*None\\s*$', '^\\s*Related:\\s*$']
+min_chars = 40
+""",
+        encoding="utf-8",
+    )
+    sections = tmp_path / "sections.toml"
+    sections.write_text(
+        """
+[weekly.map]
+"Concerns & Hype" = ["AI伦理"]
+"Tools" = ["AI工具"]
+"Business" = ["AI产业"]
+
+[weekly.skip]
+"Mini Briefs" = "every topic"
+"Top News" = "every topic"
+"Advances & Business" = "mixed"
+""",
+        encoding="utf-8",
+    )
+    stats = build.build(mirrors, manifest, sections, CATEGORIES, tmp_path / "out")
+    items = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    by_url = {item["url"]: item for item in items}
+    assert set(by_url) == {
+        "https://example.org/ban",
+        "https://example.org/bare",
+        "https://example.org/agents",
+        "https://example.org/acme",
+    }
+    ban = by_url["https://example.org/ban"]
+    assert ban["title"] == "Face recognition banned for state police"
+    assert ban["summary"] == "The state is the first to ban the technology for its police."
+    assert ban["labels"] == ["AI伦理"] and ban["date"] == "2019-10-20"
+    assert by_url["https://example.org/bare"]["summary"] == ""
+    agents = by_url["https://example.org/agents"]
+    assert agents["summary"] == "The tool comments on each change and suggests fixes."
+    assert agents["labels"] == ["AI工具"] and agents["date"] == "2026-03-16"
+    assert by_url["https://example.org/acme"]["labels"] == ["AI产业"]
+    assert stats["sources"]["weekly"]["too_short"] == 1  # the tool with no summary
+    skipped = stats["sources"]["weekly"]["skipped_sections"]
+    assert skipped == {"mini briefs": 1, "top news": 2, "advances & business": 1}

@@ -28,6 +28,7 @@ from bot.categorising.model import FORMAT, VERSION, sigmoid
 
 WEIGHT_SCALE = 1e-4  # weights and IDFs are stored as integers of this unit: a small file
 GOAL_HIT, GOAL_PRECISION = 0.85, 0.75  # issue 12's goal for a writer never seen
+GOAL_MIN_ITEMS = 200  # ... on every source with at least this many items
 SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 MIN_PROBABILITIES = (0.2, 0.3, 0.4, 0.5, 0.6)
 
@@ -54,8 +55,10 @@ class Settings:
     folds: int = 5
     balanced: bool = True  # weight each category's items against its others (rare ones count)
     # how the second-category rule is chosen on out-of-fold probabilities: "f1" of the chosen
-    # categories, or "goal": the best worse one of hit/GOAL_HIT and precision/GOAL_PRECISION
-    second_objective: str = "f1"
+    # categories; "goal": the best worse one of hit/GOAL_HIT and precision/GOAL_PRECISION over
+    # all items; "source_goal": that worse one per source, averaged over the sources (the goal
+    # holds per writer, so one large source does not choose the rule for all)
+    second_objective: str = "source_goal"
     # Train with one indicator feature per source, dropped from the model file: what is typical
     # of one writer (its language, its label mix) goes there instead of into the n-grams'
     # weights, so a writer the model has never seen is judged on what its items say.
@@ -122,7 +125,9 @@ def train(
     probabilities = np.vectorize(sigmoid)(
         out_of_fold * np.array([a for a, _ in calibration]) + np.array([b for _, b in calibration])
     )
-    second_ratio, min_probability = _second_rule(probabilities, y, settings.second_objective)
+    second_ratio, min_probability = _second_rule(
+        probabilities, y, settings.second_objective, sources
+    )
     weights = np.column_stack([m.coef_[0][: len(terms)] for m in models])  # terms × categories
     return {
         "format": FORMAT,
@@ -254,32 +259,61 @@ def _platt(scores: Any, labels: Any) -> tuple[float, float]:
     return float(fitted.coef_[0][0]), float(fitted.intercept_[0])
 
 
-def _second_rule(probabilities: Any, y: Any, objective: str = "f1") -> tuple[float, float]:
+def _second_rule(
+    probabilities: Any, y: Any, objective: str = "f1", sources: Sequence[str] = ()
+) -> tuple[float, float]:
     """The second-category rule with the best `objective` (see `Settings`) out of fold."""
     best = (-1.0, 1.01, 0.5)
     order = (-probabilities).argsort(axis=1)
     rows = range(len(y))
     top = [order[r, 0] for r in rows]
     runner = [order[r, 1] for r in rows]
+    groups: list[str | None] = (
+        _goal_groups(sources, len(y)) if objective == "source_goal" else [""] * len(y)
+    )
     for ratio in SECOND_RATIOS:
         for floor in MIN_PROBABILITIES:
-            tp = fp = hits = 0
+            counts: dict[str, list[int]] = {}  # per group: right, wrong, hits, items
             for r in rows:
                 chosen = [top[r]]
                 p1, p2 = probabilities[r, top[r]], probabilities[r, runner[r]]
                 if p2 >= floor and p2 >= ratio * p1:
                     chosen.append(runner[r])
+                group = groups[r]
+                if group is None:  # a small source: not one the goal is about
+                    continue
                 right = sum(int(y[r, c]) for c in chosen)
-                tp, fp, hits = tp + right, fp + len(chosen) - right, hits + bool(right)
-            if objective == "goal":
-                precision = tp / (tp + fp) if tp + fp else 0.0
-                score = min(hits / len(y) / GOAL_HIT, precision / GOAL_PRECISION)
+                tally = counts.setdefault(group, [0, 0, 0, 0])
+                tally[0] += right
+                tally[1] += len(chosen) - right
+                tally[2] += bool(right)
+                tally[3] += 1
+            if objective in ("goal", "source_goal"):
+                score = sum(_goal_score(*tally) for tally in counts.values()) / len(counts)
             else:
+                tp, fp = sum(t[0] for t in counts.values()), sum(t[1] for t in counts.values())
                 fn = int(y.sum()) - tp
                 score = 2 * tp / (2 * tp + fp + fn)
             if score > best[0] + 1e-9:
                 best = (score, ratio, floor)
     return best[1], best[2]
+
+
+def _goal_groups(sources: Sequence[str], items: int) -> list[str | None]:
+    """Each item's group for "source_goal": its source when that source has GOAL_MIN_ITEMS or
+    more (the goal's sources), else None (left out of the choice); all items one group when no
+    source is that large."""
+    sizes = Counter(sources)
+    if len(sources) != items or max(sizes.values(), default=0) < GOAL_MIN_ITEMS:
+        return [""] * items
+    return [s if sizes[s] >= GOAL_MIN_ITEMS else None for s in sources]
+
+
+def _goal_score(right: int, wrong: int, hits: int, items: int) -> float:
+    """How near a set of items is to the goal: the worse of hit/GOAL_HIT and
+    precision/GOAL_PRECISION (1 or more where both are met)."""
+    precision = right / (right + wrong) if right + wrong else 0.0
+    return min(hits / items / GOAL_HIT, precision / GOAL_PRECISION)
 
 
 def _metadata(
