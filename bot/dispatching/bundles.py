@@ -1,5 +1,8 @@
 """Releasing held items (#13): each chat whose bundle is due gets ONE message of everything it
-holds, laid out with its current settings (the keyword filter applied again).
+holds (a forum with topics: one per topic, as a digest would), laid out with its current
+settings (the keyword filter applied again) and addressed like the chat's digests: the footer
+links the feed of what the chat (or the topic) receives, the items go to the topics they belong
+to by the forum's current bindings (a broken one's to General).
 
 Called by a periodic job of the service and once at start-up (a bundle due while the service was
 down goes out then), with the time passed in. Whether a bundle is due is
@@ -10,16 +13,20 @@ down goes out then), with the time passed in. Whether a bundle is due is
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from bot.categorising.table import CategoryTable
 from bot.commands import texts
 from bot.dispatching.holding import Holding
+from bot.dispatching.planner import feed_url_for, forum_of, forum_target
+from bot.dispatching.routing import ALL, Forum, Recipient, recipients, route_forum
 from bot.dispatching.timing import release_due, zone_of
 from bot.formatting.messages import Style, layout_digest
-from bot.model import Entry
+from bot.model import Entry, Item
 from bot.settings import Settings
 from bot.storing.chat_settings import (
     COMPACT,
@@ -28,9 +35,10 @@ from bot.storing.chat_settings import (
     ChatSettingsStore,
     reading_language,
 )
-from bot.storing.held import HeldItems
-from bot.storing.outbox import NewPart
+from bot.storing.held import HeldItems, Message
+from bot.storing.outbox import NewPart, Outbox
 from bot.storing.subscribers import ACTIVE, Subscribers
+from bot.storing.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +54,74 @@ def release_bundles(
         return {}
     chosen = ChatSettingsStore(engine).many(holding)
     subscribers = Subscribers(engine)
-    channels = {str(c.chat) for c in settings.telegram.channels}
+    topics = Topics(engine)
+    channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
+    moves: dict[str, str] | None = None
     written: dict[str, int] = {}
     for chat_id, since in holding.items():
         chat_settings = chosen.get(chat_id, DEFAULT)
         if not release_due(chat_settings, since, now, settings.zone):
             continue
+        if moves is None:
+            moves = Outbox(engine).moves()
         chat = subscribers.chat(chat_id)
         left = chat is not None and chat.state != ACTIVE  # blocked or gone
-        if left or (chat_id not in channels and not subscribers.subscriptions_of(chat_id)):
+        own = subscribers.subscriptions_of(chat_id)
+        target = _recipient(chat_id, channels, own, table, moves)
+        layout = topics.layout(chat_id)
+        forum = forum_of(chat_id, layout) if layout.bindings or not layout.general else None
+        if left or (target is None and not (forum and forum.topics)):
             held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
             continue
         language = reading_language(chat_settings.language, chat.language if chat else None)
-        bundle = _Bundle(settings, table, chat_settings, texts.language(language), now)
+        lang = texts.language(language)
+        bundle = _Bundle(chat_id, settings, table, chat_settings, lang, now, target, forum)
         written[chat_id] = held.release(chat_id, bundle, now)
         log.info("chat %s: bundle of held items written (%d part(s))", chat_id, written[chat_id])
     return written
 
 
+def _recipient(
+    chat_id: str,
+    channels: list[tuple[str, list[str]]],
+    own: Sequence[str],
+    table: CategoryTable,
+    moves: dict[str, str],
+) -> Recipient | None:
+    """What the chat receives as planning sees it (its subscriptions, and its categories as a
+    configured channel); None when it receives nothing."""
+    mine = [(chat, names) for chat, names in channels if moves.get(chat, chat) == chat_id]
+    subscribed = {chat_id: own} if own else {}
+    return next(
+        (r for r in recipients(mine, subscribed, table, moves=moves) if r.chat_id == chat_id),
+        None,
+    )
+
+
 class _Bundle:
-    """Lays out one chat's held entries as one message."""
+    """Lays out one chat's held entries: one message, or one per forum topic."""
 
     def __init__(
         self,
+        chat_id: str,
         settings: Settings,
         table: CategoryTable,
         chat_settings: ChatSettings,
         lang: texts.Lang,
         now: float,
+        target: Recipient | None,
+        forum: Forum | None,
     ) -> None:
+        self.chat_id = chat_id
         self.settings = settings
         self.table = table
         self.chat_settings = chat_settings
         self.lang = lang
         self.now = now
+        self.target = target
+        self.forum = forum
 
-    def __call__(self, entries: list[Entry]) -> list[NewPart]:
+    def __call__(self, entries: list[Entry]) -> list[Message]:
         zone = zone_of(self.chat_settings, self.settings.zone)
         holding = Holding(self.now, zone)
         admitted = holding.admitted(self.chat_settings, [entry.item for entry in entries])
@@ -89,12 +129,26 @@ class _Bundle:
             return []
         titles = list(dict.fromkeys(entry.digest_title for entry in entries))
         title = titles[0] if len(titles) == 1 else texts.bundle_title(self.lang, len(titles))
+        if self.forum is None:
+            to = self.target or Recipient(self.chat_id, frozenset({ALL}))
+            return [(None, self._layout(title, admitted, to, zone))]
+        messages: list[Message] = []
+        for thread_id, chosen in route_forum(admitted, self.target, self.forum, self.table):
+            to = forum_target(self.forum, thread_id, self.target)
+            messages.append((thread_id, self._layout(title, chosen, to, zone)))
+        return messages
+
+    def _layout(
+        self, title: str, chosen: Sequence[Item], to: Recipient, zone: ZoneInfo
+    ) -> list[NewPart]:
+        """One message of `chosen`, its footer linking the feed a digest's message to `to`
+        links (a category's feed for one category, else the main feed)."""
         parts = layout_digest(
             title,
             datetime.fromtimestamp(self.now, zone),
-            admitted,
+            chosen,
             zone=zone,
-            feed_url=f"{self.settings.site_url}rss.xml",
+            feed_url=feed_url_for(to, self.settings, self.table),
             table=self.table,
             style=Style(self.lang, self.chat_settings.format == COMPACT),
         )

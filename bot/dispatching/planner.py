@@ -63,7 +63,7 @@ from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, 
 from bot.storing.held import HeldItems
 from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
 from bot.storing.subscribers import ACTIVE, Subscribers
-from bot.storing.topics import Topics
+from bot.storing.topics import ForumLayout, Topics
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
@@ -307,7 +307,7 @@ class _Plan:
                 recipient = by_chat.get(chat_id)
                 if chat_id in forums:  # each topic's messages revised in place, with its footer
                     for thread_id, group in _by_thread(messages).items():
-                        target = _forum_target(forums[chat_id], thread_id, recipient)
+                        target = forum_target(forums[chat_id], thread_id, recipient)
                         feed_url = feed_url_for(target, self.settings, self.table)
                         self.reviser.revise(chat_id, group, (), feed_url, self.styles.of(chat_id))
                     continue  # its new items go to their topics as new messages, below
@@ -328,7 +328,7 @@ class _Plan:
                 for thread_id, in_topic in messages_of_forum:
                     shown = tuple(item for item in in_topic if item.id in keep)
                     if shown:
-                        target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+                        target = forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
                         parts = self.parts_for(target, shown)
                         writer.add(chat_id, parts, thread_id=thread_id)
             HeldItems.hold_many(writer.connection, held, self.digest_id, self.holding.now)
@@ -385,12 +385,18 @@ def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
         known = subscribers.chat(chat_id)
         if known is None or known.state != ACTIVE:
             continue
-        bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
-        out[chat_id] = Forum(chat_id, bound, layout.general)
+        out[chat_id] = forum_of(chat_id, layout)
     return out
 
 
-def _forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
+def forum_of(chat_id: str, layout: ForumLayout) -> Forum:
+    """A forum's layout as routing takes it: its working bindings (a broken one's categories
+    go to General, like those bound to no topic)."""
+    bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
+    return Forum(chat_id, bound, layout.general)
+
+
+def forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
     """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
     group's subscriptions for General (its footer's feed follows from it)."""
     topic = next((names for t, names in forum.topics if t == thread_id), None)
@@ -535,4 +541,13 @@ def _shows(planned: PlannedPart, part: Part) -> bool:
     return planned.text in (part.html, plain_text(part.html))  # resent as plain text
 
 
-__all__ = ["ALL", "BATCH", "PlanResult", "feed_url_for", "plan_digest", "recipient_batches"]
+__all__ = [
+    "ALL",
+    "BATCH",
+    "PlanResult",
+    "feed_url_for",
+    "forum_of",
+    "forum_target",
+    "plan_digest",
+    "recipient_batches",
+]

@@ -25,7 +25,10 @@ BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a dig
 _IN_CHUNK = 500
 _ROWS = 5000  # held rows written per statement
 
-Bundle = Callable[[list[Entry]], Sequence[NewPart]]
+# A bundle's messages: (forum topic, parts) each, the topic None for the chat itself (or a
+# forum's General); a forum with topics gets one message per topic, like a digest.
+Message = tuple[int | None, Sequence[NewPart]]
+Bundle = Callable[[list[Entry]], Sequence[Message]]
 
 
 class HeldItems:
@@ -66,10 +69,11 @@ class HeldItems:
             return [row.item_id for row in _held_rows(connection, chat_id)]
 
     def release(self, chat_id: str, bundle: Bundle, now: float) -> int:
-        """Everything `chat_id` holds as one message (`bundle` lays it out from the entries, in
-        the order they were held; it may leave some out, a keyword filter's work), written with
-        the items it carries as delivered, and the held rows deleted: one transaction. Items
-        the chat has already (delivered meanwhile) are not sent again. The parts written."""
+        """Everything `chat_id` holds as one message, or one per forum topic (`bundle` lays
+        them out from the entries, in the order they were held; it may leave some out, a
+        keyword filter's work), written with the items they carry as delivered, and the held
+        rows deleted: one transaction. Items the chat has already (delivered meanwhile) are not
+        sent again. The parts written."""
         with self.engine.begin() as connection:
             rows = _held_rows(connection, chat_id, lock=True)
             if not rows:
@@ -77,10 +81,11 @@ class HeldItems:
             item_ids = [row.item_id for row in rows]
             had = _delivered(connection, chat_id, item_ids)
             entries = _entries(connection, [i for i in item_ids if i not in had])
-            parts = list(bundle(entries)) if entries else []
-            if parts:
+            messages = [(t, parts) for t, parts in bundle(entries) if parts] if entries else []
+            if messages:
                 writer = PlanWriter(connection, f"{BUNDLE_PREFIX}{int(now * 1000)}")
-                writer.add(chat_id, parts)
+                for thread_id, parts in messages:
+                    writer.add(chat_id, parts, thread_id=thread_id)
                 writer.flush()
                 notify_planned(connection)  # the sending instance may be another one
             for start in range(0, len(item_ids), _IN_CHUNK):
@@ -90,7 +95,7 @@ class HeldItems:
                         held_items.c.chat_id == chat_id, held_items.c.item_id.in_(chunk)
                     )
                 )
-        return len(parts)
+        return sum(len(parts) for _, parts in messages)
 
     @staticmethod
     def move_in(connection: Connection, old: str, new: str) -> None:

@@ -168,10 +168,18 @@ class Claimed:
     edit_of: int | None = None  # an edit of the message that delivery sent
     target_message_id: int | None = None  # that message's id (None: it was never sent)
     thread_id: int | None = None  # the forum topic it goes to (None: the chat, or General)
+    is_last: bool | None = None  # the last part of its message (None: planned before 0012)
 
     @property
     def is_edit(self) -> bool:
         return self.edit_of is not None
+
+    @property
+    def ends_message(self) -> bool:
+        """Whether it is the last part of its message (the one that carries the settings
+        button). Parts are numbered on across a chat's messages of one digest (a follow-up, a
+        forum's topics), so only rows planned before 0012 fall back to `part >= parts`."""
+        return self.part >= self.parts if self.is_last is None else self.is_last
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +225,7 @@ class PlannedPart:
     item_ids: tuple[str, ...]
     revision: int  # the highest revision of this part so far (edits that failed included)
     thread_id: int | None = None  # the forum topic of its message
+    is_last: bool | None = None  # the last part of its message (None: planned before 0012)
 
 
 class PlanWriter:
@@ -309,6 +318,7 @@ class PlanWriter:
                     d.c.disable_preview,
                     d.c.item_ids,
                     d.c.thread_id,
+                    d.c.is_last,
                 )
                 .where(d.c.digest_id == self.digest_id)
                 .order_by(d.c.chat_id, d.c.part, d.c.revision)
@@ -348,6 +358,7 @@ class PlanWriter:
                 "edit_of": planned.base_id,
                 "revision": planned.revision + 1,
                 "thread_id": planned.thread_id,
+                "is_last": planned.is_last,  # the edited message keeps its button where it is
             }
         )
         self.edits += 1
@@ -360,7 +371,13 @@ class PlanWriter:
         )
 
     def _row(
-        self, chat_id: str, number: int, parts: int, part: NewPart, thread_id: int | None = None
+        self,
+        chat_id: str,
+        number: int,
+        parts: int,
+        part: NewPart,
+        thread_id: int | None = None,
+        is_last: bool | None = None,
     ) -> dict:
         return {
             "chat_id": chat_id,
@@ -379,6 +396,7 @@ class PlanWriter:
             "edit_of": None,
             "revision": 0,
             "thread_id": thread_id,
+            "is_last": is_last,
         }
 
     def add(
@@ -398,7 +416,8 @@ class PlanWriter:
         self._last_part[chat_id] = first + len(parts) - 1
         seen: set[str] = set(received)
         for offset, part in enumerate(parts):
-            self._rows.append(self._row(chat_id, first + offset, len(parts), part, thread_id))
+            last = offset == len(parts) - 1
+            self._rows.append(self._row(chat_id, first + offset, len(parts), part, thread_id, last))
             for item_id in part.item_ids:
                 if item_id not in seen:
                     seen.add(item_id)
@@ -625,6 +644,7 @@ class Outbox:
                 d.c.edit_of,
                 target.c.message_id.label("target_message_id"),
                 d.c.thread_id,
+                d.c.is_last,
             )
             .select_from(
                 d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash).outerjoin(
@@ -648,6 +668,7 @@ class Outbox:
                 edit_of=row.edit_of,
                 target_message_id=row.target_message_id,
                 thread_id=row.thread_id,
+                is_last=row.is_last,
             )
             for row in rows
         ]
@@ -949,4 +970,5 @@ def _planned_part(chat_id: str, number: int, rows: list[Row]) -> PlannedPart | N
         item_ids=tuple(json.loads(latest.item_ids)),
         revision=rows[-1].revision,
         thread_id=base.thread_id,
+        is_last=base.is_last,
     )
