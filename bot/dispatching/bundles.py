@@ -23,7 +23,7 @@ from bot.categorising.table import CategoryTable
 from bot.commands import texts
 from bot.dispatching.holding import Holding
 from bot.dispatching.planner import feed_url_for, forum_of, forum_target
-from bot.dispatching.routing import ALL, Forum, Recipient, recipients, route_forum
+from bot.dispatching.routing import ALL, Forum, Recipient, canonical, recipients, route_forum
 from bot.dispatching.timing import release_due, zone_of
 from bot.formatting.messages import Style, layout_digest
 from bot.model import Entry, Item
@@ -70,12 +70,13 @@ def release_bundles(
         target = _recipient(chat_id, channels, own, table, moves)
         layout = topics.layout(chat_id)
         forum = forum_of(chat_id, layout) if layout.bindings or not layout.general else None
-        if left or (target is None and not (forum and forum.topics)):
+        broken = canonical((n for b in layout.bindings if b.broken for n in b.categories), table)
+        if left or (target is None and not (forum and (forum.topics or broken))):
             held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
             continue
         language = reading_language(chat_settings.language, chat.language if chat else None)
         lang = texts.language(language)
-        bundle = _Bundle(chat_id, settings, table, chat_settings, lang, now, target, forum)
+        bundle = _Bundle(chat_id, settings, table, chat_settings, lang, now, target, forum, broken)
         written[chat_id] = held.release(chat_id, bundle, now)
         log.info("chat %s: bundle of held items written (%d part(s))", chat_id, written[chat_id])
     return written
@@ -111,6 +112,7 @@ class _Bundle:
         now: float,
         target: Recipient | None,
         forum: Forum | None,
+        broken: frozenset[str] = frozenset(),
     ) -> None:
         self.chat_id = chat_id
         self.settings = settings
@@ -120,6 +122,7 @@ class _Bundle:
         self.now = now
         self.target = target
         self.forum = forum
+        self.broken = broken  # categories of the forum's broken topics
 
     def __call__(self, entries: list[Entry]) -> list[Message]:
         zone = zone_of(self.chat_settings, self.settings.zone)
@@ -133,10 +136,31 @@ class _Bundle:
             to = self.target or Recipient(self.chat_id, frozenset({ALL}))
             return [(None, self._layout(title, admitted, to, zone))]
         messages: list[Message] = []
-        for thread_id, chosen in route_forum(admitted, self.target, self.forum, self.table):
+        for thread_id, chosen in self._by_topic(admitted):
             to = forum_target(self.forum, thread_id, self.target)
             messages.append((thread_id, self._layout(title, chosen, to, zone)))
         return messages
+
+    def _by_topic(self, admitted: Sequence[Item]) -> list[tuple[int | None, tuple[Item, ...]]]:
+        """The forum's items by topic, as routing places them now; an item held for a topic
+        that broke meanwhile goes to General all the same, as a message queued to it would
+        (`TopicClosed`), even where routing alone would no longer place it."""
+        assert self.forum is not None
+        routed = route_forum(admitted, self.target, self.forum, self.table)
+        placed = {item.id for _, chosen in routed for item in chosen}
+        orphans = {
+            item.id
+            for item in admitted
+            if item.id not in placed and not self.broken.isdisjoint(self._names(item))
+        }
+        if not orphans:
+            return routed
+        general = {item.id for thread, chosen in routed if thread is None for item in chosen}
+        merged = tuple(item for item in admitted if item.id in general or item.id in orphans)
+        return [*((t, chosen) for t, chosen in routed if t is not None), (None, merged)]
+
+    def _names(self, item: Item) -> frozenset[str]:
+        return canonical(item.categories, self.table)
 
     def _layout(
         self, title: str, chosen: Sequence[Item], to: Recipient, zone: ZoneInfo
