@@ -7,6 +7,7 @@ injected clocks."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -271,3 +272,78 @@ async def test_the_service_plans_with_its_injected_clock(tmp_path: Path, telegra
     finally:
         engine.dispose()
     assert buttons(telegram, chat)[-1]
+
+
+def replan(world, digest, now: float):  # type: ignore[no-untyped-def]
+    store(world.engine, digest)
+    return plan_digest(
+        world.engine,
+        digest.id,
+        archive=Archive(world.engine),
+        subscribers=world.subscribers,
+        table=TABLE,
+        settings=world.settings,
+        now=now,
+    )
+
+
+async def test_a_digest_corrected_after_its_items_were_bundled_edits_the_bundle(world) -> None:  # type: ignore[no-untyped-def]
+    bundled, instant = 831, 832
+    for chat in (bundled, instant):
+        world.subscribe(chat, ["*"])
+    choose(world, bundled, schedule=("08:00",))
+    other = make_digest(25, [make_item("o-1", ("AI工具",))])
+    replan(world, other, at("2026-03-01T06:00"))
+    digest = make_digest(26, [make_item("k-1", ("AI工具",)), make_item("k-2", ("AI应用",))])
+    replan(world, digest, at("2026-03-01T07:00"))
+    assert release(world, at("2026-03-01T08:00")) == {str(bundled): 1}
+    await world.drain()
+    (bundle,) = world.fake.messages(bundled)
+    assert items_in(bundle.plain) == ["o-1", "k-1", "k-2"]
+
+    fixed = with_items(digest, [*corrected_items(digest, "k-2"), make_item("k-3", ("AI工具",))])
+    result = replan(world, fixed, at("2026-03-01T09:00"))
+    assert result.edits == 2  # the instant chat's message and the bundle, each in place
+    again = replan(world, fixed, at("2026-03-01T09:30"))
+    assert (again.edits, again.deliveries) == (0, 0)  # planned again: nothing more
+    await world.drain()
+    (edited,) = world.fake.messages(bundled)  # no second copy
+    assert edited.message_id == bundle.message_id and edited.edit_count == 1
+    assert "更正后的摘要。" in edited.plain and items_in(edited.plain) == ["o-1", "k-1", "k-2"]
+    assert edited.plain.split("\n", 1)[0] == bundle.plain.split("\n", 1)[0]  # same title
+    assert edited.buttons() and feeds(edited) == feeds(bundle)
+    assert HeldItems(world.engine).held(str(bundled)) == ["k-3"]  # new: for the next bundle
+    message = world.fake.messages(instant)[-1]
+    assert items_in(message.plain) == ["k-1", "k-2", "k-3"] and "更正后的摘要。" in message.plain
+
+
+async def test_a_correction_reaches_a_forum_bundle_in_its_topic(world, telegram) -> None:  # type: ignore[no-untyped-def]
+    tools, apps, _ = forum_with_topics(world, telegram, own=["*"])
+    choose(world, FORUM, schedule=("08:00",))
+    digest = make_digest(26, [make_item("f-1", ("AI工具",)), make_item("f-2", ("AI应用",))])
+    replan(world, digest, at("2026-03-01T07:00"))
+    assert release(world, at("2026-03-01T08:00")) == {str(FORUM): 2}
+    replan(world, with_items(digest, corrected_items(digest, "f-2")), at("2026-03-01T08:10"))
+    await world.drain()  # the bundle's apps message not sent yet: sent with its new text
+    sent = {m.message_thread_id: m for m in telegram.messages(FORUM)}
+    assert set(sent) == {tools, apps}
+    assert "更正后的摘要。" in sent[apps].plain and sent[apps].edit_count == 0
+    assert feeds(sent[apps]) == [f"{SITE}c/ai-applications/rss.xml"]
+
+    replan(world, with_items(digest, corrected_items(digest, "f-1")), at("2026-03-01T08:20"))
+    await world.drain()
+    sent = {m.message_thread_id: m for m in telegram.messages(FORUM)}
+    assert len(telegram.messages(FORUM)) == 2
+    assert "更正后的摘要。" in sent[tools].plain and sent[tools].edit_count == 1
+    assert "更正后的摘要。" not in sent[apps].plain  # f-2 as the file says now
+    assert feeds(sent[tools]) == [f"{SITE}c/ai-tools/rss.xml"]
+
+
+def corrected_items(digest, item_id: str) -> list:  # type: ignore[no-untyped-def, type-arg]
+    text = "更正后的摘要。"
+    return [
+        replace(it, summary_md=text, summary_html=text, summary_text=text)
+        if it.id == item_id
+        else it
+        for it in digest.items
+    ]

@@ -13,7 +13,7 @@ down goes out then), with the time passed in. Whether a bundle is due is
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,10 +22,20 @@ from sqlalchemy import Engine
 from bot.categorising.table import CategoryTable
 from bot.commands import texts
 from bot.dispatching.holding import Holding
-from bot.dispatching.planner import feed_url_for, forum_of, forum_target
-from bot.dispatching.routing import ALL, Forum, Recipient, canonical, recipients, route_forum
+from bot.dispatching.revising import new_parts, update_part
+from bot.dispatching.routing import (
+    ALL,
+    Forum,
+    Recipient,
+    canonical,
+    feed_url_for,
+    forum_of,
+    forum_target,
+    recipients,
+    route_forum,
+)
 from bot.dispatching.timing import release_due, zone_of
-from bot.formatting.messages import Style, layout_digest
+from bot.formatting.messages import Style, layout_digest, revise_layout
 from bot.model import Entry, Item
 from bot.settings import Settings
 from bot.storing.chat_settings import (
@@ -35,8 +45,8 @@ from bot.storing.chat_settings import (
     ChatSettingsStore,
     reading_language,
 )
-from bot.storing.held import HeldItems, Message
-from bot.storing.outbox import NewPart, Outbox
+from bot.storing.held import HeldItems, Message, bundle_time, entries_of
+from bot.storing.outbox import NewPart, Outbox, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
 from bot.storing.topics import Topics
 
@@ -130,8 +140,8 @@ class _Bundle:
         admitted = holding.admitted(self.chat_settings, [entry.item for entry in entries])
         if not admitted:
             return []
-        titles = list(dict.fromkeys(entry.digest_title for entry in entries))
-        title = titles[0] if len(titles) == 1 else texts.bundle_title(self.lang, len(titles))
+        shown = {item.id for item in admitted}
+        title = bundle_title([e for e in entries if e.item.id in shown], self.lang)
         if self.forum is None:
             to = self.target or Recipient(self.chat_id, frozenset({ALL}))
             return [(None, self._layout(title, admitted, to, zone))]
@@ -176,4 +186,58 @@ class _Bundle:
             table=self.table,
             style=Style(self.lang, self.chat_settings.format == COMPACT),
         )
-        return [NewPart(part.html, part.item_ids, part.disable_preview) for part in parts]
+        return new_parts(parts)
+
+
+def bundle_title(entries: Sequence[Entry], lang: str) -> str:
+    """A bundle's title: its digest's, or one naming how many digests it gathers."""
+    titles = list(dict.fromkeys(entry.digest_title for entry in entries))
+    if len(titles) == 1:
+        return titles[0]
+    return texts.bundle_title("en" if lang == "en" else "zh", len(titles))
+
+
+def revise_bundle(
+    writer: PlanWriter,
+    chat_id: str,
+    address: Callable[[int | None], Recipient],
+    style: Style,
+    zone: ZoneInfo,
+    settings: Settings,
+    table: CategoryTable,
+) -> int:
+    """Bring a chat's bundle (`writer`'s digest id) up to date with its items as stored now,
+    as a digest's revision does to its messages (a digest corrected after its items were
+    bundled): each message laid out again into its parts with its title, time and topic's feed
+    (`address`), a part that changed edited in place or, not sent yet, given its new text; what
+    no longer fits goes as a follow-up. Returns the parts rewritten (edits: `writer.edits`)."""
+    messages = writer.planned().get(chat_id, [])
+    ids = list(dict.fromkeys(i for message in messages for part in message for i in part.item_ids))
+    entries = {entry.item.id: entry for entry in entries_of(writer.connection, ids)}
+    if not entries:
+        return 0  # nothing of it is left in the archive: left as it was sent
+    title = bundle_title([entries[i] for i in ids if i in entries], style.lang)
+    date = datetime.fromtimestamp(bundle_time(writer.digest_id), zone)
+    rewritten = 0
+    for message in messages:
+        feed_url = feed_url_for(address(message[0].thread_id), settings, table)
+        slots = [[entries[i].item for i in part.item_ids if i in entries] for part in message]
+        revision = revise_layout(
+            title, date, slots, zone=zone, feed_url=feed_url, table=table, style=style
+        )
+        for planned, part in zip(message, revision.parts, strict=True):
+            rewritten += update_part(writer, planned, part)
+        if revision.overflow:
+            follow_up = layout_digest(
+                title,
+                date,
+                revision.overflow,
+                zone=zone,
+                feed_url=feed_url,
+                table=table,
+                style=style,
+            )
+            writer.add(
+                chat_id, new_parts(follow_up), received=set(ids), thread_id=message[-1].thread_id
+            )
+    return rewritten

@@ -18,10 +18,9 @@ from bot.model import Entry
 from bot.storing.archive import entry_of
 from bot.storing.database import upsert
 from bot.storing.notify import notify_planned
-from bot.storing.outbox import NewPart, PlanWriter
+from bot.storing.outbox import BUNDLE_PREFIX, NewPart, PlanWriter
 from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
 
-BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
 _IN_CHUNK = 500
 _ROWS = 5000  # held rows written per statement
 
@@ -80,10 +79,10 @@ class HeldItems:
                 return 0
             item_ids = [row.item_id for row in rows]
             had = _delivered(connection, chat_id, item_ids)
-            entries = _entries(connection, [i for i in item_ids if i not in had])
+            entries = entries_of(connection, [i for i in item_ids if i not in had])
             messages = [(t, parts) for t, parts in bundle(entries) if parts] if entries else []
             if messages:
-                writer = PlanWriter(connection, f"{BUNDLE_PREFIX}{int(now * 1000)}")
+                writer = PlanWriter(connection, bundle_id(now))
                 for thread_id, parts in messages:
                     writer.add(chat_id, parts, thread_id=thread_id)
                 writer.flush()
@@ -124,6 +123,16 @@ class HeldItems:
             ).rowcount
 
 
+def bundle_id(now: float) -> str:
+    """The digest id of the bundles released at `now` (their time, to the millisecond)."""
+    return f"{BUNDLE_PREFIX}{int(now * 1000)}"
+
+
+def bundle_time(digest_id: str) -> float:
+    """When the bundle of this digest id was released."""
+    return int(digest_id.removeprefix(BUNDLE_PREFIX)) / 1000
+
+
 def _held_rows(connection: Connection, chat_id: str, *, lock: bool = False) -> list[Row]:
     """A chat's held rows, oldest first and each digest's items in its order; locked (on
     PostgreSQL) for a release, so that a second releaser waits and then finds them gone."""
@@ -157,7 +166,7 @@ def _delivered(connection: Connection, chat_id: str, item_ids: list[str]) -> set
     return found
 
 
-def _entries(connection: Connection, item_ids: list[str]) -> list[Entry]:
+def entries_of(connection: Connection, item_ids: Sequence[str]) -> list[Entry]:
     """The stored items in the order of `item_ids` (an item gone from the archive is left out)."""
     by_id = {}
     for start in range(0, len(item_ids), _IN_CHUNK):

@@ -69,6 +69,7 @@ UNFINISHED = (PENDING, SENDING)
 STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED)
 _BATCH = 2000
 _IN_CHUNK = 500  # bound parameters in one IN (...)
+BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
 _ERROR_MAX = 500
 
 
@@ -206,6 +207,7 @@ class Progress:
     digest_id: str
     content_hash: str
     cursor: str | None
+    again: bool = False  # the digest was planned before (a revision, a retry, a resumed plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +252,8 @@ class PlanWriter:
         self._rows: list[dict] = []
         self._item_rows: list[dict] = []
         self._last_part: dict[str, int] | None = None
+        # chat -> the bundles (their digest ids) that brought it items `delivered` asked about
+        self.bundled: dict[str, set[str]] = {}
         self._now = time.time() if now is None else now
 
     def _chat_chunks(self) -> Iterator[list[str] | None]:
@@ -261,17 +265,20 @@ class PlanWriter:
             yield self.scope[start : start + _IN_CHUNK]
 
     def delivered(self, item_ids: Sequence[str]) -> dict[str, set[str]]:
-        """chat -> which of these items it already has (sent, or planned in an earlier plan)."""
+        """chat -> which of these items it already has (sent, or planned in an earlier plan);
+        the bundles among what brought them are kept in `bundled`."""
         found: dict[str, set[str]] = {}
         c = delivered_items.c
         for start in range(0, len(item_ids), _IN_CHUNK):
             chunk = list(item_ids[start : start + _IN_CHUNK])
             for chats in self._chat_chunks():
-                query = select(c.chat_id, c.item_id).where(c.item_id.in_(chunk))
+                query = select(c.chat_id, c.item_id, c.digest_id).where(c.item_id.in_(chunk))
                 if chats is not None:
                     query = query.where(c.chat_id.in_(chats))
-                for chat_id, item_id in self.connection.execute(query):
+                for chat_id, item_id, digest_id in self.connection.execute(query):
                     found.setdefault(chat_id, set()).add(item_id)
+                    if digest_id and digest_id.startswith(BUNDLE_PREFIX):
+                        self.bundled.setdefault(chat_id, set()).add(digest_id)
         return found
 
     def _next_part(self, chat_id: str) -> int:
@@ -484,7 +491,7 @@ class Outbox:
                 raise LookupError(f"no digest {digest_id!r} in the archive")
             row = connection.execute(select(plans).where(plans.c.digest_id == digest_id)).first()
             if row is not None and row.content_hash == content_hash and not row.done:
-                return Progress(digest_id, content_hash, row.cursor)
+                return Progress(digest_id, content_hash, row.cursor, again=True)
             fresh = {
                 "content_hash": content_hash,
                 "cursor": None,
@@ -497,7 +504,7 @@ class Outbox:
                 .values(digest_id=digest_id, **fresh)
                 .on_conflict_do_update(index_elements=[plans.c.digest_id], set_=fresh)
             )
-            return Progress(digest_id, content_hash, None)
+            return Progress(digest_id, content_hash, None, again=row is not None)
 
     def finish_plan(self, progress: Progress, now: float | None = None) -> None:
         """Every recipient of this version is planned (a changed version starts again)."""
