@@ -78,12 +78,18 @@ async def test_a_bundle_links_the_feed_a_digest_links_for_that_chat(world) -> No
     world.subscribe(803, ["AI工具", "AI应用"])
     choose(world, later, schedule=("08:00",))
     choose(world, 803, schedule=("08:00",))
-    plan(world, ITEMS, 26, at("2026-03-01T07:00"))
+    linkless = replace(make_item("b-nolink", ("AI工具",)), url=None)
+    plan(world, [*ITEMS, linkless], 26, at("2026-03-01T07:00"))
     assert release(world, at("2026-03-01T08:00")) == {str(later): 1, "803": 1}
     await world.drain()
     (digest,), (bundle,), (two,) = (world.fake.messages(c) for c in (now, later, 803))
-    assert items_in(bundle.plain) == ["b-tools"] and items_in(two.plain) == ["b-tools", "b-apps"]
+    assert items_in(bundle.plain) == ["b-tools", "b-nolink"]
+    assert items_in(two.plain) == ["b-tools", "b-apps", "b-nolink"]
     assert feeds(bundle) == feeds(digest) == [f"{SITE}c/ai-tools/rss.xml"]
+    # an item without a link of its own links to its digest's page, as in the digest's message
+    page = re.compile(r'href="([^"]*#item-b-nolink)"')
+    assert page.findall(bundle.text) == page.findall(digest.text) == page.findall(two.text)
+    assert page.findall(bundle.text)[0].startswith(f"{SITE}d/")
     assert feeds(two) == [f"{SITE}rss.xml"]  # two categories: the main feed, as a digest's
     assert [bool(m.buttons()) for m in (digest, bundle, two)] == [True, True, True]
 

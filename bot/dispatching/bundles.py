@@ -13,7 +13,7 @@ down goes out then), with the time passed in. Whether a bundle is due is
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,7 @@ from bot.dispatching.routing import (
     route_forum,
 )
 from bot.dispatching.timing import release_due, zone_of
+from bot.feeds.common import digest_page
 from bot.formatting.messages import Style, layout_digest, revise_layout
 from bot.model import Entry, Item
 from bot.settings import Settings
@@ -45,7 +46,7 @@ from bot.storing.chat_settings import (
     ChatSettingsStore,
     reading_language,
 )
-from bot.storing.held import HeldItems, Message, bundle_time, entries_of
+from bot.storing.held import HeldItems, Message, bundle_time, entries_of, page_slugs
 from bot.storing.outbox import NewPart, Outbox, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
 from bot.storing.topics import Topics
@@ -134,7 +135,7 @@ class _Bundle:
         self.forum = forum
         self.broken = broken  # categories of the forum's broken topics
 
-    def __call__(self, entries: list[Entry]) -> list[Message]:
+    def __call__(self, entries: list[Entry], slugs: Mapping[str, str]) -> list[Message]:
         zone = zone_of(self.chat_settings, self.settings.zone)
         holding = Holding(self.now, zone)
         admitted = holding.admitted(self.chat_settings, [entry.item for entry in entries])
@@ -142,13 +143,14 @@ class _Bundle:
             return []
         shown = {item.id for item in admitted}
         title = bundle_title([e for e in entries if e.item.id in shown], self.lang)
+        pages = item_pages(entries, slugs, self.settings)
         if self.forum is None:
             to = self.target or Recipient(self.chat_id, frozenset({ALL}))
-            return [(None, self._layout(title, admitted, to, zone))]
+            return [(None, self._layout(title, admitted, to, zone, pages))]
         messages: list[Message] = []
         for thread_id, chosen in self._by_topic(admitted):
             to = forum_target(self.forum, thread_id, self.target)
-            messages.append((thread_id, self._layout(title, chosen, to, zone)))
+            messages.append((thread_id, self._layout(title, chosen, to, zone, pages)))
         return messages
 
     def _by_topic(self, admitted: Sequence[Item]) -> list[tuple[int | None, tuple[Item, ...]]]:
@@ -173,10 +175,16 @@ class _Bundle:
         return canonical(item.categories, self.table)
 
     def _layout(
-        self, title: str, chosen: Sequence[Item], to: Recipient, zone: ZoneInfo
+        self,
+        title: str,
+        chosen: Sequence[Item],
+        to: Recipient,
+        zone: ZoneInfo,
+        pages: Mapping[str, str],
     ) -> list[NewPart]:
         """One message of `chosen`, its footer linking the feed a digest's message to `to`
-        links (a category's feed for one category, else the main feed)."""
+        links (a category's feed for one category, else the main feed), a link-less item its
+        digest's page (`pages`)."""
         parts = layout_digest(
             title,
             datetime.fromtimestamp(self.now, zone),
@@ -184,9 +192,24 @@ class _Bundle:
             zone=zone,
             feed_url=feed_url_for(to, self.settings, self.table),
             table=self.table,
+            page_url=pages,
             style=Style(self.lang, self.chat_settings.format == COMPACT),
         )
         return new_parts(parts)
+
+
+def item_pages(
+    entries: Sequence[Entry], slugs: Mapping[str, str], settings: Settings
+) -> dict[str, str]:
+    """item id -> its digest's page, which it links to when it has no link of its own (as in
+    its digest's message); items of a digest without a page are left out."""
+    if not settings.site_url:
+        return {}
+    return {
+        entry.item.id: digest_page(settings.site_url, slugs[entry.digest_id])
+        for entry in entries
+        if entry.digest_id in slugs
+    }
 
 
 def bundle_title(entries: Sequence[Entry], lang: str) -> str:
@@ -213,9 +236,12 @@ def revise_bundle(
     no longer fits goes as a follow-up. Returns the parts rewritten (edits: `writer.edits`)."""
     messages = writer.planned().get(chat_id, [])
     ids = list(dict.fromkeys(i for message in messages for part in message for i in part.item_ids))
-    entries = {entry.item.id: entry for entry in entries_of(writer.connection, ids)}
-    if not entries:
+    stored = entries_of(writer.connection, ids)
+    if not stored:
         return 0  # nothing of it is left in the archive: left as it was sent
+    entries = {entry.item.id: entry for entry in stored}
+    slugs = page_slugs(writer.connection, {entry.digest_id for entry in stored})
+    pages = item_pages(stored, slugs, settings)
     title = bundle_title([entries[i] for i in ids if i in entries], style.lang)
     date = datetime.fromtimestamp(bundle_time(writer.digest_id), zone)
     rewritten = 0
@@ -223,7 +249,14 @@ def revise_bundle(
         feed_url = feed_url_for(address(message[0].thread_id), settings, table)
         slots = [[entries[i].item for i in part.item_ids if i in entries] for part in message]
         revision = revise_layout(
-            title, date, slots, zone=zone, feed_url=feed_url, table=table, style=style
+            title,
+            date,
+            slots,
+            zone=zone,
+            feed_url=feed_url,
+            table=table,
+            page_url=pages,
+            style=style,
         )
         for planned, part in zip(message, revision.parts, strict=True):
             rewritten += update_part(writer, planned, part)
@@ -235,6 +268,7 @@ def revise_bundle(
                 zone=zone,
                 feed_url=feed_url,
                 table=table,
+                page_url=pages,
                 style=style,
             )
             writer.add(

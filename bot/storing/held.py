@@ -10,7 +10,7 @@ released (`FOR UPDATE` on PostgreSQL), so two instances never write the same bun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
 
@@ -27,7 +27,8 @@ _ROWS = 5000  # held rows written per statement
 # A bundle's messages: (forum topic, parts) each, the topic None for the chat itself (or a
 # forum's General); a forum with topics gets one message per topic, like a digest.
 Message = tuple[int | None, Sequence[NewPart]]
-Bundle = Callable[[list[Entry]], Sequence[Message]]
+# lays out a bundle: its entries and the page slugs of their digests (digest id -> slug)
+Bundle = Callable[[list[Entry], Mapping[str, str]], Sequence[Message]]
 
 
 class HeldItems:
@@ -80,7 +81,8 @@ class HeldItems:
             item_ids = [row.item_id for row in rows]
             had = _delivered(connection, chat_id, item_ids)
             entries = entries_of(connection, [i for i in item_ids if i not in had])
-            messages = [(t, parts) for t, parts in bundle(entries) if parts] if entries else []
+            slugs = page_slugs(connection, {entry.digest_id for entry in entries})
+            messages = [(t, p) for t, p in bundle(entries, slugs) if p] if entries else []
             if messages:
                 writer = PlanWriter(connection, bundle_id(now))
                 for thread_id, parts in messages:
@@ -121,6 +123,19 @@ class HeldItems:
             return connection.execute(
                 delete(held_items).where(held_items.c.chat_id == chat_id)
             ).rowcount
+
+
+def page_slugs(connection: Connection, digest_ids: Iterable[str]) -> dict[str, str]:
+    """digest id -> the slug of its page, for those that have one (a planned digest has)."""
+    wanted = list(digest_ids)
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        query = select(digests.c.id, digests.c.slug).where(
+            digests.c.id.in_(chunk), digests.c.slug.is_not(None)
+        )
+        found.update((row.id, row.slug) for row in connection.execute(query))
+    return found
 
 
 def bundle_id(now: float) -> str:
