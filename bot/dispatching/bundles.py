@@ -36,7 +36,7 @@ from bot.dispatching.routing import (
 )
 from bot.dispatching.timing import release_due, zone_of
 from bot.feeds.common import digest_page
-from bot.formatting.messages import Style, layout_digest, revise_layout
+from bot.formatting.messages import Revision, Style, layout_digest, revise_layout
 from bot.model import Entry, Item
 from bot.settings import Settings
 from bot.storing.chat_settings import (
@@ -47,7 +47,7 @@ from bot.storing.chat_settings import (
     reading_language,
 )
 from bot.storing.held import HeldItems, Message, bundle_time, entries_of, page_slugs
-from bot.storing.outbox import NewPart, Outbox, PlanWriter
+from bot.storing.outbox import NewPart, Outbox, PlannedPart, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
 from bot.storing.topics import Topics
 
@@ -220,58 +220,81 @@ def bundle_title(entries: Sequence[Entry], lang: str) -> str:
     return texts.bundle_title("en" if lang == "en" else "zh", len(titles))
 
 
-def revise_bundle(
-    writer: PlanWriter,
-    chat_id: str,
-    address: Callable[[int | None], Recipient],
-    style: Style,
-    zone: ZoneInfo,
-    settings: Settings,
-    table: CategoryTable,
-) -> int:
-    """Bring a chat's bundle (`writer`'s digest id) up to date with its items as stored now,
-    as a digest's revision does to its messages (a digest corrected after its items were
-    bundled): each message laid out again into its parts with its title, time and topic's feed
-    (`address`), a part that changed edited in place or, not sent yet, given its new text; what
-    no longer fits goes as a follow-up. Returns the parts rewritten (edits: `writer.edits`)."""
-    messages = writer.planned().get(chat_id, [])
-    ids = list(dict.fromkeys(i for message in messages for part in message for i in part.item_ids))
-    stored = entries_of(writer.connection, ids)
-    if not stored:
-        return 0  # nothing of it is left in the archive: left as it was sent
-    entries = {entry.item.id: entry for entry in stored}
-    slugs = page_slugs(writer.connection, {entry.digest_id for entry in stored})
-    pages = item_pages(stored, slugs, settings)
-    title = bundle_title([entries[i] for i in ids if i in entries], style.lang)
-    date = datetime.fromtimestamp(bundle_time(writer.digest_id), zone)
-    rewritten = 0
-    for message in messages:
-        feed_url = feed_url_for(address(message[0].thread_id), settings, table)
-        slots = [[entries[i].item for i in part.item_ids if i in entries] for part in message]
-        revision = revise_layout(
-            title,
-            date,
-            slots,
-            zone=zone,
-            feed_url=feed_url,
-            table=table,
-            page_url=pages,
-            style=style,
-        )
-        for planned, part in zip(message, revision.parts, strict=True):
-            rewritten += update_part(writer, planned, part)
-        if revision.overflow:
-            follow_up = layout_digest(
-                title,
-                date,
-                revision.overflow,
-                zone=zone,
-                feed_url=feed_url,
-                table=table,
-                page_url=pages,
-                style=style,
+class BundleReviser:
+    """Brings chats' bundles up to date during one plan (`revise`). Chats whose bundles hold
+    the same items (most chats of one release) share one read of the archive and one layout."""
+
+    def __init__(self, settings: Settings, table: CategoryTable) -> None:
+        self.settings = settings
+        self.table = table
+        self._stored: dict[tuple[str, ...], tuple[dict[str, Entry], dict[str, str]]] = {}
+        self._layouts: dict[tuple[object, ...], Revision] = {}
+
+    def revise(
+        self,
+        writer: PlanWriter,
+        chat_id: str,
+        messages: list[list[PlannedPart]],
+        address: Callable[[int | None], Recipient],
+        style: Style,
+        zone: ZoneInfo,
+    ) -> int:
+        """Bring a chat's bundle (`writer`'s digest id; `messages`: its planned parts) up to
+        date with its items as stored now, as a digest's revision does to its messages (a
+        digest corrected after its items were bundled): each message laid out again into its
+        parts with its title, time and topic's feed (`address`), a part that changed edited in
+        place or, not sent yet, given its new text; what no longer fits goes as a follow-up.
+        Returns the parts rewritten (edits: `writer.edits`)."""
+        ids = tuple(dict.fromkeys(i for message in messages for p in message for i in p.item_ids))
+        entries, pages = self._read(writer, ids)
+        if not entries:
+            return 0  # nothing of it is left in the archive: left as it was sent
+        title = bundle_title([entries[i] for i in ids if i in entries], style.lang)
+        date = datetime.fromtimestamp(bundle_time(writer.digest_id), zone)
+        rewritten = 0
+        for message in messages:
+            feed_url = feed_url_for(address(message[0].thread_id), self.settings, self.table)
+            slots = tuple(tuple(i for i in part.item_ids if i in entries) for part in message)
+            key = (slots, title, writer.digest_id, zone, feed_url, style)
+            revision = self._layouts.get(key)
+            if revision is None:
+                revision = self._layouts[key] = revise_layout(
+                    title,
+                    date,
+                    [[entries[i].item for i in slot] for slot in slots],
+                    zone=zone,
+                    feed_url=feed_url,
+                    table=self.table,
+                    page_url=pages,
+                    style=style,
+                )
+            for planned, part in zip(message, revision.parts, strict=True):
+                rewritten += update_part(writer, planned, part)
+            if revision.overflow:
+                follow_up = layout_digest(
+                    title,
+                    date,
+                    revision.overflow,
+                    zone=zone,
+                    feed_url=feed_url,
+                    table=self.table,
+                    page_url=pages,
+                    style=style,
+                )
+                thread_id = message[-1].thread_id
+                writer.add(chat_id, new_parts(follow_up), received=set(ids), thread_id=thread_id)
+        return rewritten
+
+    def _read(
+        self, writer: PlanWriter, ids: tuple[str, ...]
+    ) -> tuple[dict[str, Entry], dict[str, str]]:
+        """The bundle's items as stored now (by id) and their pages, read once per plan."""
+        found = self._stored.get(ids)
+        if found is None:
+            stored = entries_of(writer.connection, ids)
+            slugs = page_slugs(writer.connection, {entry.digest_id for entry in stored})
+            found = self._stored[ids] = (
+                {entry.item.id: entry for entry in stored},
+                item_pages(stored, slugs, self.settings),
             )
-            writer.add(
-                chat_id, new_parts(follow_up), received=set(ids), thread_id=message[-1].thread_id
-            )
-    return rewritten
+        return found

@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
-from bot.dispatching.bundles import revise_bundle
+from bot.dispatching.bundles import BundleReviser
 from bot.dispatching.holding import Holding
 from bot.dispatching.revising import new_parts, update_part
 from bot.dispatching.routing import (
@@ -263,6 +263,7 @@ class _Plan:
         }
         self.batches = 0
         self.revising = False  # planned before: bundles that carried its items are revised too
+        self.bundles = BundleReviser(settings, table)
 
     def write(self, targets: list[Recipient], cursor: str, forums: Sequence[str] = ()) -> None:
         """One batch, in its own transaction, tried again after a conflict; `forums`: forum
@@ -347,22 +348,26 @@ class _Plan:
         self, writer: PlanWriter, by_chat: dict[str, Recipient], forums: dict[str, Forum]
     ) -> None:
         """A revision reaches the bundles that carried this digest's items to the batch's
-        chats (`writer.bundled`, found by `delivered`), as it reaches the digest's messages."""
+        chats (`writer.bundled`, found by `delivered`), as it reaches the digest's messages:
+        one writer per bundle (chats released together share its digest id and its texts)."""
+        chats_of: dict[str, list[str]] = {}
         for chat_id, bundle_ids in writer.bundled.items():
-            recipient, forum = by_chat.get(chat_id), forums.get(chat_id)
-            if recipient is None and forum is None:
-                continue  # no longer a recipient (unsubscribed, blocked): left alone
-            address = _addressing(chat_id, recipient, forum)
-            zone = zone_of(self.styles.chosen.get(chat_id) or DEFAULT, self.settings.zone)
-            style = self.styles.of(chat_id)
-            for bundle_id in sorted(bundle_ids):
-                bundle = PlanWriter(writer.connection, bundle_id, [chat_id], self.clock())
-                self.reviser.rewritten += revise_bundle(
-                    bundle, chat_id, address, style, zone, self.settings, self.table
+            if chat_id in by_chat or chat_id in forums:  # else no longer a recipient: left alone
+                for bundle_id in bundle_ids:
+                    chats_of.setdefault(bundle_id, []).append(chat_id)
+        for bundle_id, chat_ids in sorted(chats_of.items()):
+            bundle = PlanWriter(writer.connection, bundle_id, chat_ids, self.clock())
+            for chat_id, messages in bundle.planned().items():
+                recipient, forum = by_chat.get(chat_id), forums.get(chat_id)
+                address = _addressing(chat_id, recipient, forum)
+                zone = zone_of(self.styles.chosen.get(chat_id) or DEFAULT, self.settings.zone)
+                style = self.styles.of(chat_id)
+                self.reviser.rewritten += self.bundles.revise(
+                    bundle, chat_id, messages, address, style, zone
                 )
-                bundle.flush()
-                self.totals["edits"] += bundle.edits
-                self.totals["deliveries"] += bundle.deliveries
+            bundle.flush()
+            self.totals["edits"] += bundle.edits
+            self.totals["deliveries"] += bundle.deliveries
 
     def _decide(
         self,
