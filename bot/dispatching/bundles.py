@@ -49,7 +49,7 @@ from bot.storing.chat_settings import (
 from bot.storing.held import HeldItems, Message, bundle_time, entries_of, page_slugs
 from bot.storing.outbox import NewPart, Outbox, PlannedPart, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
-from bot.storing.topics import Topics
+from bot.storing.topics import ForumLayout, Topics
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def release_bundles(
         return {}
     chosen = ChatSettingsStore(engine).many(holding)
     subscribers = Subscribers(engine)
-    topics = Topics(engine)
+    layouts: dict[str, ForumLayout] | None = None  # every forum's, read once when one is due
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     moves: dict[str, str] | None = None
     written: dict[str, int] = {}
@@ -73,15 +73,16 @@ def release_bundles(
         chat_settings = chosen.get(chat_id, DEFAULT)
         if not release_due(chat_settings, since, now, settings.zone):
             continue
-        if moves is None:
-            moves = Outbox(engine).moves()
+        if moves is None or layouts is None:
+            moves, layouts = Outbox(engine).moves(), Topics(engine).layouts()
         chat = subscribers.chat(chat_id)
         left = chat is not None and chat.state != ACTIVE  # blocked or gone
         own = subscribers.subscriptions_of(chat_id)
         target = _recipient(chat_id, channels, own, table, moves)
-        layout = topics.layout(chat_id)
-        forum = forum_of(chat_id, layout) if layout.bindings or not layout.general else None
-        broken = canonical((n for b in layout.bindings if b.broken for n in b.categories), table)
+        layout = layouts.get(chat_id)
+        forum = forum_of(chat_id, layout) if layout is not None else None
+        bindings = layout.bindings if layout is not None else ()
+        broken = canonical((n for b in bindings if b.broken for n in b.categories), table)
         if left or (target is None and not (forum and (forum.topics or broken))):
             held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
             continue
