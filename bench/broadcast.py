@@ -225,8 +225,11 @@ async def dispatch(engine: Any, settings: Any, *, paced: bool) -> tuple[float, A
     return elapsed, stats
 
 
-async def gather_baseline(fake: Fake, messages: list[tuple[str, str, bool]]) -> float:
-    """The plain way: one Bot, every message at once with asyncio.gather."""
+async def gather_baseline(
+    fake: Fake, messages: list[tuple[str, str, bool]], *, paid: bool = False
+) -> float:
+    """The plain way: one Bot, every message at once with asyncio.gather (`paid`: each with
+    allow_paid_broadcast)."""
     from telegram import Bot, LinkPreviewOptions
     from telegram.constants import ParseMode
     from telegram.request import HTTPXRequest
@@ -243,6 +246,7 @@ async def gather_baseline(fake: Fake, messages: list[tuple[str, str, bool]]) -> 
                     text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=no_preview),
+                    allow_paid_broadcast=paid or None,
                 )
                 for chat, text, no_preview in messages
             )

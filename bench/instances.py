@@ -12,7 +12,10 @@
    Telegram accepted against those planned (every one delivered, at most one repeat per chat).
 2. Paid broadcast: the same with `telegram.paid_broadcast` on at `--paid-rate` and one instance
    (the fake applies the paid ceiling only to sends carrying `allow_paid_broadcast`). Reported:
-   the rate as a share of the ceiling, how many went paid, 429s.
+   the rate as a share of the ceiling, how many went paid, 429s; then, in the same run, the
+   machine's own ceiling: the same messages sent again by a plain python-telegram-bot
+   `asyncio.gather` loop (its defaults, every send flagged, the same limits), and the paid
+   rate as a share of it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from broadcast import Fake  # noqa: E402  (the child-process fake; its --serve is this script's)
+from broadcast import (  # noqa: E402  (the child-process fake; its --serve is this script's)
+    Fake,
+    gather_baseline,
+)
 
 SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
 CATEGORIES = ["AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"]
@@ -161,6 +167,29 @@ def rate(times: list[float], start: float, end: float) -> float:
     return (len(inside) - 1) / (inside[-1] - inside[0])
 
 
+def plain_loop(url: str, fake: Fake) -> dict[str, Any]:
+    """The messages of the outbox at `url` sent again by a plain python-telegram-bot loop, the
+    fake's limits off: what this machine carries at all."""
+    import asyncio
+
+    from bot.storing.database import open_database
+    from bot.storing.outbox import Outbox
+
+    engine = open_database(url)
+    rows = Outbox(engine).rows()
+    engine.dispose()
+    messages = [(str(r["chat_id"]), r["text"], bool(r["disable_preview"])) for r in rows]
+    fake.ask(op="reset", limits=None)
+    asyncio.run(gather_baseline(fake, messages, paid=True))
+    seen = fake.ask(op="stats")
+    times = seen["times"]
+    return {
+        "messages": len(times),
+        "rate_per_second": round(rate(times, min(times), max(times)), 1),
+        "http_429": seen["flood"],
+    }
+
+
 def broadcast(
     folder: Path,
     fake: Fake,
@@ -170,10 +199,12 @@ def broadcast(
     limits: dict[str, float],
     kill_after: float | None,
     timeout: float,
+    ceiling: bool = False,
     **telegram: str,
 ) -> dict[str, Any]:
     """One digest to `recipients` through `instances` services; the sender killed after
-    `kill_after` seconds of sending (None: not)."""
+    `kill_after` seconds of sending (None: not); `ceiling`: then the same messages by a plain
+    loop (`plain_loop`)."""
     from service_process import ServiceProcess
 
     database = Database()
@@ -240,6 +271,10 @@ def broadcast(
         for service in services:
             if service.process and service.process.poll() is None:
                 service.terminate(20)
+        if ceiling:
+            plain = plain_loop(database.url, fake)
+            result["plain_loop"] = plain
+            result["paid_vs_plain_loop"] = round(before / max(plain["rate_per_second"], 1e-9), 3)
         result["tracebacks"] = sum("Traceback" in s.output() for s in services)
         for service in services:
             text = service.output()
@@ -292,6 +327,7 @@ def main() -> None:
                     limits={**free, "paid_per_second": args.paid_rate},
                     kill_after=None,
                     timeout=300,
+                    ceiling=True,
                     paid_broadcast=json.dumps({"enabled": True, "per_second": args.paid_rate}),
                 )
                 print(json.dumps({"paid": report["paid"]}), flush=True)

@@ -534,3 +534,18 @@ def test_parse_html_entities_use_utf16_offsets() -> None:
         {"offset": 3, "length": 3, "type": "italic"},
     ]
     assert utf16_len(parsed.text) == 6
+
+
+def test_form_bodies_decode_as_urllib_does() -> None:
+    """The fake's fast form decoding (a run of escapes at a time) is urllib's parse_qsl."""
+    import random
+    from urllib.parse import parse_qsl, urlencode
+
+    from fakebot.server import _parse_form
+
+    pieces = ["a", "=", "&", "+", "%", "%2", "%41", "%e4%b8%ad", "%E4", "%zz", "中", " ", "%2B"]
+    rng = random.Random(11)
+    bodies = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    bodies.append(urlencode({"text": "<b>新闻</b> 😀 a&b=c+d%", "chat_id": "-100123"}))
+    for body in bodies:
+        assert _parse_form(body) == parse_qsl(body, keep_blank_values=True), body

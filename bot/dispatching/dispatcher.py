@@ -71,6 +71,7 @@ from bot.dispatching.senders import (
     Transient,
 )
 from bot.dispatching.timing import silent_at, zone_of
+from bot.dispatching.window import SendWindow
 from bot.formatting.messages import plain_text, settings_button
 from bot.logs import redact
 from bot.settings import Settings
@@ -129,7 +130,8 @@ class DispatchStats:
 class Dispatcher:
     """Sends pending deliveries of `outbox` through `sender`; see the module docstring.
 
-    Paced by `sender.pacer`. `concurrency`: sends in flight at once (different chats).
+    Paced by `sender.pacer`. `concurrency`: sends in flight at most (different chats); how
+    many actually are is the adaptive `window` (see `bot.dispatching.window`).
     """
 
     def __init__(
@@ -164,7 +166,7 @@ class Dispatcher:
         # outcome would be the dispatcher's main cost.
         self._claimable = 2 * self.concurrency
         self._batch = max(1, self.concurrency // 2)
-        self._send_slots: asyncio.Semaphore | None = None
+        self.window: SendWindow | None = None
         self.max_attempts = settings.telegram.max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -229,7 +231,7 @@ class Dispatcher:
         self._active = True
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
-        self._send_slots = asyncio.Semaphore(self.concurrency)
+        self.window = SendWindow(self.concurrency)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
         try:
@@ -393,11 +395,11 @@ class Dispatcher:
         task = asyncio.current_task()
         if task is not None:
             self._held.add(task)
-        slots = self._send_slots
-        assert slots is not None
+        window = self.window
+        assert window is not None
         try:
             try:
-                await slots.acquire()  # a send slot first: a permit is never held idle
+                slot = await window.acquire()  # a send slot first: a permit is never held idle
                 try:
                     # an edit cannot be a paid broadcast; a send may (when the operator opts in)
                     payable = not (claimed.is_edit and claimed.target_message_id is not None)
@@ -405,7 +407,7 @@ class Dispatcher:
                         claimed.chat_id, Priority.DELIVERY, payable=payable
                     )
                 except BaseException:
-                    slots.release()
+                    window.release(slot)
                     raise
             except asyncio.CancelledError:  # stopping: not sent, so give it back at once
                 retry = Retry(claimed.id, time.time(), "interrupted before sending", False)
@@ -415,10 +417,11 @@ class Dispatcher:
             waiting = False
             if task is not None:
                 self._held.discard(task)
+            window.sending(slot)
             try:
                 outcome = await self._paced(claimed, permit, chosen)
             finally:
-                slots.release()
+                window.release(slot)
         finally:
             if waiting:
                 self._waiting -= 1

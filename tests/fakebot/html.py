@@ -15,6 +15,7 @@ Two modes:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["EntityParseError", "ParsedText", "parse_html", "utf16_len"]
@@ -29,6 +30,10 @@ _TAGS = frozenset(
 _NAMED = {b"lt": "<", b"gt": ">", b"amp": "&", b"quot": '"'}
 # TDLib's is_space counts NUL too: it reads a C string, where the end of the text is NUL.
 _SPACE = frozenset(b" \t\r\n\v\f\0")
+# Plain text between markup: copied a run at a time, not byte by byte (most of a message)
+_PLAIN = re.compile(rb"[^&<]+")
+_CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 bytes that start no character
+_BELOW_F0 = bytes(range(0xF0))  # deleting these leaves the leads of 4-byte characters
 
 
 class EntityParseError(ValueError):
@@ -124,12 +129,20 @@ class _Parser:
                     continue
                 if self.strict:
                     self._refuse_ampersand(i)
-            if c != ord("<"):
-                # Count UTF-16 units on lead bytes: a 4-byte sequence is a surrogate pair.
-                if c & 0xC0 != 0x80:
-                    self.utf16 += 2 if c >= 0xF0 else 1
+            if c == ord("&"):  # a '&' that starts no entity (not strict): literal text
+                self.utf16 += 1
                 self.out.append(c)
                 i += 1
+                continue
+            if c != ord("<"):
+                # UTF-16 units: one per lead byte, two for a 4-byte sequence (a surrogate pair)
+                run = _PLAIN.match(self.src, i)
+                assert run is not None
+                chunk = run.group()
+                leads = len(chunk.translate(None, _CONTINUATION))
+                self.utf16 += leads + len(chunk.translate(None, _BELOW_F0))
+                self.out += chunk
+                i = run.end()
                 continue
             i = self._end_tag(i) if self.at(i + 1) == ord("/") else self._start_tag(i)
         if self.stack:
