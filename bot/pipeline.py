@@ -46,6 +46,7 @@ class Planner(Protocol):
         table: CategoryTable,
         settings: Settings,
         released: Callable[[], None] | None = None,
+        clock: Callable[[], float] = ...,
     ) -> PlanResult: ...
 
 
@@ -114,6 +115,7 @@ class Pipeline:
         bot_username: str | None = None,
         planner: Planner = plan_digest,
         failures: Failures | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -124,6 +126,7 @@ class Pipeline:
         self.outbox = Outbox(engine)
         self.ingester = Ingester(self.archive, table, settings.zone)
         self.planner = planner
+        self.clock = clock  # when chats' pause, schedule and quiet hours are decided
         self.failures = failures if failures is not None else Failures()
         # called after each batch of a plan is written (the service wakes the dispatcher)
         self.released: Callable[[], None] | None = None
@@ -160,6 +163,7 @@ class Pipeline:
                 table=self.table,
                 settings=self.settings,
                 released=self.released,
+                clock=self.clock,
             )
         except Exception as error:
             if _is_storage_error(error):

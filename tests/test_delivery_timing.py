@@ -183,7 +183,7 @@ async def test_a_release_that_fails_keeps_everything_held(world) -> None:  # typ
     plan(world, FIRST, 26, at("2026-03-01T07:00"))
     held = HeldItems(world.engine)
 
-    def broken(entries):  # type: ignore[no-untyped-def]
+    def broken(entries, slugs):  # type: ignore[no-untyped-def]
         raise RuntimeError("crash while laying out")
 
     with pytest.raises(RuntimeError):

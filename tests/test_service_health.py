@@ -8,6 +8,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -116,6 +117,7 @@ class FailingFirst:
         table: CategoryTable,
         settings: Settings,
         released: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> PlanResult:
         if digest_id == self.digest_id:
             self.tries += 1
@@ -130,6 +132,7 @@ class FailingFirst:
             table=table,
             settings=settings,
             released=released,
+            clock=clock,
         )
         if digest_id == self.digest_id:
             self.planned.set()

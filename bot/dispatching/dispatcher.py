@@ -495,11 +495,9 @@ class Dispatcher:
         )
 
     def _button(self, claimed: Claimed, chosen: ChatSettings) -> str | None:
-        """The settings button's label for the last part of a message, else None. A message's
-        parts are numbered on from the chat's earlier messages of the digest, so for a follow-up
-        message `part >= parts` may hold before its last part too: it then gets the button on
-        more than one part, never on none."""
-        if claimed.part < claimed.parts or claimed.chat_id in self._configured:
+        """The settings button's label for the last part of a message (`ends_message`), else
+        None."""
+        if not claimed.ends_message or claimed.chat_id in self._configured:
             return None
         if claimed.chat_id.startswith("@") or claimed.chat_id in self._channels:
             return None  # a channel: its readers cannot use the button, its admins have /channels

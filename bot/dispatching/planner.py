@@ -36,32 +36,42 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.categorising.table import CategoryTable
+from bot.dispatching.bundles import BundleReviser
 from bot.dispatching.holding import Holding
+from bot.dispatching.revising import new_parts, update_part
 from bot.dispatching.routing import (
     ALL,
     Forum,
     Recipient,
+    feed_url_for,
+    forum_of,
+    forum_target,
     recipients,
     route,
     route_forum,
     with_filters,
 )
-from bot.dispatching.timing import Disposition
+from bot.dispatching.timing import Disposition, zone_of
 from bot.feeds.common import digest_page
 from bot.formatting.messages import (
     Part,
     Revision,
     Style,
     layout_digest,
-    plain_text,
     revise_layout,
 )
 from bot.model import Item
 from bot.settings import Settings
 from bot.storing.archive import Archive
-from bot.storing.chat_settings import COMPACT, ChatSettings, ChatSettingsStore, reading_language
+from bot.storing.chat_settings import (
+    COMPACT,
+    DEFAULT,
+    ChatSettings,
+    ChatSettingsStore,
+    reading_language,
+)
 from bot.storing.held import HeldItems
-from bot.storing.outbox import PENDING, NewPart, Outbox, PlannedPart, PlanWriter, text_hash
+from bot.storing.outbox import NewPart, Outbox, PlannedPart, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
 from bot.storing.topics import Topics
 
@@ -93,16 +103,6 @@ class PlanResult:
         if self.edits or self.rewritten:
             text += f", {self.edits} edit(s) of sent messages, {self.rewritten} part(s) rewritten"
         return text
-
-
-def feed_url_for(recipient: Recipient, settings: Settings, table: CategoryTable) -> str:
-    """The feed a message's footer points to: the category's feed for a one-category
-    recipient, the main feed otherwise."""
-    site = settings.site_url
-    if not recipient.everything and len(recipient.categories) == 1:
-        (name,) = recipient.categories
-        return f"{site}c/{table.get(name).slug}/rss.xml"
-    return f"{site}rss.xml"
 
 
 def page_url_for(archive: Archive, digest_id: str, settings: Settings) -> str:
@@ -171,6 +171,7 @@ def plan_digest(
     writing = _Plan(
         outbox, digest_id, title, date, items, table, settings, clock, page_url, forums, styles
     )
+    writing.revising = progress.again
     for targets, cursor in recipient_batches(
         progress.cursor, outbox, subscribers, table, settings, batch, min(FIRST_BATCH, batch)
     ):
@@ -261,6 +262,8 @@ class _Plan:
             "paused": 0,
         }
         self.batches = 0
+        self.revising = False  # planned before: bundles that carried its items are revised too
+        self.bundles = BundleReviser(settings, table)
 
     def write(self, targets: list[Recipient], cursor: str, forums: Sequence[str] = ()) -> None:
         """One batch, in its own transaction, tried again after a conflict; `forums`: forum
@@ -307,7 +310,7 @@ class _Plan:
                 recipient = by_chat.get(chat_id)
                 if chat_id in forums:  # each topic's messages revised in place, with its footer
                     for thread_id, group in _by_thread(messages).items():
-                        target = _forum_target(forums[chat_id], thread_id, recipient)
+                        target = forum_target(forums[chat_id], thread_id, recipient)
                         feed_url = feed_url_for(target, self.settings, self.table)
                         self.reviser.revise(chat_id, group, (), feed_url, self.styles.of(chat_id))
                     continue  # its new items go to their topics as new messages, below
@@ -316,6 +319,8 @@ class _Plan:
                 fresh = routed.pop(chat_id, ())
                 feed_url = feed_url_for(recipient, self.settings, self.table)
                 self.reviser.revise(chat_id, messages, fresh, feed_url, self.styles.of(chat_id))
+            if self.revising:
+                self._revise_bundles(writer, by_chat, forums)
             held: dict[str, tuple[str, ...]] = {}
             for chat_id, routed_items in routed.items():
                 chosen = self._decide(writer, held, chat_id, routed_items)
@@ -328,7 +333,7 @@ class _Plan:
                 for thread_id, in_topic in messages_of_forum:
                     shown = tuple(item for item in in_topic if item.id in keep)
                     if shown:
-                        target = _forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
+                        target = forum_target(forums[chat_id], thread_id, by_chat.get(chat_id))
                         parts = self.parts_for(target, shown)
                         writer.add(chat_id, parts, thread_id=thread_id)
             HeldItems.hold_many(writer.connection, held, self.digest_id, self.holding.now)
@@ -338,6 +343,31 @@ class _Plan:
         self.totals["skipped"] += skipped
         self.totals["edits"] += writer.edits
         self.totals["held"] += len(held)
+
+    def _revise_bundles(
+        self, writer: PlanWriter, by_chat: dict[str, Recipient], forums: dict[str, Forum]
+    ) -> None:
+        """A revision reaches the bundles that carried this digest's items to the batch's
+        chats (`writer.bundled`, found by `delivered`), as it reaches the digest's messages:
+        one writer per bundle (chats released together share its digest id and its texts)."""
+        chats_of: dict[str, list[str]] = {}
+        for chat_id, bundle_ids in writer.bundled.items():
+            if chat_id in by_chat or chat_id in forums:  # else no longer a recipient: left alone
+                for bundle_id in bundle_ids:
+                    chats_of.setdefault(bundle_id, []).append(chat_id)
+        for bundle_id, chat_ids in sorted(chats_of.items()):
+            bundle = PlanWriter(writer.connection, bundle_id, chat_ids, self.clock())
+            for chat_id, messages in bundle.planned().items():
+                recipient, forum = by_chat.get(chat_id), forums.get(chat_id)
+                address = _addressing(chat_id, recipient, forum)
+                zone = zone_of(self.styles.chosen.get(chat_id) or DEFAULT, self.settings.zone)
+                style = self.styles.of(chat_id)
+                self.reviser.rewritten += self.bundles.revise(
+                    bundle, chat_id, messages, address, style, zone
+                )
+            bundle.flush()
+            self.totals["edits"] += bundle.edits
+            self.totals["deliveries"] += bundle.deliveries
 
     def _decide(
         self,
@@ -385,18 +415,18 @@ def _forums(subscribers: Subscribers, topics: Topics) -> dict[str, Forum]:
         known = subscribers.chat(chat_id)
         if known is None or known.state != ACTIVE:
             continue
-        bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
-        out[chat_id] = Forum(chat_id, bound, layout.general)
+        out[chat_id] = forum_of(chat_id, layout)
     return out
 
 
-def _forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
-    """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
-    group's subscriptions for General (its footer's feed follows from it)."""
-    topic = next((names for t, names in forum.topics if t == thread_id), None)
-    if topic is not None:
-        return Recipient(forum.chat_id, topic)
-    return base or Recipient(forum.chat_id, frozenset({ALL}))
+def _addressing(
+    chat_id: str, recipient: Recipient | None, forum: Forum | None
+) -> Callable[[int | None], Recipient]:
+    """Who a chat's message in a thread is addressed to (its footer's feed follows)."""
+    if forum is not None:
+        return lambda thread_id: forum_target(forum, thread_id, recipient)
+    chosen = recipient or Recipient(chat_id, frozenset({ALL}))
+    return lambda _thread_id: chosen
 
 
 def _by_thread(messages: list[list[PlannedPart]]) -> dict[int | None, list[list[PlannedPart]]]:
@@ -412,10 +442,6 @@ def _shared(
     """Chats with equal settings share one object of `one` (100,000 chats choose a few dozen
     ways)."""
     return {chat_id: one.setdefault(s, s) for chat_id, s in choices.items()}
-
-
-def _new_parts(parts: list[Part]) -> list[NewPart]:
-    return [NewPart(part.html, part.item_ids, part.disable_preview) for part in parts]
 
 
 class _Reviser:
@@ -502,7 +528,7 @@ class _Reviser:
         key = (tuple(item.id for item in items), feed_url, style)
         parts = self._messages.get(key)
         if parts is None:
-            parts = self._messages[key] = _new_parts(
+            parts = self._messages[key] = new_parts(
                 layout_digest(
                     self.title,
                     self.date,
@@ -517,22 +543,7 @@ class _Reviser:
         return parts
 
     def _update(self, planned: PlannedPart, part: Part) -> None:
-        if _shows(planned, part):
-            return
-        new = NewPart(part.html, part.item_ids, part.disable_preview)
-        if planned.latest_state == PENDING and self.writer.replace(planned.latest_id, new):
-            self.rewritten += 1
-            return
-        self.writer.edit(planned, new)
+        self.rewritten += update_part(self.writer, planned, part)
 
 
-def _shows(planned: PlannedPart, part: Part) -> bool:
-    """Whether a planned part already says what `part` says."""
-    if planned.disable_preview != part.disable_preview:
-        return False
-    if planned.text_hash is not None:
-        return planned.text_hash == text_hash(part.html)
-    return planned.text in (part.html, plain_text(part.html))  # resent as plain text
-
-
-__all__ = ["ALL", "BATCH", "PlanResult", "feed_url_for", "plan_digest", "recipient_batches"]
+__all__ = ["BATCH", "PlanResult", "feed_url_for", "plan_digest", "recipient_batches"]

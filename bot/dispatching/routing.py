@@ -25,7 +25,9 @@ from dataclasses import dataclass, replace
 from bot.categorising.table import CategoryTable
 from bot.dispatching.filtering import normal, passes, searchable
 from bot.model import Item
+from bot.settings import Settings
 from bot.storing.chat_settings import ChatSettings
+from bot.storing.topics import ForumLayout
 
 ALL = "*"
 
@@ -207,3 +209,29 @@ def route_forum(
             continue
         out.setdefault(thread, []).append(item)
     return [(thread, tuple(chosen)) for thread, chosen in out.items()]
+
+
+def forum_of(chat_id: str, layout: ForumLayout) -> Forum:
+    """A forum's layout as routing takes it: its working bindings (a broken one's categories
+    go to General, like those bound to no topic)."""
+    bound = tuple((b.thread_id, frozenset(b.categories)) for b in layout.working)
+    return Forum(chat_id, bound, layout.general)
+
+
+def forum_target(forum: Forum, thread_id: int | None, base: Recipient | None) -> Recipient:
+    """Who a forum's message for `thread_id` is addressed to: the topic's categories, or the
+    group's subscriptions for General (its footer's feed follows from it)."""
+    topic = next((names for t, names in forum.topics if t == thread_id), None)
+    if topic is not None:
+        return Recipient(forum.chat_id, topic)
+    return base or Recipient(forum.chat_id, frozenset({ALL}))
+
+
+def feed_url_for(recipient: Recipient, settings: Settings, table: CategoryTable) -> str:
+    """The feed a message's footer points to: the category's feed for a one-category
+    recipient, the main feed otherwise."""
+    site = settings.site_url
+    if not recipient.everything and len(recipient.categories) == 1:
+        (name,) = recipient.categories
+        return f"{site}c/{table.get(name).slug}/rss.xml"
+    return f"{site}rss.xml"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html.parser import HTMLParser
@@ -88,6 +88,8 @@ class Style:
 
 
 DEFAULT_STYLE = Style()
+# the page link-less items link to: the digest's, or each item's by its id (a bundle)
+Pages = str | Mapping[str, str]
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -125,7 +127,7 @@ def format_digest(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
-    page_url: str = "",
+    page_url: Pages = "",
     style: Style = DEFAULT_STYLE,
 ) -> list[str]:
     """The HTML of each part of one message holding `items` (empty when there are none)."""
@@ -152,12 +154,13 @@ def layout_digest(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
-    page_url: str = "",
+    page_url: Pages = "",
     style: Style = DEFAULT_STYLE,
 ) -> list[Part]:
     """`format_digest` with what the outbox needs to know of each part. `page_url` is the
     digest's page (`…/d/<slug>/`): an item without a link of its own links to its anchor
-    there ("" when the digest has no page: no link)."""
+    there ("" when the digest has no page: no link); or each item's page by item id, for a
+    bundle of several digests' items."""
     if not items:
         return []
     frame = _Frame.of(
@@ -199,7 +202,7 @@ def revise_layout(
     feed_url: str,
     table: CategoryTable,
     limit: int = LIMIT,
-    page_url: str = "",
+    page_url: Pages = "",
     style: Style = DEFAULT_STYLE,
 ) -> Revision:
     """Lay out a message again into its `len(slots)` existing parts.
@@ -298,7 +301,7 @@ class _Frame:
     foot: _Block
     room: int
     limit: int
-    page_url: str
+    page_url: Pages
     compact: bool
 
     @classmethod
@@ -311,7 +314,7 @@ class _Frame:
         feed_url: str,
         table: CategoryTable,
         limit: int,
-        page_url: str = "",
+        page_url: Pages = "",
         style: Style = DEFAULT_STYLE,
     ) -> _Frame:
         title = (
@@ -331,7 +334,10 @@ class _Frame:
         """Each item as one block, numbered in order, or as pieces when it exceeds the room."""
         out: list[tuple[Item, _Block]] = []
         for number, item in enumerate(items, 1):
-            block = _item_block(number, item, self.page_url, self.compact)
+            page = self.page_url
+            if not isinstance(page, str):
+                page = page.get(item.id, "")
+            block = _item_block(number, item, page, self.compact)
             if block.length <= self.room:
                 out.append((item, block))
             else:

@@ -131,7 +131,7 @@ class Service:
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.now = now  # the clock of bundles and retention: injected by tests
+        self.now = now  # the clock of planning, bundles and retention: tests inject it
         self.planner = planner
         self.failures = failures
         self.stop = asyncio.Event()
@@ -186,7 +186,9 @@ class Service:
             stack.callback(lock.release)
         engine = await self._open_database(stack)
         guard = StateGuard(settings)
-        pipeline = Pipeline(engine, table, settings, planner=self.planner, failures=self.failures)
+        pipeline = Pipeline(
+            engine, table, settings, planner=self.planner, failures=self.failures, clock=self.now
+        )
         await self._step(asyncio.to_thread(self._reopen_channels, pipeline))
 
         bot, sender, username = await self._start_bot(stack, engine, pipeline)

@@ -10,7 +10,7 @@ released (`FOR UPDATE` on PostgreSQL), so two instances never write the same bun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
 
@@ -18,14 +18,17 @@ from bot.model import Entry
 from bot.storing.archive import entry_of
 from bot.storing.database import upsert
 from bot.storing.notify import notify_planned
-from bot.storing.outbox import NewPart, PlanWriter
+from bot.storing.outbox import BUNDLE_PREFIX, NewPart, PlanWriter
 from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
 
-BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
 _IN_CHUNK = 500
 _ROWS = 5000  # held rows written per statement
 
-Bundle = Callable[[list[Entry]], Sequence[NewPart]]
+# A bundle's messages: (forum topic, parts) each, the topic None for the chat itself (or a
+# forum's General); a forum with topics gets one message per topic, like a digest.
+Message = tuple[int | None, Sequence[NewPart]]
+# lays out a bundle: its entries and the page slugs of their digests (digest id -> slug)
+Bundle = Callable[[list[Entry], Mapping[str, str]], Sequence[Message]]
 
 
 class HeldItems:
@@ -66,21 +69,24 @@ class HeldItems:
             return [row.item_id for row in _held_rows(connection, chat_id)]
 
     def release(self, chat_id: str, bundle: Bundle, now: float) -> int:
-        """Everything `chat_id` holds as one message (`bundle` lays it out from the entries, in
-        the order they were held; it may leave some out, a keyword filter's work), written with
-        the items it carries as delivered, and the held rows deleted: one transaction. Items
-        the chat has already (delivered meanwhile) are not sent again. The parts written."""
+        """Everything `chat_id` holds as one message, or one per forum topic (`bundle` lays
+        them out from the entries, in the order they were held; it may leave some out, a
+        keyword filter's work), written with the items they carry as delivered, and the held
+        rows deleted: one transaction. Items the chat has already (delivered meanwhile) are not
+        sent again. The parts written."""
         with self.engine.begin() as connection:
             rows = _held_rows(connection, chat_id, lock=True)
             if not rows:
                 return 0
             item_ids = [row.item_id for row in rows]
             had = _delivered(connection, chat_id, item_ids)
-            entries = _entries(connection, [i for i in item_ids if i not in had])
-            parts = list(bundle(entries)) if entries else []
-            if parts:
-                writer = PlanWriter(connection, f"{BUNDLE_PREFIX}{int(now * 1000)}")
-                writer.add(chat_id, parts)
+            entries = entries_of(connection, [i for i in item_ids if i not in had])
+            slugs = page_slugs(connection, {entry.digest_id for entry in entries})
+            messages = [(t, p) for t, p in bundle(entries, slugs) if p] if entries else []
+            if messages:
+                writer = PlanWriter(connection, bundle_id(now))
+                for thread_id, parts in messages:
+                    writer.add(chat_id, parts, thread_id=thread_id)
                 writer.flush()
                 notify_planned(connection)  # the sending instance may be another one
             for start in range(0, len(item_ids), _IN_CHUNK):
@@ -90,7 +96,7 @@ class HeldItems:
                         held_items.c.chat_id == chat_id, held_items.c.item_id.in_(chunk)
                     )
                 )
-        return len(parts)
+        return sum(len(parts) for _, parts in messages)
 
     @staticmethod
     def move_in(connection: Connection, old: str, new: str) -> None:
@@ -117,6 +123,29 @@ class HeldItems:
             return connection.execute(
                 delete(held_items).where(held_items.c.chat_id == chat_id)
             ).rowcount
+
+
+def page_slugs(connection: Connection, digest_ids: Iterable[str]) -> dict[str, str]:
+    """digest id -> the slug of its page, for those that have one (a planned digest has)."""
+    wanted = list(digest_ids)
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        query = select(digests.c.id, digests.c.slug).where(
+            digests.c.id.in_(chunk), digests.c.slug.is_not(None)
+        )
+        found.update((row.id, row.slug) for row in connection.execute(query))
+    return found
+
+
+def bundle_id(now: float) -> str:
+    """The digest id of the bundles released at `now` (their time, to the millisecond)."""
+    return f"{BUNDLE_PREFIX}{int(now * 1000)}"
+
+
+def bundle_time(digest_id: str) -> float:
+    """When the bundle of this digest id was released."""
+    return int(digest_id.removeprefix(BUNDLE_PREFIX)) / 1000
 
 
 def _held_rows(connection: Connection, chat_id: str, *, lock: bool = False) -> list[Row]:
@@ -152,7 +181,7 @@ def _delivered(connection: Connection, chat_id: str, item_ids: list[str]) -> set
     return found
 
 
-def _entries(connection: Connection, item_ids: list[str]) -> list[Entry]:
+def entries_of(connection: Connection, item_ids: Sequence[str]) -> list[Entry]:
     """The stored items in the order of `item_ids` (an item gone from the archive is left out)."""
     by_id = {}
     for start in range(0, len(item_ids), _IN_CHUNK):

@@ -69,6 +69,7 @@ UNFINISHED = (PENDING, SENDING)
 STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED)
 _BATCH = 2000
 _IN_CHUNK = 500  # bound parameters in one IN (...)
+BUNDLE_PREFIX = "bundle-"  # the digest id of a bundle's deliveries: never a digest's own id
 _ERROR_MAX = 500
 
 
@@ -168,10 +169,18 @@ class Claimed:
     edit_of: int | None = None  # an edit of the message that delivery sent
     target_message_id: int | None = None  # that message's id (None: it was never sent)
     thread_id: int | None = None  # the forum topic it goes to (None: the chat, or General)
+    is_last: bool | None = None  # the last part of its message (None: planned before 0012)
 
     @property
     def is_edit(self) -> bool:
         return self.edit_of is not None
+
+    @property
+    def ends_message(self) -> bool:
+        """Whether it is the last part of its message (the one that carries the settings
+        button). Parts are numbered on across a chat's messages of one digest (a follow-up, a
+        forum's topics), so only rows planned before 0012 fall back to `part >= parts`."""
+        return self.part >= self.parts if self.is_last is None else self.is_last
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +207,7 @@ class Progress:
     digest_id: str
     content_hash: str
     cursor: str | None
+    again: bool = False  # the digest was planned before (a revision, a retry, a resumed plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +227,7 @@ class PlannedPart:
     item_ids: tuple[str, ...]
     revision: int  # the highest revision of this part so far (edits that failed included)
     thread_id: int | None = None  # the forum topic of its message
+    is_last: bool | None = None  # the last part of its message (None: planned before 0012)
 
 
 class PlanWriter:
@@ -241,6 +252,8 @@ class PlanWriter:
         self._rows: list[dict] = []
         self._item_rows: list[dict] = []
         self._last_part: dict[str, int] | None = None
+        # chat -> the bundles (their digest ids) that brought it items `delivered` asked about
+        self.bundled: dict[str, set[str]] = {}
         self._now = time.time() if now is None else now
 
     def _chat_chunks(self) -> Iterator[list[str] | None]:
@@ -252,17 +265,20 @@ class PlanWriter:
             yield self.scope[start : start + _IN_CHUNK]
 
     def delivered(self, item_ids: Sequence[str]) -> dict[str, set[str]]:
-        """chat -> which of these items it already has (sent, or planned in an earlier plan)."""
+        """chat -> which of these items it already has (sent, or planned in an earlier plan);
+        the bundles among what brought them are kept in `bundled`."""
         found: dict[str, set[str]] = {}
         c = delivered_items.c
         for start in range(0, len(item_ids), _IN_CHUNK):
             chunk = list(item_ids[start : start + _IN_CHUNK])
             for chats in self._chat_chunks():
-                query = select(c.chat_id, c.item_id).where(c.item_id.in_(chunk))
+                query = select(c.chat_id, c.item_id, c.digest_id).where(c.item_id.in_(chunk))
                 if chats is not None:
                     query = query.where(c.chat_id.in_(chats))
-                for chat_id, item_id in self.connection.execute(query):
+                for chat_id, item_id, digest_id in self.connection.execute(query):
                     found.setdefault(chat_id, set()).add(item_id)
+                    if digest_id and digest_id.startswith(BUNDLE_PREFIX):
+                        self.bundled.setdefault(chat_id, set()).add(digest_id)
         return found
 
     def _next_part(self, chat_id: str) -> int:
@@ -309,6 +325,7 @@ class PlanWriter:
                     d.c.disable_preview,
                     d.c.item_ids,
                     d.c.thread_id,
+                    d.c.is_last,
                 )
                 .where(d.c.digest_id == self.digest_id)
                 .order_by(d.c.chat_id, d.c.part, d.c.revision)
@@ -348,6 +365,7 @@ class PlanWriter:
                 "edit_of": planned.base_id,
                 "revision": planned.revision + 1,
                 "thread_id": planned.thread_id,
+                "is_last": planned.is_last,  # the edited message keeps its button where it is
             }
         )
         self.edits += 1
@@ -360,7 +378,13 @@ class PlanWriter:
         )
 
     def _row(
-        self, chat_id: str, number: int, parts: int, part: NewPart, thread_id: int | None = None
+        self,
+        chat_id: str,
+        number: int,
+        parts: int,
+        part: NewPart,
+        thread_id: int | None = None,
+        is_last: bool | None = None,
     ) -> dict:
         return {
             "chat_id": chat_id,
@@ -379,6 +403,7 @@ class PlanWriter:
             "edit_of": None,
             "revision": 0,
             "thread_id": thread_id,
+            "is_last": is_last,
         }
 
     def add(
@@ -398,7 +423,8 @@ class PlanWriter:
         self._last_part[chat_id] = first + len(parts) - 1
         seen: set[str] = set(received)
         for offset, part in enumerate(parts):
-            self._rows.append(self._row(chat_id, first + offset, len(parts), part, thread_id))
+            last = offset == len(parts) - 1
+            self._rows.append(self._row(chat_id, first + offset, len(parts), part, thread_id, last))
             for item_id in part.item_ids:
                 if item_id not in seen:
                     seen.add(item_id)
@@ -467,7 +493,7 @@ class Outbox:
                 raise LookupError(f"no digest {digest_id!r} in the archive")
             row = connection.execute(select(plans).where(plans.c.digest_id == digest_id)).first()
             if row is not None and row.content_hash == content_hash and not row.done:
-                return Progress(digest_id, content_hash, row.cursor)
+                return Progress(digest_id, content_hash, row.cursor, again=True)
             fresh = {
                 "content_hash": content_hash,
                 "cursor": None,
@@ -480,7 +506,7 @@ class Outbox:
                 .values(digest_id=digest_id, **fresh)
                 .on_conflict_do_update(index_elements=[plans.c.digest_id], set_=fresh)
             )
-            return Progress(digest_id, content_hash, None)
+            return Progress(digest_id, content_hash, None, again=row is not None)
 
     def finish_plan(self, progress: Progress, now: float | None = None) -> None:
         """Every recipient of this version is planned (a changed version starts again)."""
@@ -627,6 +653,7 @@ class Outbox:
                 d.c.edit_of,
                 target.c.message_id.label("target_message_id"),
                 d.c.thread_id,
+                d.c.is_last,
             )
             .select_from(
                 d.outerjoin(delivery_texts, delivery_texts.c.hash == d.c.text_hash).outerjoin(
@@ -650,6 +677,7 @@ class Outbox:
                 edit_of=row.edit_of,
                 target_message_id=row.target_message_id,
                 thread_id=row.thread_id,
+                is_last=row.is_last,
             )
             for row in rows
         ]
@@ -951,4 +979,5 @@ def _planned_part(chat_id: str, number: int, rows: list[Row]) -> PlannedPart | N
         item_ids=tuple(json.loads(latest.item_ids)),
         revision=rows[-1].revision,
         thread_id=base.thread_id,
+        is_last=base.is_last,
     )

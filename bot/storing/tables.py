@@ -179,6 +179,9 @@ deliveries = Table(
     Column("revision", Integer, nullable=False, default=0, server_default=text("0")),
     # 0009: the forum topic the message goes to (None: the chat itself, a forum's General)
     Column("thread_id", BigInteger),
+    # 0012: the last part of its message, which carries the settings button (NULL: planned
+    # before 0012, when `part >= parts` told it; wrong for a follow-up or a forum's later topic)
+    Column("is_last", Boolean),
     UniqueConstraint(
         "chat_id", "digest_id", "part", "revision", name="uq_deliveries_chat_digest_part_revision"
     ),
