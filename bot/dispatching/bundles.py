@@ -7,7 +7,8 @@ to by the forum's current bindings (a broken one's to General).
 Called by a periodic job of the service and once at start-up (a bundle due while the service was
 down goes out then), with the time passed in. Whether a bundle is due is
 `timing.release_due`; writing it and deleting what it holds is one transaction
-(`HeldItems.release`), so a bundle is written once, whatever crashes or restarts in between.
+(`HeldItems.release_many`, a batch of chats at a time), so a bundle is written once, whatever
+crashes or restarts in between.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from bot.storing.chat_settings import (
     ChatSettingsStore,
     reading_language,
 )
-from bot.storing.held import HeldItems, Message, bundle_time, entries_of, page_slugs
+from bot.storing.held import Bundle, HeldItems, Message, bundle_time, entries_of, page_slugs
 from bot.storing.outbox import NewPart, Outbox, PlannedPart, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
 from bot.storing.topics import ForumLayout, Topics
@@ -54,11 +55,23 @@ from bot.storing.topics import ForumLayout, Topics
 log = logging.getLogger(__name__)
 
 
+BATCH = 500  # chats released per transaction
+
+
 def release_bundles(
-    engine: Engine, settings: Settings, table: CategoryTable, now: float
+    engine: Engine,
+    settings: Settings,
+    table: CategoryTable,
+    now: float,
+    *,
+    released: Callable[[], None] = lambda: None,
+    batch: int = BATCH,
 ) -> dict[str, int]:
     """Write the bundle of every chat whose bundle is due at `now`; chat -> parts written (0:
-    what it held was filtered out or delivered meanwhile). Chats that left hold nothing more."""
+    what it held was filtered out or delivered meanwhile). Chats that left hold nothing more.
+    `batch` chats are released per transaction, and `released` (the service: the dispatcher's
+    wake) runs after each that wrote something, so the first bundles go out while the rest
+    are written."""
     held = HeldItems(engine)
     holding = held.holding()
     if not holding:
@@ -69,6 +82,16 @@ def release_bundles(
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
     moves: dict[str, str] | None = None
     written: dict[str, int] = {}
+    due: list[tuple[str, Bundle]] = []
+
+    def release() -> None:
+        done = held.release_many(due, now)
+        due.clear()
+        written.update(done)
+        log.info("bundles of %d chat(s) written (%d part(s))", len(done), sum(done.values()))
+        if any(done.values()):
+            released()
+
     for chat_id, since in holding.items():
         chat_settings = chosen.get(chat_id, DEFAULT)
         if not release_due(chat_settings, since, now, settings.zone):
@@ -89,8 +112,11 @@ def release_bundles(
         language = reading_language(chat_settings.language, chat.language if chat else None)
         lang = texts.language(language)
         bundle = _Bundle(chat_id, settings, table, chat_settings, lang, now, target, forum, broken)
-        written[chat_id] = held.release(chat_id, bundle, now)
-        log.info("chat %s: bundle of held items written (%d part(s))", chat_id, written[chat_id])
+        due.append((chat_id, bundle))
+        if len(due) >= batch:
+            release()
+    if due:
+        release()
     return written
 
 

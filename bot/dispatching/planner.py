@@ -357,6 +357,7 @@ class _Plan:
                     chats_of.setdefault(bundle_id, []).append(chat_id)
         for bundle_id, chat_ids in sorted(chats_of.items()):
             bundle = PlanWriter(writer.connection, bundle_id, chat_ids, self.clock())
+            bundle.renew_plan()  # before its deliveries are read: retention waits, or is over
             for chat_id, messages in bundle.planned().items():
                 recipient, forum = by_chat.get(chat_id), forums.get(chat_id)
                 address = _addressing(chat_id, recipient, forum)

@@ -576,7 +576,12 @@ class Service:
         pipeline = parts.pipeline
         try:
             written = await asyncio.to_thread(
-                release_bundles, parts.engine, self.settings, pipeline.table, self.now()
+                release_bundles,
+                parts.engine,
+                self.settings,
+                pipeline.table,
+                self.now(),
+                released=parts.dispatcher.wake,  # each batch goes out as it is written
             )
         except OperationalError as error:
             await self._storage_failed("releasing held items", error)

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, select
+from sqlalchemy import Connection, Engine, and_, delete, func, select
 
 from bot.model import Entry
 from bot.storing.archive import entry_of
 from bot.storing.database import upsert
 from bot.storing.notify import notify_planned
 from bot.storing.outbox import BUNDLE_PREFIX, NewPart, PlanWriter
-from bot.storing.tables import delivered_items, digest_items, digests, held_items, items
+from bot.storing.tables import (
+    delivered_items,
+    digest_items,
+    digests,
+    held_items,
+    items,
+    plans,
+)
 
 _IN_CHUNK = 500
 _ROWS = 5000  # held rows written per statement
@@ -66,37 +73,47 @@ class HeldItems:
     def held(self, chat_id: str) -> list[str]:
         """The item ids a chat holds, oldest first (in their digest's order)."""
         with self.engine.connect() as connection:
-            return [row.item_id for row in _held_rows(connection, chat_id)]
+            return _held_rows(connection, [chat_id]).get(chat_id, [])
 
     def release(self, chat_id: str, bundle: Bundle, now: float) -> int:
-        """Everything `chat_id` holds as one message, or one per forum topic (`bundle` lays
-        them out from the entries, in the order they were held; it may leave some out, a
+        """One chat's bundle (`release_many` of it alone); the parts written."""
+        return self.release_many([(chat_id, bundle)], now).get(chat_id, 0)
+
+    def release_many(self, chats: Sequence[tuple[str, Bundle]], now: float) -> dict[str, int]:
+        """Everything each chat holds as one message, or one per forum topic (its `bundle`
+        lays them out from the entries, in the order they were held; it may leave some out, a
         keyword filter's work), written with the items they carry as delivered, and the held
-        rows deleted: one transaction. Items the chat has already (delivered meanwhile) are not
-        sent again. The parts written."""
+        rows deleted: ONE transaction for all these chats (a batch of a release). Items a chat
+        has already (delivered meanwhile) are not sent again. chat -> the parts written, for
+        the chats that held something."""
+        digest_id = bundle_id(now)
         with self.engine.begin() as connection:
-            rows = _held_rows(connection, chat_id, lock=True)
-            if not rows:
-                return 0
-            item_ids = [row.item_id for row in rows]
-            had = _delivered(connection, chat_id, item_ids)
-            entries = entries_of(connection, [i for i in item_ids if i not in had])
-            slugs = page_slugs(connection, {entry.digest_id for entry in entries})
-            messages = [(t, p) for t, p in bundle(entries, slugs) if p] if entries else []
-            if messages:
-                writer = PlanWriter(connection, bundle_id(now))
+            # the bundle's plan row first, before any row is locked: retention prunes the
+            # bundle by it once it is old, and a revision of the bundle locks it (`renew_plan`)
+            _bundle_plan(connection, digest_id, now)
+            held = _held_rows(connection, [chat_id for chat_id, _ in chats], lock=True)
+            if not held:
+                return {}
+            had = _delivered(connection, held)
+            wanted = {i for chat_id, ids in held.items() for i in ids if i not in had[chat_id]}
+            stored = {entry.item.id: entry for entry in entries_of(connection, sorted(wanted))}
+            slugs = page_slugs(connection, {entry.digest_id for entry in stored.values()})
+            writer = PlanWriter(connection, digest_id, list(held), now)
+            written: dict[str, int] = {}
+            for chat_id, bundle in chats:
+                item_ids = held.get(chat_id)
+                if item_ids is None or chat_id in written:
+                    continue
+                entries = [stored[i] for i in item_ids if i not in had[chat_id] and i in stored]
+                messages = [(t, p) for t, p in bundle(entries, slugs) if p] if entries else []
                 for thread_id, parts in messages:
                     writer.add(chat_id, parts, thread_id=thread_id)
-                writer.flush()
+                written[chat_id] = sum(len(parts) for _, parts in messages)
+            writer.flush()
+            if any(written.values()):
                 notify_planned(connection)  # the sending instance may be another one
-            for start in range(0, len(item_ids), _IN_CHUNK):
-                chunk = item_ids[start : start + _IN_CHUNK]
-                connection.execute(
-                    delete(held_items).where(
-                        held_items.c.chat_id == chat_id, held_items.c.item_id.in_(chunk)
-                    )
-                )
-        return sum(len(parts) for _, parts in messages)
+            _delete_held(connection, held)
+        return written
 
     @staticmethod
     def move_in(connection: Connection, old: str, new: str) -> None:
@@ -148,19 +165,57 @@ def bundle_time(digest_id: str) -> float:
     return int(digest_id.removeprefix(BUNDLE_PREFIX)) / 1000
 
 
-def _held_rows(connection: Connection, chat_id: str, *, lock: bool = False) -> list[Row]:
-    """A chat's held rows, oldest first and each digest's items in its order; locked (on
-    PostgreSQL) for a release, so that a second releaser waits and then finds them gone."""
-    h, place = held_items.c, digest_items.c
-    query = (
-        select(h.item_id, h.digest_id)
-        .outerjoin(digest_items, and_(place.digest_id == h.digest_id, place.item_id == h.item_id))
-        .where(h.chat_id == chat_id)
-        .order_by(h.held_ts, h.digest_id, place.position, h.item_id)
+def _bundle_plan(connection: Connection, digest_id: str, now: float) -> None:
+    """The plan row of the bundles released at `now` (done at once: nothing resumes it)."""
+    values = {"content_hash": "", "done": True, "started_ts": now, "planned_ts": now}
+    connection.execute(
+        upsert(connection, plans)
+        .values(digest_id=digest_id, **values)
+        .on_conflict_do_update(index_elements=[plans.c.digest_id], set_={"planned_ts": now})
     )
-    if lock:
-        query = query.with_for_update(of=held_items)
-    return list(connection.execute(query).all())
+
+
+def _held_rows(
+    connection: Connection, chat_ids: Sequence[str], *, lock: bool = False
+) -> dict[str, list[str]]:
+    """chat -> the item ids it holds, oldest first and each digest's items in its order, for
+    those of `chat_ids` holding any; locked (on PostgreSQL) for a release, so that a second
+    releaser waits and then finds them gone."""
+    h, place = held_items.c, digest_items.c
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(chat_ids), _IN_CHUNK):
+        query = (
+            select(h.chat_id, h.item_id)
+            .outerjoin(
+                digest_items, and_(place.digest_id == h.digest_id, place.item_id == h.item_id)
+            )
+            .where(h.chat_id.in_(chat_ids[start : start + _IN_CHUNK]))
+            .order_by(h.chat_id, h.held_ts, h.digest_id, place.position, h.item_id)
+        )
+        if lock:
+            query = query.with_for_update(of=held_items)
+        for chat_id, item_id in connection.execute(query):
+            found.setdefault(chat_id, []).append(item_id)
+    return found
+
+
+def _delete_held(connection: Connection, held: Mapping[str, Sequence[str]]) -> None:
+    """Delete exactly these held rows (chat -> items; an item held meanwhile stays): one
+    statement per set of items and chunk of chats holding just those (most chats of a release
+    hold the same items)."""
+    by_items: dict[tuple[str, ...], list[str]] = {}
+    for chat_id, item_ids in held.items():
+        by_items.setdefault(tuple(sorted(item_ids)), []).append(chat_id)
+    h = held_items.c
+    for item_ids, chat_ids in by_items.items():
+        for i in range(0, len(item_ids), _IN_CHUNK):
+            for c in range(0, len(chat_ids), _IN_CHUNK):
+                connection.execute(
+                    delete(held_items).where(
+                        h.item_id.in_(item_ids[i : i + _IN_CHUNK]),
+                        h.chat_id.in_(chat_ids[c : c + _IN_CHUNK]),
+                    )
+                )
 
 
 def _insert(connection: Connection, rows: list[dict[str, object]]) -> None:
@@ -170,14 +225,21 @@ def _insert(connection: Connection, rows: list[dict[str, object]]) -> None:
     connection.execute(statement, rows)  # executemany: one compiled statement
 
 
-def _delivered(connection: Connection, chat_id: str, item_ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(item_ids), _IN_CHUNK):
-        chunk = item_ids[start : start + _IN_CHUNK]
-        query = select(delivered_items.c.item_id).where(
-            delivered_items.c.chat_id == chat_id, delivered_items.c.item_id.in_(chunk)
-        )
-        found.update(connection.execute(query).scalars())
+def _delivered(connection: Connection, held: Mapping[str, Sequence[str]]) -> dict[str, set[str]]:
+    """chat -> which of the items it holds it has already (every chat of `held` a key)."""
+    found: dict[str, set[str]] = {chat_id: set() for chat_id in held}
+    wanted = sorted({i for item_ids in held.values() for i in item_ids})
+    chat_ids = list(held)
+    c = delivered_items.c
+    for i in range(0, len(wanted), _IN_CHUNK):
+        for start in range(0, len(chat_ids), _IN_CHUNK):
+            query = select(c.chat_id, c.item_id).where(
+                c.item_id.in_(wanted[i : i + _IN_CHUNK]),
+                c.chat_id.in_(chat_ids[start : start + _IN_CHUNK]),
+            )
+            for chat_id, item_id in connection.execute(query):
+                if chat_id in found:
+                    found[chat_id].add(item_id)
     return found
 
 

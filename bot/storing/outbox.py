@@ -256,6 +256,15 @@ class PlanWriter:
         self.bundled: dict[str, set[str]] = {}
         self._now = time.time() if now is None else now
 
+    def renew_plan(self) -> None:
+        """The plan's row renewed (the retention window counts from now) and, on PostgreSQL,
+        locked until the transaction ends; called before anything of the plan is read (a
+        bundle's revision: `planner`), so a retention step of it is over, or waits for this
+        transaction and then finds it no longer old (`retention._step`)."""
+        self.connection.execute(
+            update(plans).where(plans.c.digest_id == self.digest_id).values(planned_ts=self._now)
+        )
+
     def _chat_chunks(self) -> Iterator[list[str] | None]:
         """The batch's chats in chunks of bound parameters (one None: every chat)."""
         if self.scope is None:
