@@ -2,10 +2,12 @@
 
 Planning holds a chat's items instead of planning its message (`hold`, inside the plan's
 transaction); the releaser turns everything a chat has held into ONE delivery and deletes the
-held rows in the same transaction (`release`). So a bundle is written once or not at all: a
-crash before the commit leaves the rows held (released at the next check, at start-up), a crash
-after it leaves a delivery in the outbox and nothing held. The rows are locked while they are
-released (`FOR UPDATE` on PostgreSQL), so two instances never write the same bundle.
+held rows in the same transaction, a batch of chats per transaction (`release_many`). So a
+bundle is written once or not at all: a crash before the commit leaves the batch's rows held
+(released at the next check, at start-up), a crash after it leaves its deliveries in the outbox
+and nothing held. The rows are locked while they are released (`FOR UPDATE` on PostgreSQL), so
+two instances never write the same bundle. Each release writes a `plans` row for its bundle id,
+so that retention prunes its history like a digest's (`retention`).
 """
 
 from __future__ import annotations

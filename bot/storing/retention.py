@@ -9,6 +9,10 @@ delivery names it. Each step deletes at most `batch` deliveries in its own short
 re-checking that the digest is still expired, so deliveries settling their sends wait for one
 small delete at most, and a digest planned again meanwhile is left alone from the next step on.
 
+A bundle of held items (digest id `bundle-<ms>`) has a plan row too (written by its release,
+done at once), so it goes the same way; a revision of it renews and locks that row first
+(`PlanWriter.renew_plan`), as a digest's batch does its own.
+
 Once its rows are gone, a story a chat received before the window may be offered to it again.
 """
 
