@@ -17,7 +17,7 @@ from bot.dispatching.bundles import release_bundles
 from bot.dispatching.planner import PlanResult
 from bot.settings import Settings
 from bot.storing.chat_settings import ChatSettings, ChatSettingsStore
-from bot.storing.database import make_engine
+from bot.storing.database import downgrade, make_engine, migrate
 from bot.storing.held import bundle_id
 from bot.storing.outbox import PENDING, SENT, Outbox
 from bot.storing.retention import Pruned, Retention
@@ -159,3 +159,38 @@ def test_a_prune_of_a_bundle_and_a_revision_reaching_it_never_interleave(
     assert pruned.deliveries == bundled
     assert revised.edits > 0  # the digest's own messages, sent, are edited
     assert all(by_id[e["edit_of"]]["digest_id"] == digest.id for e in edits)
+
+
+def test_upgrading_gives_every_bundle_released_before_a_plan_dated_by_its_newest_send(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, revision="0012_last_part")
+    with engine.begin() as connection:  # a bundle sent, and a digest's plan, as 0012 left them
+        for chat, sent in (("1", 200), ("2", 300)):
+            connection.execute(
+                text(
+                    "INSERT INTO deliveries (chat_id, digest_id, part, parts, text, item_ids, "
+                    "disable_preview, state, attempts, not_before_ts, created_ts, sent_ts, "
+                    "plain, revision) VALUES (:chat, 'bundle-100000', 1, 1, 'hi', '[\"x\"]', "
+                    "TRUE, 'sent', 1, 0, 100, :sent, FALSE, 0)"
+                ),
+                {"chat": chat, "sent": sent},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO delivered_items (chat_id, item_id, digest_id) "
+                    "VALUES (:chat, 'x', 'bundle-100000')"
+                ),
+                {"chat": chat},
+            )
+    migrate(engine)
+    retention = Retention(engine)
+    assert retention.expired(300) == []  # dated by its newest send
+    assert retention.expired(301) == ["bundle-100000"]
+    downgrade(engine, "0012_last_part")  # and back: the bundles' plans go
+    assert retention.expired(301) == []
+    migrate(engine)
+    assert retention.prune(301).deliveries == 2
+    assert _history(engine, "bundle-100000") == (0, 0, False)
+    engine.dispose()
