@@ -83,10 +83,12 @@ def release_bundles(
     moves: dict[str, str] | None = None
     written: dict[str, int] = {}
     due: list[tuple[str, Bundle]] = []
+    layouts_of: dict[tuple[object, ...], list[NewPart]] = {}  # a batch's bundles are mostly alike
 
     def release() -> None:
         done = held.release_many(due, now)
         due.clear()
+        layouts_of.clear()  # the next batch reads the entries again: laid out from those
         written.update(done)
         log.info("bundles of %d chat(s) written (%d part(s))", len(done), sum(done.values()))
         if any(done.values()):
@@ -111,7 +113,9 @@ def release_bundles(
             continue
         language = reading_language(chat_settings.language, chat.language if chat else None)
         lang = texts.language(language)
-        bundle = _Bundle(chat_id, settings, table, chat_settings, lang, now, target, forum, broken)
+        bundle = _Bundle(
+            chat_id, settings, table, chat_settings, lang, now, target, forum, broken, layouts_of
+        )
         due.append((chat_id, bundle))
         if len(due) >= batch:
             release()
@@ -151,6 +155,7 @@ class _Bundle:
         target: Recipient | None,
         forum: Forum | None,
         broken: frozenset[str] = frozenset(),
+        layouts: dict[tuple[object, ...], list[NewPart]] | None = None,
     ) -> None:
         self.chat_id = chat_id
         self.settings = settings
@@ -161,6 +166,8 @@ class _Bundle:
         self.target = target
         self.forum = forum
         self.broken = broken  # categories of the forum's broken topics
+        # the messages laid out so far in this release, shared by the chats' bundles
+        self.layouts: dict[tuple[object, ...], list[NewPart]] = {} if layouts is None else layouts
 
     def __call__(self, entries: list[Entry], slugs: Mapping[str, str]) -> list[Message]:
         zone = zone_of(self.chat_settings, self.settings.zone)
@@ -211,18 +218,26 @@ class _Bundle:
     ) -> list[NewPart]:
         """One message of `chosen`, its footer linking the feed a digest's message to `to`
         links (a category's feed for one category, else the main feed), a link-less item its
-        digest's page (`pages`)."""
+        digest's page (`pages`); laid out once per distinct message in a release."""
+        feed_url = feed_url_for(to, self.settings, self.table)
+        compact = self.chat_settings.format == COMPACT
+        ids = tuple(item.id for item in chosen)
+        key = (title, ids, tuple(pages.get(i) for i in ids), feed_url, zone, self.lang, compact)
+        laid_out = self.layouts.get(key)
+        if laid_out is not None:
+            return laid_out
         parts = layout_digest(
             title,
             datetime.fromtimestamp(self.now, zone),
             chosen,
             zone=zone,
-            feed_url=feed_url_for(to, self.settings, self.table),
+            feed_url=feed_url,
             table=self.table,
             page_url=pages,
-            style=Style(self.lang, self.chat_settings.format == COMPACT),
+            style=Style(self.lang, compact),
         )
-        return new_parts(parts)
+        laid_out = self.layouts[key] = new_parts(parts)
+        return laid_out
 
 
 def item_pages(
