@@ -185,6 +185,7 @@ def _held_rows(
     releaser waits and then finds them gone."""
     h, place = held_items.c, digest_items.c
     found: dict[str, list[str]] = {}
+    chat_ids = sorted(chat_ids)  # locked in one order by every releaser: never a deadlock
     for start in range(0, len(chat_ids), _IN_CHUNK):
         query = (
             select(h.chat_id, h.item_id)
