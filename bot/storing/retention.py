@@ -44,7 +44,7 @@ class Pruned:
     deliveries: int = 0
     items: int = 0  # delivered-item rows
     texts: int = 0
-    digests: int = 0  # digests whose history is gone entirely
+    digests: int = 0  # digests (and bundles: `bundle-<ms>`) whose history is gone entirely
 
     def __bool__(self) -> bool:
         return bool(self.deliveries or self.items or self.texts or self.digests)
