@@ -50,7 +50,7 @@ from bot.storing.chat_settings import (
 from bot.storing.held import Bundle, HeldItems, Message, bundle_time, entries_of, page_slugs
 from bot.storing.outbox import NewPart, Outbox, PlannedPart, PlanWriter
 from bot.storing.subscribers import ACTIVE, Subscribers
-from bot.storing.topics import ForumLayout, Topics
+from bot.storing.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -74,53 +74,49 @@ def release_bundles(
     are written."""
     held = HeldItems(engine)
     holding = held.holding()
-    if not holding:
+    chosen = ChatSettingsStore(engine).many(holding) if holding else {}
+    due = [
+        chat_id
+        for chat_id, since in holding.items()
+        if release_due(chosen.get(chat_id, DEFAULT), since, now, settings.zone)
+    ]
+    if not due:
         return {}
-    chosen = ChatSettingsStore(engine).many(holding)
     subscribers = Subscribers(engine)
-    layouts: dict[str, ForumLayout] | None = None  # every forum's, read once when one is due
+    moves, layouts = Outbox(engine).moves(), Topics(engine).layouts()
     channels = [(str(c.chat), list(c.categories)) for c in settings.telegram.channels]
-    moves: dict[str, str] | None = None
     written: dict[str, int] = {}
-    due: list[tuple[str, Bundle]] = []
-    layouts_of: dict[tuple[object, ...], list[NewPart]] = {}  # a batch's bundles are mostly alike
-
-    def release() -> None:
-        done = held.release_many(due, now)
-        due.clear()
-        layouts_of.clear()  # the next batch reads the entries again: laid out from those
+    for start in range(0, len(due), batch):
+        chunk = due[start : start + batch]
+        known, subscribed = subscribers.chats_of(chunk), subscribers.subscriptions_of_many(chunk)
+        shared: dict[tuple[object, ...], list[NewPart]] = {}  # a batch's bundles mostly alike
+        bundles: list[tuple[str, Bundle]] = []
+        for chat_id in chunk:
+            chat_settings = chosen.get(chat_id, DEFAULT)
+            chat = known.get(chat_id)
+            left = chat is not None and chat.state != ACTIVE  # blocked or gone
+            own = subscribed.get(chat_id, [])
+            target = _recipient(chat_id, channels, own, table, moves)
+            layout = layouts.get(chat_id)
+            forum = forum_of(chat_id, layout) if layout is not None else None
+            bindings = layout.bindings if layout is not None else ()
+            broken = canonical((n for b in bindings if b.broken for n in b.categories), table)
+            if left or (target is None and not (forum and (forum.topics or broken))):
+                held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
+                continue
+            language = reading_language(chat_settings.language, chat.language if chat else None)
+            lang = texts.language(language)
+            bundle = _Bundle(
+                chat_id, settings, table, chat_settings, lang, now, target, forum, broken, shared
+            )
+            bundles.append((chat_id, bundle))
+        if not bundles:
+            continue
+        done = held.release_many(bundles, now)  # one transaction: the entries read in it
         written.update(done)
         log.info("bundles of %d chat(s) written (%d part(s))", len(done), sum(done.values()))
         if any(done.values()):
             released()
-
-    for chat_id, since in holding.items():
-        chat_settings = chosen.get(chat_id, DEFAULT)
-        if not release_due(chat_settings, since, now, settings.zone):
-            continue
-        if moves is None or layouts is None:
-            moves, layouts = Outbox(engine).moves(), Topics(engine).layouts()
-        chat = subscribers.chat(chat_id)
-        left = chat is not None and chat.state != ACTIVE  # blocked or gone
-        own = subscribers.subscriptions_of(chat_id)
-        target = _recipient(chat_id, channels, own, table, moves)
-        layout = layouts.get(chat_id)
-        forum = forum_of(chat_id, layout) if layout is not None else None
-        bindings = layout.bindings if layout is not None else ()
-        broken = canonical((n for b in bindings if b.broken for n in b.categories), table)
-        if left or (target is None and not (forum and (forum.topics or broken))):
-            held.forget(chat_id)  # nothing to send it, or it unsubscribed from everything
-            continue
-        language = reading_language(chat_settings.language, chat.language if chat else None)
-        lang = texts.language(language)
-        bundle = _Bundle(
-            chat_id, settings, table, chat_settings, lang, now, target, forum, broken, layouts_of
-        )
-        due.append((chat_id, bundle))
-        if len(due) >= batch:
-            release()
-    if due:
-        release()
     return written
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -14,6 +14,8 @@ from bot.storing.held import HeldItems
 from bot.storing.outbox import Outbox
 from bot.storing.tables import chats, subscriptions
 from bot.storing.topics import Topics
+
+_IN_CHUNK = 500  # bound parameters in one IN (...)
 
 ALL = "*"
 ACTIVE, BLOCKED, GONE = "active", "blocked", "gone"
@@ -57,6 +59,16 @@ class Subscribers:
         with self.engine.connect() as connection:
             row = connection.execute(select(chats).where(chats.c.id == str(chat_id))).first()
         return Chat(row.id, row.type, row.title, row.language, row.state) if row else None
+
+    def chats_of(self, chat_ids: Sequence[str]) -> dict[str, Chat]:
+        """These chats' records (a chat never seen is left out), 500 ids per query."""
+        found: dict[str, Chat] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(chat_ids), _IN_CHUNK):
+                query = select(chats).where(chats.c.id.in_(chat_ids[start : start + _IN_CHUNK]))
+                for row in connection.execute(query):
+                    found[row.id] = Chat(row.id, row.type, row.title, row.language, row.state)
+        return found
 
     def set_state(self, chat_id: str | int, state: str) -> None:
         with self.engine.begin() as connection:
@@ -165,6 +177,21 @@ class Subscribers:
                     .order_by(subscriptions.c.created_ts, subscriptions.c.category)
                 ).scalars()
             )
+
+    def subscriptions_of_many(self, chat_ids: Sequence[str]) -> dict[str, list[str]]:
+        """`subscriptions_of` for many chats (those with none left out), 500 ids per query."""
+        s = subscriptions.c
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(chat_ids), _IN_CHUNK):
+                query = (
+                    select(s.chat_id, s.category)
+                    .where(s.chat_id.in_(chat_ids[start : start + _IN_CHUNK]))
+                    .order_by(s.chat_id, s.created_ts, s.category)
+                )
+                for chat_id, category in connection.execute(query):
+                    found.setdefault(chat_id, []).append(category)
+        return found
 
     def active_subscriptions(self) -> dict[str, set[str]]:
         """Every active chat's categories (`ALL` included as "*"), for planning deliveries."""
