@@ -108,3 +108,5 @@ def test_a_crash_inside_a_batch_writes_nothing_of_it(database_url: str) -> None:
     assert laid_out == list(SCHEDULED[:2])  # the first chat's bundle was laid out, not kept
     assert sorted(held.holding()) == sorted(SCHEDULED)
     assert _bundles(Outbox(engine)) == Counter()
+    assert held.release_many([], due) == {}  # nothing held: no plan row left behind either
+    assert bundle_id(due) not in Retention(engine).expired(due + 30 * DAY)

@@ -23,6 +23,7 @@ from bot.storing.notify import notify_planned
 from bot.storing.outbox import BUNDLE_PREFIX, NewPart, PlanWriter
 from bot.storing.tables import (
     delivered_items,
+    deliveries,
     digest_items,
     digests,
     held_items,
@@ -95,6 +96,7 @@ class HeldItems:
             _bundle_plan(connection, digest_id, now)
             held = _held_rows(connection, [chat_id for chat_id, _ in chats], lock=True)
             if not held:
+                _drop_empty_plan(connection, digest_id)
                 return {}
             had = _delivered(connection, held)
             wanted = {i for chat_id, ids in held.items() for i in ids if i not in had[chat_id]}
@@ -114,6 +116,8 @@ class HeldItems:
             writer.flush()
             if any(written.values()):
                 notify_planned(connection)  # the sending instance may be another one
+            else:
+                _drop_empty_plan(connection, digest_id)
             _delete_held(connection, held)
         return written
 
@@ -175,6 +179,12 @@ def _bundle_plan(connection: Connection, digest_id: str, now: float) -> None:
         .values(digest_id=digest_id, **values)
         .on_conflict_do_update(index_elements=[plans.c.digest_id], set_={"planned_ts": now})
     )
+
+
+def _drop_empty_plan(connection: Connection, digest_id: str) -> None:
+    """No plan row for a bundle id that carries nothing (an earlier batch's deliveries keep it)."""
+    carried = select(deliveries.c.id).where(deliveries.c.digest_id == digest_id)
+    connection.execute(delete(plans).where(plans.c.digest_id == digest_id, ~carried.exists()))
 
 
 def _held_rows(
