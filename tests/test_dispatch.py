@@ -469,3 +469,15 @@ async def test_items_of_a_message_given_up_on_are_offered_again(tmp_path, telegr
     world.plan(make_digest(22, [first[0], make_item("new-c", ("AI工具",))]))
     await world.drain()
     assert received(telegram, 7100) == [["lost-a", "new-c"]]
+
+
+def test_a_turn_that_claimed_nothing_sleeps_a_bounded_time() -> None:
+    """A turn that only recorded outcomes (nothing claimed, room to claim) looks again soon
+    instead of waiting for a wake-up that no send in flight may ever give."""
+    from bot.dispatching.dispatcher import LOOKAHEAD, SHARED_IDLE
+
+    assert Dispatcher._turn_timeout(0, 5, None, False) == LOOKAHEAD / 2
+    assert Dispatcher._turn_timeout(0, 5, None, True) == LOOKAHEAD / 2
+    assert Dispatcher._turn_timeout(0, 0, None, True) == SHARED_IDLE  # slots all taken
+    assert Dispatcher._turn_timeout(3, 5, None, False) is None  # nothing else is due
+    assert Dispatcher._turn_timeout(3, 5, None, True) == SHARED_IDLE
