@@ -469,3 +469,91 @@ async def test_items_of_a_message_given_up_on_are_offered_again(tmp_path, telegr
     world.plan(make_digest(22, [first[0], make_item("new-c", ("AI工具",))]))
     await world.drain()
     assert received(telegram, 7100) == [["lost-a", "new-c"]]
+
+
+def test_a_turn_that_claimed_nothing_sleeps_a_bounded_time() -> None:
+    """A turn that only recorded outcomes (nothing claimed, room to claim) looks again soon
+    instead of waiting for a wake-up that no send in flight may ever give."""
+    from bot.dispatching.dispatcher import LOOKAHEAD, SHARED_IDLE
+
+    assert Dispatcher._turn_timeout(0, 5, None, False) == LOOKAHEAD / 2
+    assert Dispatcher._turn_timeout(0, 5, None, True) == LOOKAHEAD / 2
+    assert Dispatcher._turn_timeout(0, 0, None, True) == SHARED_IDLE  # slots all taken
+    assert Dispatcher._turn_timeout(3, 5, None, False) is None  # nothing else is due
+    assert Dispatcher._turn_timeout(3, 5, None, True) == SHARED_IDLE
+
+
+async def test_the_sender_posts_json_and_still_tells_every_outcome(tmp_path, telegram) -> None:  # type: ignore[no-untyped-def]
+    """Sends and edits go as JSON bodies with raw answers; the fake's answers still come out as
+    the same outcomes (429, blocked, migrated, gone message, repeated edit, a refused token)."""
+    from bot.dispatching.pacing import Priority
+    from bot.dispatching.senders import (
+        ChatBlocked,
+        ChatMovedTo,
+        FloodWait,
+        MessageGone,
+        SenderUnusable,
+    )
+
+    settings = settings_for(
+        f"sqlite:///{tmp_path}/d.db",
+        token=telegram.token,
+        base_url=telegram.base_url,
+        global_per_second=1000,
+        private_per_second=1000,
+    )
+    sender = TelegramSender(settings)
+    try:
+        sent = await sender.send(
+            "501", "<b>你好</b> 世界", html=True, disable_preview=True, silent=True, button="设置"
+        )
+        message = telegram.messages(501)[-1]
+        assert (message.message_id, message.plain) == (sent, "你好 世界")
+        assert message.link_preview_disabled and message.parse_mode == "HTML"
+        assert message.buttons() and message.reply_markup is not None
+        request = telegram.requests_for("sendMessage")[-1]
+        assert request.params["disable_notification"] is True
+        assert request.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "设置"
+
+        telegram.limits = FloodLimits(global_per_second=1)
+        with pytest.raises(FloodWait) as flood:  # the fake allows 1/s overall
+            for n in range(5):  # with a turn held, as the dispatcher sends (no retry inside)
+                permit = await sender.pacer.acquire(f"60{n}", Priority.DELIVERY)
+                try:
+                    await sender.send(
+                        f"60{n}", "hi", html=False, disable_preview=False, permit=permit
+                    )
+                finally:
+                    sender.pacer.done(permit)
+        assert flood.value.retry_after > 0
+        telegram.limits = None
+        assert (
+            await sender.edit(
+                "501", sent, "<b>你好</b> 世界", html=True, disable_preview=True, button="设置"
+            )
+            == sent
+        )  # not modified: done
+        telegram.delete(501, sent)
+        with pytest.raises(MessageGone):
+            await sender.edit("501", sent, "new", html=False, disable_preview=False)
+        telegram.block(502)
+        with pytest.raises(ChatBlocked):
+            await sender.send("502", "hi", html=False, disable_preview=False)
+        telegram.migrate(-503, -100503)
+        with pytest.raises(ChatMovedTo) as moved:
+            await sender.send("-503", "hi", html=False, disable_preview=False)
+        assert moved.value.new_chat_id == "-100503"
+    finally:
+        await sender.close()
+    wrong = TelegramSender(
+        settings_for(
+            f"sqlite:///{tmp_path}/d.db",
+            token="654321:WRONG-token-not-real-00000000000",
+            base_url=telegram.base_url,
+        )
+    )
+    try:
+        with pytest.raises(SenderUnusable):
+            await wrong.send("501", "hi", html=False, disable_preview=False)
+    finally:
+        await wrong.close()

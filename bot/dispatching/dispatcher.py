@@ -271,7 +271,6 @@ class Dispatcher:
     async def _turns(self, stop: asyncio.Event | None, until_empty: bool) -> None:
         assert self._wakeup is not None
         last_recovery = time.monotonic()
-        timeout: float | None = None
         while True:
             stopping = stop is not None and stop.is_set()
             if stopping or self.fatal:
@@ -321,13 +320,23 @@ class Dispatcher:
             if want and len(exchange.claimed) == want:
                 await asyncio.sleep(0)  # more may be due: claim again once tasks started
                 continue
-            if want > 0:  # claimed all that is due: sleep until the next one falls due
-                timeout = None
-                if exchange.next_due is not None:
-                    timeout = max(0.0, exchange.next_due - time.time())
-                if shared:
-                    timeout = SHARED_IDLE if timeout is None else min(timeout, SHARED_IDLE)
-            await self._sleep(timeout)
+            await self._sleep(self._turn_timeout(want, free, exchange.next_due, shared))
+
+    @staticmethod
+    def _turn_timeout(want: int, free: int, next_due: float | None, shared: bool) -> float | None:
+        """How long a turn that claimed all it wanted may sleep, from this turn alone (never an
+        earlier turn's: a turn that only recorded outcomes must not sleep unboundedly on a
+        timeout computed when other sends were in flight to wake it)."""
+        timeout: float | None
+        if want > 0:  # claimed all that is due: sleep until the next one falls due
+            timeout = None if next_due is None else max(0.0, next_due - time.time())
+        elif free > 0:  # claimed nothing, the pace ahead is taken: look again soon
+            timeout = LOOKAHEAD / 2
+        else:  # every claimable slot is taken: a finishing send wakes the loop
+            timeout = None
+        if shared:  # plans committed elsewhere: look at the outbox now and then
+            timeout = SHARED_IDLE if timeout is None else min(timeout, SHARED_IDLE)
+        return timeout
 
     def _exchange(self, *args: Any, **kwargs: Any) -> tuple[Exchange, dict[str, ChatSettings]]:
         """`Outbox.exchange`, and the settings of the chats it claimed (in the same thread)."""
