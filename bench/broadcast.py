@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,40 +134,35 @@ def short_digest(zone: Any) -> Any:
     )
 
 
+def synthetic_audience(
+    recipients: int, seed: int, *, group_every: int
+) -> Iterator[tuple[str, str, list[str]]]:
+    """`(chat id, type, categories)` of a made-up audience: every `group_every`-th chat a
+    supergroup, a tenth of them subscribed to everything, the rest to one to three categories
+    (the same draws for the same seed, so runs compare)."""
+    rng = random.Random(seed)
+    for n in range(recipients):
+        group = n % group_every == group_every - 1
+        chat = str(-1_001_000_000_000 - n if group else 10_000_000 + n)
+        wanted = ["*"] if rng.random() < 0.1 else rng.sample(CATEGORIES, rng.randint(1, 3))
+        yield chat, "supergroup" if group else "private", wanted
+
+
 def make_world(
     folder: Path, recipients: int, seed: int = 1, *, sample: bool = False
 ) -> tuple[Any, str]:
     """A database with `recipients` subscribers (10% groups) and a digest stored: the sample,
     or six short items."""
-    from sqlalchemy import insert
-
     from bot.categorising.assign import categorise
     from bot.categorising.table import load_table
     from bot.parsing import parse_file
     from bot.storing.archive import Archive
     from bot.storing.database import open_database
-    from bot.storing.tables import chats, subscriptions
+    from bot.storing.subscribers import Subscribers
 
     url = f"sqlite:///{folder}/bench-{recipients}-{seed}.db"
     engine = open_database(url)
-    rng = random.Random(seed)
-    chat_rows: list[dict[str, Any]] = []
-    sub_rows: list[dict[str, Any]] = []
-    now = time.time()
-    for n in range(recipients):
-        group = n % 10 == 9
-        chat = str(-1_001_000_000_000 - n if group else 10_000_000 + n)
-        chat_rows.append(
-            {"id": chat, "type": "supergroup" if group else "private", "state": "active",
-             "created_ts": now, "updated_ts": now}
-        )  # fmt: skip
-        wanted = ["*"] if rng.random() < 0.1 else rng.sample(CATEGORIES, rng.randint(1, 3))
-        sub_rows.extend({"chat_id": chat, "category": c, "created_ts": now} for c in wanted)
-    with engine.begin() as connection:
-        for start in range(0, len(chat_rows), 5000):
-            connection.execute(insert(chats), chat_rows[start : start + 5000])
-        for start in range(0, len(sub_rows), 5000):
-            connection.execute(insert(subscriptions), sub_rows[start : start + 5000])
+    Subscribers(engine).add_audience(synthetic_audience(recipients, seed, group_every=10))
     table = load_table(ROOT / "config" / "categories.toml")
     zone = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
     digest = categorise(parse_file(SAMPLE, zone=zone), table) if sample else short_digest(zone)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from broadcast import (  # noqa: E402  (the child-process fake; its --serve is this script's)
     Fake,
     gather_baseline,
+    synthetic_audience,
 )
 
 SAMPLE = ROOT / "seeds" / "2025.11.27.12.md"
@@ -99,27 +99,11 @@ class Database:
 
 def add_subscribers(url: str, recipients: int, seed: int = 1) -> None:
     """`recipients` private chats (plus 2% groups), each subscribed to some categories."""
-    from sqlalchemy import insert
-
     from bot.storing.database import open_database
-    from bot.storing.tables import chats, subscriptions
+    from bot.storing.subscribers import Subscribers
 
     engine = open_database(url)
-    rng = random.Random(seed)
-    now = time.time()
-    chat_rows, sub_rows = [], []
-    for n in range(recipients):
-        group = n % 50 == 49
-        chat = str(-1_001_000_000_000 - n if group else 10_000_000 + n)
-        chat_rows.append(
-            {"id": chat, "type": "supergroup" if group else "private", "state": "active",
-             "created_ts": now, "updated_ts": now}
-        )  # fmt: skip
-        wanted = ["*"] if rng.random() < 0.1 else rng.sample(CATEGORIES, rng.randint(1, 3))
-        sub_rows.extend({"chat_id": chat, "category": c, "created_ts": now} for c in wanted)
-    with engine.begin() as connection:
-        connection.execute(insert(chats), chat_rows)
-        connection.execute(insert(subscriptions), sub_rows)
+    Subscribers(engine).add_audience(synthetic_audience(recipients, seed, group_every=50))
     engine.dispose()
 
 

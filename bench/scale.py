@@ -52,6 +52,8 @@ def _use_code(code: Path) -> None:
 
 def build_world(database: Path, subscribers: int, seed: int = 7) -> None:
     """Subscribers streamed in chunks (a million never in memory at once), and the sample."""
+    # Rows written here, not by `Subscribers.add_audience`: the world is also built for the
+    # code of `BEFORE`, which has no such method.
     from sqlalchemy import insert
 
     from bot.categorising.assign import categorise

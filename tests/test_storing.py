@@ -131,6 +131,26 @@ def test_subscriptions_survive_reopen_and_follow_migration(database_url: str) ->
     assert reopened.unsubscribe(42) == ["AI工具"]
 
 
+def test_an_audience_added_in_bulk_is_active_with_its_categories(database_url: str) -> None:
+    store = Subscribers(open_database(database_url))
+    audience = [(str(10_000 + n), "private", ["AI工具", "AI产业"][: 1 + n % 2]) for n in range(7)]
+    audience.append(("-1001", "supergroup", [ALL]))
+
+    assert store.add_audience(audience, chunk=3) == 8  # statements of 3 rows: chunks join up
+
+    assert store.active_chat_count() == 8
+    assert store.active_subscriptions_of(["10000", "10001", "-1001"]) == {
+        "10000": {"AI工具"},
+        "10001": {"AI工具", "AI产业"},
+        "-1001": {ALL},
+    }
+    group = store.chat("-1001")
+    assert group is not None and group.type == "supergroup" and group.state == "active"
+    with pytest.raises(IntegrityError):  # an import never overwrites a chat that exists
+        store.add_audience([("10000", "private", ["AI发展"])])
+    assert store.subscriptions_of("10000") == ["AI工具"]
+
+
 def test_future_dated_digest_is_published_at_ingest_time_and_staggered(database_url: str) -> None:
     """A digest dated ahead (a writer's skewed clock) gets its times once, when stored: they must
     not follow the clock of each later feed build, and its items keep their order."""
