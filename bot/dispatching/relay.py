@@ -70,6 +70,8 @@ _ERRORS: dict[str, type[TelegramError]] = {
 
 def encoded(data: dict[str, Any]) -> str | None:
     """A request's parameters as the JSON object Telegram is sent (None: it uploads files)."""
+    # python-telegram-bot's own conversion (what `Bot._post` does before a request is made): it
+    # has no public name, and the version is pinned below 23 in pyproject.toml
     request = RequestData([RequestParameter.from_input(k, v) for k, v in data.items()])
     if request.contains_files:
         return None
