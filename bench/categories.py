@@ -286,7 +286,7 @@ def leave_one_source_out(
     for source in sources:
         test = [row for row in corpus if row.source == source]
         rest = [r for r in corpus if r.source != source] + list(base or [])
-        trained = with_model(table, train(rest, names, settings or Settings()))
+        trained = with_model(table, train(rest, names, settings or Settings(), table=rules))
         print(f"  left out {source}: {len(test)} items", file=sys.stderr)
         labels = [row.labels for row in test]
         pairs["model"][source] = list(zip(labels, categorise_alone(test, trained), strict=True))
@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**args.settings)
         loso = leave_one_source_out(corpus, table, base, settings)
         names = tuple(c.name for c in table.categories)
-        table = with_model(table, train(corpus + base, names, settings))
+        table = with_model(table, train(corpus + base, names, settings, table=table))
         figures["leave_one_source_out"] = {
             source: {method: _outcome_dict(o) for method, o in found.items()}
             for source, found in loso.items()

@@ -303,3 +303,65 @@ def test_training_for_a_table_without_categories_is_a_clear_error() -> None:
 
     with pytest.raises(TrainingError, match="no categories"):
         train(read_labelled(TRAINING), [])
+
+
+# ------------------------------------------------------------------ feature schemes
+
+
+def test_the_concept_features_are_shared_by_both_languages() -> None:
+    from bot.categorising.features import (
+        SCHEME,
+        SCHEME_CONCEPTS,
+        SCHEME_WORDS_CONCEPTS,
+        features,
+        ngrams,
+    )
+
+    english = features("Startup raises $50 million", "for chips", SCHEME_CONCEPTS)
+    chinese = features("初创公司完成融资", "用于芯片研发", SCHEME_CONCEPTS)
+    for concept in ("~funding", "~chip", "~company"):
+        assert concept in english and concept in chinese
+    # The first scheme is the character n-grams alone, as the models trained before read them.
+    assert features("Startup raises", "芯片", SCHEME) == ngrams("Startup raises", "芯片")
+    assert not any(f.startswith("~") and len(f) > 3 for f in ngrams("Startup raises", "芯片"))
+    words = features("Startup raises $50 million", "", SCHEME_WORDS_CONCEPTS)
+    assert "_startup" in words and "_million" in words and "_50" not in words
+    with pytest.raises(ValueError, match="unknown feature scheme"):
+        features("a", "b", "nonsense")
+
+
+@pytest.mark.parametrize("scheme", ["char-ngrams-concepts-v1", "char-ngrams-words-concepts-v1"])
+def test_a_model_of_another_feature_scheme_trains_and_loads(scheme: str) -> None:
+    pytest.importorskip("sklearn")
+    from bot.categorising.model import model_from_dict
+    from bot.categorising.training import Settings, read_labelled, train
+
+    items = read_labelled(TRAINING)
+    data = train(items, SIX, Settings(scheme=scheme))
+    assert data["features"] == scheme and data["metadata"]["settings"]["scheme"] == scheme
+    assert any(term.startswith("~") for term in data["terms"])
+    model = model_from_dict(data)
+    assert model.scheme == scheme
+    right = sum(
+        model.choose(model.probabilities(i.title, i.summary), SIX)[0] in i.labels for i in items
+    )
+    assert right >= 0.9 * len(items)
+    with pytest.raises(ModelError, match="features 'other' are none this digestbot reads"):
+        model_from_dict(data | {"features": "other"})
+
+
+def test_the_second_rule_is_chosen_on_what_the_service_decides() -> None:
+    pytest.importorskip("sklearn")
+    from bot.categorising.training import LabelledItem, _service_priors, read_labelled, train
+
+    rows = [
+        LabelledItem("s", "某公司完成 2 亿元融资", "估值翻倍。", ("AI产业",)),
+        LabelledItem("s", "#AI工具 一个新插件", "", ("AI工具",)),
+    ]
+    offsets, forced = _service_priors(rows, SIX, MODEL_TABLE)
+    industry = SIX.index("AI产业")
+    assert offsets[0][industry] > 0 and offsets[0][industry] == max(offsets[0])
+    assert forced == [(), (SIX.index("AI工具"),)]  # an explicit tag decides before the model
+    items = read_labelled(TRAINING)
+    assert train(items, SIX, table=MODEL_TABLE)["metadata"]["settings"]["second_nudged"] is True
+    assert train(items, SIX)["metadata"]["settings"]["second_nudged"] is False

@@ -25,11 +25,13 @@ from bot.parsing import parse_file
 # micro-averaged F1 recorded for the keyword rules alone (full set; held-out split)
 RECORDED = {"full": 0.856, "heldout": 0.851}
 # the service's pipeline with the shipped model: micro-F1, hit rate, precision
-# (issue 12's third round: the model learned from six sources and chooses its second category
-# per source; on the full set F1 0.823 -> 0.822 and precision 0.818 -> 0.810, held-out kept,
-# while leave-one-source-out precision rose on four former sources of five, by 0.04-0.24:
-# docs/BENCHMARKS.md)
-RECORDED_MODEL = {"full": (0.822, 0.930, 0.810), "heldout": (0.863, 0.941, 0.844)}
+# (issue 12's fourth round: the second-category rule is chosen on the nudged probabilities the
+# service computes, and now adds a second category less often (ratio 0.8 -> 0.95): precision
+# 0.810 -> 0.863 on the full set and 0.844 -> 0.878 held-out, held-out hit kept, for fewer
+# second categories: full hit 0.930 -> 0.913 (two items), micro-F1 0.822 -> 0.808 and held-out
+# 0.863 -> 0.857 (recall), while leave-one-source-out precision rose on all six sources by
+# 0.03-0.07, the goal's binding figure: docs/BENCHMARKS.md, round 4)
+RECORDED_MODEL = {"full": (0.808, 0.913, 0.863), "heldout": (0.857, 0.941, 0.878)}
 GOAL = 0.8
 SIX = {"AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"}
 TABLE = load_table(ROOT / "config" / "categories.toml")

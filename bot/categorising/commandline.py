@@ -110,6 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             names,
             description=f"{', '.join(p.name for p in args.corpus) or 'no corpus'}"
             f" + {len(corrected)} correction(s)",
+            table=table,
         )
     except (OSError, training.TrainingError) as error:
         print(f"cannot train: {error}", file=sys.stderr)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from bot.categorising.features import SCHEME, ngrams
+from bot.categorising.features import SCHEME, SCHEMES, features
 
 FORMAT = "digestbot-category-model"
 VERSION = 1
@@ -46,13 +46,14 @@ class CategoryModel:
     min_probability: float  # best one's, and at least this much
     metadata: dict[str, object] = field(default_factory=dict)
     source: str = ""
+    scheme: str = SCHEME  # the features it reads (`bot.categorising.features.SCHEMES`)
 
     def logits(self, title: str, summary: str) -> dict[str, float]:
         """Calibrated log-odds per category (before the sigmoid, so keyword nudges add)."""
         terms = self.terms
         # Counting every n-gram and looking up only the distinct ones is cheaper than one
         # lookup per n-gram; the sums run column by column in C (`map`, `sum`).
-        counts = Counter(ngrams(title, summary))
+        counts = Counter(features(title, summary, self.scheme))
         found = [(terms[gram], n) for gram, n in counts.items() if gram in terms]
         if found:
             values = [idf * (1.0 + math.log(n)) for (idf, _), n in found]
@@ -122,8 +123,11 @@ def model_from_dict(data: object, source: str | Path = "<model>") -> CategoryMod
             f"model version {data.get('version')!r} is not supported (this digestbot reads "
             f"version {VERSION}); retrain with `digestbot categories train`",
         )
-    if data.get("features") != SCHEME:
-        raise ModelError(source, f"features {data.get('features')!r} are not {SCHEME!r}")
+    scheme = data.get("features")
+    if scheme not in SCHEMES:
+        raise ModelError(
+            source, f"features {scheme!r} are none this digestbot reads ({', '.join(SCHEMES)})"
+        )
     try:
         categories = tuple(str(name) for name in data["categories"])
         k = len(categories)
@@ -162,4 +166,5 @@ def model_from_dict(data: object, source: str | Path = "<model>") -> CategoryMod
         min_probability=min_probability,
         metadata=metadata,
         source=str(source),
+        scheme=str(scheme),
     )

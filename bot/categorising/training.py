@@ -8,8 +8,10 @@ Sublinear TF-IDF over the character n-grams of `bot.categorising.features`, the 
 telling for some category kept (chi²), one logistic regression per category (an item may carry
 several), then a Platt calibration per category fitted on out-of-fold scores (folds by source
 when there are several sources, so the calibration is that of a writer the model has not seen).
-The rule for a second category is chosen on the same out-of-fold probabilities. The file keeps
-counts of the training data and a hash of it, never its text.
+The rule for a second category is chosen on the same out-of-fold probabilities, nudged by the
+category table's keywords and after its explicit tags and decisive keywords, as the service
+decides (given the table; `Settings.second_nudged`). The file keeps counts of the training data
+and a hash of it, never its text.
 """
 
 from __future__ import annotations
@@ -18,18 +20,22 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.categorising.features import MAX_N, MIN_N, SCHEME, ngrams
+from bot.categorising.features import MAX_N, MIN_N, SCHEME, SCHEMES, features
 from bot.categorising.model import FORMAT, VERSION, sigmoid
+
+if TYPE_CHECKING:
+    from bot.categorising.table import CategoryTable
 
 WEIGHT_SCALE = 1e-4  # weights and IDFs are stored as integers of this unit: a small file
 GOAL_HIT, GOAL_PRECISION = 0.85, 0.75  # issue 12's goal for a writer never seen
 GOAL_MIN_ITEMS = 200  # ... on every source with at least this many items
-SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01)
 MIN_PROBABILITIES = (0.2, 0.3, 0.4, 0.5, 0.6)
 
 
@@ -63,6 +69,13 @@ class Settings:
     # of one writer (its language, its label mix) goes there instead of into the n-grams'
     # weights, so a writer the model has never seen is judged on what its items say.
     source_features: bool = False
+    # the feature scheme (`bot.categorising.features.SCHEMES`): character n-grams alone, or with
+    # the bilingual glossary's concepts (and Latin-script words)
+    scheme: str = SCHEME
+    # With a category table given to `train`: choose the second-category rule on the
+    # probabilities the service computes (explicit tags and decisive keywords first, the model's
+    # nudged by the table's keywords), not on the model's alone.
+    second_nudged: bool = True
 
 
 class TrainingError(ValueError):
@@ -99,12 +112,20 @@ def train(
     categories: Sequence[str],
     settings: Settings = Settings(),
     description: str = "",
+    table: CategoryTable | None = None,
 ) -> dict[str, Any]:
-    """The JSON of a model file trained on `items` for `categories` (labels outside are dropped)."""
+    """The JSON of a model file trained on `items` for `categories` (labels outside are dropped).
+
+    With the category `table` the service will use (and `settings.second_nudged`), the rule for
+    a second category is chosen on what the service decides: see `_service_priors`."""
     import numpy as np
 
     if not categories:
         raise TrainingError("the category table lists no categories to learn")
+    if table is None and settings.second_nudged:
+        settings = replace(settings, second_nudged=False)  # as recorded in the metadata
+    if settings.scheme not in SCHEMES:
+        raise TrainingError(f"unknown feature scheme {settings.scheme!r} (known: {SCHEMES})")
     items = [i for i in items if set(i.labels) & set(categories)]
     k = len(categories)
     y = np.array([[name in i.labels for name in categories] for i in items], dtype=int)
@@ -122,17 +143,22 @@ def train(
     models = [_fit(x_fit, y[:, j], sample_weight, settings) for j in range(k)]
     out_of_fold = _out_of_fold(x_fit, y, sample_weight, sources, settings, x.shape[1])
     calibration = [_platt(out_of_fold[:, j], y[:, j]) for j in range(k)]
-    probabilities = np.vectorize(sigmoid)(
-        out_of_fold * np.array([a for a, _ in calibration]) + np.array([b for _, b in calibration])
+    logits = out_of_fold * np.array([a for a, _ in calibration]) + np.array(
+        [b for _, b in calibration]
     )
+    forced: list[tuple[int, ...]] = []
+    if table is not None and settings.second_nudged:
+        offsets, forced = _service_priors(items, categories, table)
+        logits = logits + offsets
+    probabilities = np.vectorize(sigmoid)(logits)
     second_ratio, min_probability = _second_rule(
-        probabilities, y, settings.second_objective, sources
+        probabilities, y, settings.second_objective, sources, forced
     )
     weights = np.column_stack([m.coef_[0][: len(terms)] for m in models])  # terms × categories
     return {
         "format": FORMAT,
         "version": VERSION,
-        "features": SCHEME,
+        "features": settings.scheme,
         "ngrams": [MIN_N, MAX_N],
         "categories": list(categories),
         "weight_scale": WEIGHT_SCALE,
@@ -171,9 +197,9 @@ def _document(item: LabelledItem) -> str:
     return f"{item.title}\x00{item.summary}"
 
 
-def _analyse(document: str) -> list[str]:
+def _analyse(document: str, scheme: str = SCHEME) -> list[str]:
     title, _, summary = document.partition("\x00")
-    return ngrams(title, summary)
+    return features(title, summary, scheme)
 
 
 def _features(documents: list[str], y: Any, settings: Settings) -> tuple[list[str], Any, Any]:
@@ -184,7 +210,8 @@ def _features(documents: list[str], y: Any, settings: Settings) -> tuple[list[st
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.feature_selection import chi2
 
-    counts = CountVectorizer(analyzer=_analyse, min_df=settings.min_df, dtype=np.float64)
+    analyser = partial(_analyse, scheme=settings.scheme)
+    counts = CountVectorizer(analyzer=analyser, min_df=settings.min_df, dtype=np.float64)
     matrix = counts.fit_transform(documents)
     names = counts.get_feature_names_out()
     if len(names) > settings.features:
@@ -259,10 +286,50 @@ def _platt(scores: Any, labels: Any) -> tuple[float, float]:
     return float(fitted.coef_[0][0]), float(fitted.intercept_[0])
 
 
+def _service_priors(
+    items: Sequence[LabelledItem], categories: Sequence[str], table: CategoryTable
+) -> tuple[Any, list[tuple[int, ...]]]:
+    """What the service adds to the model's log-odds for each item (the table's `nudge` times
+    its keyword score, items × categories), and per item the categories that explicit tags or
+    decisive keywords force whatever the model says (indices; empty when the model decides)."""
+    import numpy as np
+
+    from bot.categorising.assign import decisive_found, explicit_categories, score_item
+    from bot.model import Item
+
+    names = tuple(categories)
+    offsets = np.zeros((len(items), len(names)))
+    forced: list[tuple[int, ...]] = []
+    for row, i in enumerate(items):
+        item = Item(
+            id=str(row),
+            position=1,
+            title=i.title,
+            url=None,
+            author=None,
+            summary_md=i.summary,
+            summary_html=i.summary,
+            summary_text=i.summary,
+        )
+        decided = explicit_categories(item, table, names) or tuple(
+            decisive_found(i.title, i.summary, table, names)
+        )
+        forced.append(tuple(names.index(n) for n in decided if n in names))
+        if table.nudge:
+            scores, _ = score_item(i.title, i.summary, table, names)
+            offsets[row] = [table.nudge * scores[n] for n in names]
+    return offsets, forced
+
+
 def _second_rule(
-    probabilities: Any, y: Any, objective: str = "f1", sources: Sequence[str] = ()
+    probabilities: Any,
+    y: Any,
+    objective: str = "f1",
+    sources: Sequence[str] = (),
+    forced: Sequence[tuple[int, ...]] = (),
 ) -> tuple[float, float]:
-    """The second-category rule with the best `objective` (see `Settings`) out of fold."""
+    """The second-category rule with the best `objective` (see `Settings`) out of fold;
+    `forced` (per item, may be empty) are the categories decided before the model."""
     best = (-1.0, 1.01, 0.5)
     order = (-probabilities).argsort(axis=1)
     rows = range(len(y))
@@ -277,7 +344,9 @@ def _second_rule(
             for r in rows:
                 chosen = [top[r]]
                 p1, p2 = probabilities[r, top[r]], probabilities[r, runner[r]]
-                if p2 >= floor and p2 >= ratio * p1:
+                if r < len(forced) and forced[r]:
+                    chosen = list(forced[r])
+                elif p2 >= floor and p2 >= ratio * p1:
                     chosen.append(runner[r])
                 group = groups[r]
                 if group is None:  # a small source: not one the goal is about
@@ -337,5 +406,7 @@ def _metadata(
             "balanced": settings.balanced,
             "second_objective": settings.second_objective,
             "source_features": settings.source_features,
+            "scheme": settings.scheme,
+            "second_nudged": settings.second_nudged,
         },
     }
