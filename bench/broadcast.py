@@ -149,10 +149,10 @@ def synthetic_audience(
 
 
 def make_world(
-    folder: Path, recipients: int, seed: int = 1, *, sample: bool = False
+    folder: Path, recipients: int, seed: int = 1, *, sample: bool = False, url: str | None = None
 ) -> tuple[Any, str]:
     """A database with `recipients` subscribers (10% groups) and a digest stored: the sample,
-    or six short items."""
+    or six short items. SQLite in `folder` unless `url` names another (empty) database."""
     from bot.categorising.assign import categorise
     from bot.categorising.table import load_table
     from bot.parsing import parse_file
@@ -160,8 +160,7 @@ def make_world(
     from bot.storing.database import open_database
     from bot.storing.subscribers import Subscribers
 
-    url = f"sqlite:///{folder}/bench-{recipients}-{seed}.db"
-    engine = open_database(url)
+    engine = open_database(url or f"sqlite:///{folder}/bench-{recipients}-{seed}.db")
     Subscribers(engine).add_audience(synthetic_audience(recipients, seed, group_every=10))
     table = load_table(ROOT / "config" / "categories.toml")
     zone = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")

@@ -88,6 +88,9 @@ def test_old_finished_bundles_are_pruned_and_waiting_or_recent_ones_kept(
 
     pruned = Retention(engine, batch=2).prune(cutoff)
     assert pruned.deliveries > 0
+    assert (pruned.digests, pruned.bundles) == (2, 1), (
+        pruned
+    )  # digests 20 and 21; the old bundle apart
     assert _history(engine, old) == (0, 0, False)
     assert _history(engine, waiting) == before[waiting]
     assert _history(engine, recent) == before[recent]

@@ -707,12 +707,13 @@ class Service:
             metrics.history_pruned.labels("delivery_texts").inc(pruned.texts)
             log.info(
                 "retention: %d delivery(ies), %d delivered item(s), %d text(s) older than %d "
-                "day(s) deleted; %d digest(s) or bundle(s) gone from the outbox",
+                "day(s) deleted; %d digest(s) and %d bundle(s) gone from the outbox",
                 pruned.deliveries,
                 pruned.items,
                 pruned.texts,
                 self.settings.retention_days,
                 pruned.digests,
+                pruned.bundles,
             )
 
     def _install_signal_handlers(self) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 from sqlalchemy.exc import OperationalError
 
-from bot.storing.outbox import SENT, UNFINISHED
+from bot.storing.outbox import BUNDLE_PREFIX, SENT, UNFINISHED
 from bot.storing.tables import (
     chat_moves,
     delivered_items,
@@ -44,10 +44,11 @@ class Pruned:
     deliveries: int = 0
     items: int = 0  # delivered-item rows
     texts: int = 0
-    digests: int = 0  # digests (and bundles: `bundle-<ms>`) whose history is gone entirely
+    digests: int = 0  # digests whose history is gone entirely
+    bundles: int = 0  # bundles of held items (`bundle-<ms>`) whose history is gone entirely
 
     def __bool__(self) -> bool:
-        return bool(self.deliveries or self.items or self.texts or self.digests)
+        return bool(self.deliveries or self.items or self.texts or self.digests or self.bundles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,10 @@ class Retention:
             ).all()
             if not rows:
                 connection.execute(delete(plans).where(plans.c.digest_id == digest_id))
-                pruned.digests += 1
+                if digest_id.startswith(BUNDLE_PREFIX):
+                    pruned.bundles += 1
+                else:
+                    pruned.digests += 1
                 return False
             moves = dict(connection.execute(select(chat_moves.c.old_id, chat_moves.c.new_id)).all())
             received: set[tuple[str, str]] = set()  # what sent messages brought
