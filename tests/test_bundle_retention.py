@@ -5,22 +5,20 @@ bundle and a revision reaching that bundle never interleave. Clocks are passed i
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from sqlalchemy import select, text
 from test_dispatch_support import TABLE, make_digest, make_item, store
-from test_scale import ITEMS, _lock_waits, _plan, _send_all, _wait_for_lock_waits, _world
+from test_scale import ITEMS, _plan, _prune_during_revision, _send_all, _world
 
 from bot.dispatching.bundles import release_bundles
-from bot.dispatching.planner import PlanResult
 from bot.settings import Settings
 from bot.storing.chat_settings import ChatSettings, ChatSettingsStore
 from bot.storing.database import downgrade, make_engine, migrate
 from bot.storing.held import bundle_id
 from bot.storing.outbox import PENDING, SENT, Outbox
-from bot.storing.retention import Pruned, Retention
+from bot.storing.retention import Retention
 from bot.storing.subscribers import Subscribers
 from bot.storing.tables import delivered_items, plans
 
@@ -127,37 +125,13 @@ def test_a_prune_of_a_bundle_and_a_revision_reaching_it_never_interleave(
     bundled = len(outbox.rows(bundle))
     store(engine, digest)  # corrected now: a revision would edit the bundles that were sent
     last = max(r["id"] for r in outbox.rows(bundle))
-    blocker = make_engine(postgres_url).connect()
-    blocker.execute(text("SELECT id FROM deliveries WHERE id = :i FOR UPDATE"), {"i": last})
-    done: dict[str, object] = {}
-
-    def prune() -> None:
-        done["pruned"] = Retention(engine).prune(time.time() - 30 * DAY)
-
-    def revise() -> None:
-        done["revised"] = _plan(subscribers, settings, digest.id)
-
-    threads = [threading.Thread(target=prune), threading.Thread(target=revise)]
-    try:
-        threads[0].start()
-        _wait_for_lock_waits(engine, 1)  # the prune's DELETE waits for the blocker's row
-        threads[1].start()
-        # the revision either waits for the prune's lock on the bundle's plan, or is done
-        deadline = time.monotonic() + 60
-        while "revised" not in done and _lock_waits(engine) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    finally:
-        blocker.rollback()
-        blocker.close()
-        for thread in threads:
-            thread.join(timeout=60)
+    pruned, revised = _prune_during_revision(
+        engine, postgres_url, last, lambda: _plan(subscribers, settings, digest.id)
+    )
     rows = outbox.rows()
     by_id = {r["id"]: r for r in rows}
     edits = [r for r in rows if r["edit_of"] is not None]
     assert all(by_id.get(e["edit_of"], {}).get("state") == SENT for e in edits), edits
-    pruned, revised = done["pruned"], done["revised"]
-    assert isinstance(pruned, Pruned) and isinstance(revised, PlanResult)
     assert bundled == len(SCHEDULED) and outbox.rows(bundle) == []
     assert pruned.deliveries == bundled
     assert revised.edits > 0  # the digest's own messages, sent, are edited

@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from test_dispatch_support import TABLE, make_digest, make_item, settings_for, store
 
 from bot.cli.stats import format_stats, stats
@@ -340,8 +342,6 @@ def test_a_prune_and_a_revision_of_one_digest_never_interleave(postgres_url: str
     revision waits for the step (the plan's row is locked), then revises what is left. Never an
     edit of a message whose row the prune deleted, nor an item counted as had by a chat whose
     history went."""
-    import threading
-
     subscribers, settings = _world(postgres_url)
     engine = subscribers.engine
     outbox = Outbox(engine)
@@ -352,17 +352,39 @@ def test_a_prune_and_a_revision_of_one_digest_never_interleave(postgres_url: str
     _send_all(outbox, long_ago)
     store(engine, make_digest(20, ITEMS))  # corrected now: a revision would edit what was sent
     last = max(r["id"] for r in outbox.rows(digest.id))
+    pruned, revised = _prune_during_revision(
+        engine, postgres_url, last, lambda: _plan(subscribers, settings, digest.id)
+    )
+    rows = outbox.rows(digest.id)
+    by_id = {r["id"]: r for r in rows}
+    edits = [r for r in rows if r["edit_of"] is not None]
+    assert all(by_id.get(e["edit_of"], {}).get("state") == SENT for e in edits), edits
+    with engine.connect() as connection:
+        had = set(connection.execute(text("SELECT chat_id, item_id FROM delivered_items")).all())
+    carried = {(r["chat_id"], i) for r in rows for i in r["item_ids"]}
+    assert had == carried  # every item a chat counts as had is in a message it has or gets
+    # the step went first: the history was pruned, then the revision planned it anew
+    assert pruned.deliveries == SUBSCRIBERS + 1 and revised.edits == 0
+    assert all(r["state"] == PENDING for r in rows) and _everyone_once(outbox, digest.id)
+
+
+def _prune_during_revision(
+    engine: Engine, postgres_url: str, blocked_id: int, revise: Callable[[], PlanResult]
+) -> tuple[Pruned, PlanResult]:
+    """Prune history older than 30 days in one thread while another session holds delivery
+    `blocked_id` locked (the prune's step waits inside its transaction), then `revise` in a
+    second thread; let both finish once the revision waits for a lock or is done."""
     blocker = make_engine(postgres_url).connect()
-    blocker.execute(text("SELECT id FROM deliveries WHERE id = :i FOR UPDATE"), {"i": last})
+    blocker.execute(text("SELECT id FROM deliveries WHERE id = :i FOR UPDATE"), {"i": blocked_id})
     done: dict[str, object] = {}
 
     def prune() -> None:
         done["pruned"] = Retention(engine).prune(time.time() - 30 * 86400)
 
-    def revise() -> None:
-        done["revised"] = _plan(subscribers, settings, digest.id)
+    def revision() -> None:
+        done["revised"] = revise()
 
-    threads = [threading.Thread(target=prune), threading.Thread(target=revise)]
+    threads = [threading.Thread(target=prune), threading.Thread(target=revision)]
     try:
         threads[0].start()
         _wait_for_lock_waits(engine, 1)  # the prune's DELETE waits for the blocker's row
@@ -377,19 +399,9 @@ def test_a_prune_and_a_revision_of_one_digest_never_interleave(postgres_url: str
         blocker.close()
         for thread in threads:
             thread.join(timeout=60)
-    rows = outbox.rows(digest.id)
-    by_id = {r["id"]: r for r in rows}
-    edits = [r for r in rows if r["edit_of"] is not None]
-    assert all(by_id.get(e["edit_of"], {}).get("state") == SENT for e in edits), edits
-    with engine.connect() as connection:
-        had = set(connection.execute(text("SELECT chat_id, item_id FROM delivered_items")).all())
-    carried = {(r["chat_id"], i) for r in rows for i in r["item_ids"]}
-    assert had == carried  # every item a chat counts as had is in a message it has or gets
-    # the step went first: the history was pruned, then the revision planned it anew
     pruned, revised = done["pruned"], done["revised"]
     assert isinstance(pruned, Pruned) and isinstance(revised, PlanResult)
-    assert pruned.deliveries == SUBSCRIBERS + 1 and revised.edits == 0
-    assert all(r["state"] == PENDING for r in rows) and _everyone_once(outbox, digest.id)
+    return pruned, revised
 
 
 def _lock_waits(engine) -> int:  # type: ignore[no-untyped-def]
