@@ -297,6 +297,24 @@ def test_the_per_source_goal_keeps_one_large_source_from_choosing_the_rule() -> 
     assert not takes_second(*_second_rule(probabilities, y, "source_goal", sources))
 
 
+def test_a_calibration_never_lowers_a_probability_as_the_models_evidence_grows() -> None:
+    import numpy as np
+
+    from bot.categorising.training import _platt
+
+    scores = np.linspace(-3.0, 3.0, 100)
+    # scores that rise with the label calibrate as usual: a positive slope
+    slope, _ = _platt(scores, (scores > 0.5).astype(int))
+    assert slope > 0
+    # scores that fall as the label gets likelier (one writer labels the category, the others
+    # file its items elsewhere): no slope, the label's base rate for every score
+    labels = (scores < -2.0).astype(int)
+    slope, intercept = _platt(scores, labels)
+    rate = 1.0 / (1.0 + np.exp(-intercept))
+    assert slope == 0.0
+    assert rate == pytest.approx((labels.sum() + 1) / (len(labels) + 2))
+
+
 def test_training_for_a_table_without_categories_is_a_clear_error() -> None:
     pytest.importorskip("sklearn")
     from bot.categorising.training import TrainingError, read_labelled, train

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -279,11 +280,20 @@ def _out_of_fold(
 
 
 def _platt(scores: Any, labels: Any) -> tuple[float, float]:
-    """a, b so that sigmoid(a·score + b) is the probability of the label (Platt scaling)."""
+    """a, b so that sigmoid(a·score + b) is the probability of the label (Platt scaling), with
+    a ≥ 0: where a writer never seen scores the other way round (a category only one source
+    labels, whose items the other writers file elsewhere), the score tells nothing of that
+    writer, and the probability is the label's base rate, not one that falls as the model's
+    evidence for the category grows."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     fitted = LogisticRegression(C=100.0).fit(scores.reshape(-1, 1), labels)
-    return float(fitted.coef_[0][0]), float(fitted.intercept_[0])
+    slope, intercept = float(fitted.coef_[0][0]), float(fitted.intercept_[0])
+    if slope > 0:
+        return slope, intercept
+    rate = (float(np.sum(labels)) + 1.0) / (len(labels) + 2.0)  # never 0 or 1
+    return 0.0, math.log(rate / (1.0 - rate))
 
 
 def _service_priors(
