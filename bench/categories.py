@@ -10,7 +10,10 @@ Two settings (the first needs `--corpus` and the `train` extra):
 1. Leave one source out, on the corpus (JSON lines of {"source", "title", "summary", "labels",
    ...}): for each source, a model trained on every other source categorises that source's
    items, each among all six categories (the corpus does not know its digests' categories).
-   The honest figure for a writer the model has never seen.
+   The honest figure for a writer the model has never seen, and the goal's. Beside it, the
+   same model with each digest listing only its writer's categories (those the writer's
+   sections map to), as an operator who declares the digest's categories would have it; a
+   writer with one category gets it for every item there, so that column is not the goal's.
 2. The hand-labelled set `tests/data/labelled_items.toml`: the model trained on the whole
    corpus (the shipped model without `--corpus`). Its `heldout` split is not for tuning:
    `--errors` leaves its items out unless `--show-heldout` is given.
@@ -258,9 +261,12 @@ def with_model(table: CategoryTable, data: dict[str, object]) -> CategoryTable:
     return replace(table, model=model, model_problem="")
 
 
-def categorise_alone(items: list[LabelledItem], table: CategoryTable) -> list[tuple[str, ...]]:
-    """Each corpus item's categories, as a digest of its own listing all the table's categories."""
-    names = tuple(c.name for c in table.categories)
+def categorise_alone(
+    items: list[LabelledItem], table: CategoryTable, among: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    """Each corpus item's categories, as a digest of its own listing `among` (default: all the
+    table's categories)."""
+    names = among or tuple(c.name for c in table.categories)
     got = []
     for n, row in enumerate(items):
         entry = Labelled(str(n), "corpus", row.lang, row.title, row.summary, names, row.labels, "")
@@ -276,12 +282,15 @@ def leave_one_source_out(
     settings: Settings | None = None,
 ) -> dict[str, dict[str, Outcome]]:
     """Per source (and "overall"): the model trained without it (plus the `base` items, which
-    are never tested), and the keyword rules."""
+    are never tested), and the keyword rules, each item a digest listing all six categories;
+    and ("own") the same model where each digest lists only the categories its writer's sections
+    map to (`writer_categories`), as an operator who declares the digest's categories would."""
     from bot.categorising.training import train
 
     names = tuple(c.name for c in table.categories)
     sources = sorted({row.source for row in corpus})
-    pairs: dict[str, dict[str, list]] = {"model": {}, "keywords": {}}  # type: ignore[type-arg]
+    Pairs = list[tuple[tuple[str, ...], tuple[str, ...]]]
+    pairs: dict[str, dict[str, Pairs]] = {"model": {}, "keywords": {}, "own": {}}
     rules = table.without_model()
     for source in sources:
         test = [row for row in corpus if row.source == source]
@@ -289,8 +298,10 @@ def leave_one_source_out(
         trained = with_model(table, train(rest, names, settings or Settings(), table=rules))
         print(f"  left out {source}: {len(test)} items", file=sys.stderr)
         labels = [row.labels for row in test]
+        own = writer_categories(test, names)
         pairs["model"][source] = list(zip(labels, categorise_alone(test, trained), strict=True))
         pairs["keywords"][source] = list(zip(labels, categorise_alone(test, rules), strict=True))
+        pairs["own"][source] = list(zip(labels, categorise_alone(test, trained, own), strict=True))
     result: dict[str, dict[str, Outcome]] = {}
     for source in [*sources, "overall"]:
         result[source] = {}
@@ -300,6 +311,13 @@ def leave_one_source_out(
             )
             result[source][method] = outcome(chosen, names)
     return result
+
+
+def writer_categories(items: list[LabelledItem], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The categories a writer's sections map to (those its items are labelled with), in the
+    table's order: what an operator publishing that writer's digests would list."""
+    found = {label for row in items for label in row.labels}
+    return tuple(name for name in names if name in found)
 
 
 def labelled_outcomes(labelled: list[Labelled], table: CategoryTable) -> dict[str, Outcome]:
@@ -320,12 +338,20 @@ def _print_outcomes(title: str, rows: dict[str, dict[str, Outcome]]) -> None:
         f"  {'':<22} {'items':>6}   {'model: hit':>10} {'prec':>6} {'/item':>6}"
         f"   {'keywords: hit':>13} {'prec':>6} {'/item':>6}"
     )
+    own = all("own" in found for found in rows.values())
+    if own:
+        heading = "writer's categories: hit"
+        print(f"  {'':<22} {'':>6}   {'':>24}   {'':>27}   {heading:>27}")
     for name, found in rows.items():
         m, k = found["model"], found["keywords"]
-        print(
+        line = (
             f"  {_pad(name[:22], 22)} {m.items:6d}   {m.hit:10.3f} {m.precision:6.3f}"
             f" {m.per_item:6.2f}   {k.hit:13.3f} {k.precision:6.3f} {k.per_item:6.2f}"
         )
+        if own:
+            o = found["own"]
+            line += f"   {o.hit:13.3f} {o.precision:6.3f} {o.per_item:6.2f}"
+        print(line)
 
 
 def _print_per_category(title: str, found: dict[str, Outcome]) -> None:

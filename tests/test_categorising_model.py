@@ -383,3 +383,26 @@ def test_the_second_rule_is_chosen_on_what_the_service_decides() -> None:
     items = read_labelled(TRAINING)
     assert train(items, SIX, table=MODEL_TABLE)["metadata"]["settings"]["second_nudged"] is True
     assert train(items, SIX)["metadata"]["settings"]["second_nudged"] is False
+
+
+def test_leave_one_source_out_can_list_only_the_writers_own_categories() -> None:
+    """`bench/categories.py`'s second column: each left-out writer's digests list only the
+    categories its sections map to, and the model then never assigns another."""
+    pytest.importorskip("sklearn")
+    from bench.categories import leave_one_source_out, writer_categories
+    from bot.categorising.training import read_labelled
+
+    own = ("AI产业", "AI发展")
+    items = [
+        i for i in read_labelled(TRAINING) if i.source != "written-c" or set(i.labels) <= set(own)
+    ]
+    left_out = [i for i in items if i.source == "written-c"]
+    assert writer_categories(left_out, SIX) == own  # in the table's order, not the items'
+    found = leave_one_source_out(items, MODEL_TABLE, base=[])["written-c"]
+    assert found["own"].items == len(left_out)
+    assigned = {s.name: s.tp + s.fp for s in found["own"].per_category}
+    assert all(n == 0 for name, n in assigned.items() if name not in own)
+    assert sum(assigned.values()) >= len(left_out)  # every item still gets a category
+    # among all six, the same model strays outside the writer's two on this small set
+    six = {s.name: s.tp + s.fp for s in found["model"].per_category}
+    assert any(n for name, n in six.items() if name not in own)
