@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.categorising.assign import Assignment, assignments  # noqa: E402
+from bot.categorising.assign import Assignment, assignments, text_item  # noqa: E402
 from bot.categorising.model import model_from_dict  # noqa: E402
 from bot.categorising.table import CategoryTable, check_model, load_table  # noqa: E402
 from bot.categorising.training import LabelledItem, Settings  # noqa: E402
-from bot.model import Digest, Item  # noqa: E402
+from bot.model import Digest  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "labelled_items.toml"
 TABLE = ROOT / "config" / "categories.toml"
@@ -173,16 +173,7 @@ def _scores(name: str, tp: int, fp: int, fn: int) -> Scores:
 
 def _digest(key: str, entries: list[Labelled]) -> Digest:
     items = tuple(
-        Item(
-            id=entry.id,
-            position=number,
-            title=entry.title,
-            url=None,
-            author=None,
-            summary_md=entry.summary,
-            summary_html=entry.summary,
-            summary_text=entry.summary,
-        )
+        text_item(entry.title, entry.summary, entry.id, number)
         for number, entry in enumerate(entries, 1)
     )
     return Digest(

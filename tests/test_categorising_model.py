@@ -406,3 +406,12 @@ def test_leave_one_source_out_can_list_only_the_writers_own_categories() -> None
     # among all six, the same model strays outside the writer's two on this small set
     six = {s.name: s.tp + s.fp for s in found["model"].per_category}
     assert any(n for name, n in six.items() if name not in own)
+
+
+def test_a_text_item_for_training_keeps_its_text_and_escapes_its_html() -> None:
+    from bot.categorising.assign import text_item
+
+    found = text_item("<b>Chips</b> & co", "a < b, #AI工具", "7", 3)
+    assert (found.id, found.position, found.url, found.author) == ("7", 3, None, None)
+    assert found.summary_text == found.summary_md == "a < b, #AI工具"  # what the rules read
+    assert found.summary_html == "a &lt; b, #AI工具"

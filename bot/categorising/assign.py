@@ -43,6 +43,7 @@ from bot.categorising.model import sigmoid
 from bot.categorising.table import CategoryTable, compact
 from bot.model import Digest, Item
 from bot.parsing.text import normalise_text
+from bot.sanitizer import escape_text
 
 RULE_TAG = "tag"
 RULE_DECISIVE = "keyword"
@@ -117,6 +118,21 @@ def assignments(digest: Digest, table: CategoryTable) -> tuple[Assignment, ...]:
     return tuple(
         _best(a, names, usual) if a.rule == RULE_BEST and not any(a.scores.values()) else a
         for a in first
+    )
+
+
+def text_item(title: str, summary: str, id: str = "", position: int = 1) -> Item:
+    """An item of plain text, without link or author: what training and the benchmark give the
+    rules (they read `summary_text`; the HTML form is escaped, never the raw text)."""
+    return Item(
+        id=id,
+        position=position,
+        title=title,
+        url=None,
+        author=None,
+        summary_md=summary,
+        summary_html=escape_text(summary),
+        summary_text=summary,
     )
 
 

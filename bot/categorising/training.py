@@ -304,23 +304,13 @@ def _service_priors(
     decisive keywords force whatever the model says (indices; empty when the model decides)."""
     import numpy as np
 
-    from bot.categorising.assign import decisive_found, explicit_categories, score_item
-    from bot.model import Item
+    from bot.categorising.assign import decisive_found, explicit_categories, score_item, text_item
 
     names = tuple(categories)
     offsets = np.zeros((len(items), len(names)))
     forced: list[tuple[int, ...]] = []
     for row, i in enumerate(items):
-        item = Item(
-            id=str(row),
-            position=1,
-            title=i.title,
-            url=None,
-            author=None,
-            summary_md=i.summary,
-            summary_html=i.summary,
-            summary_text=i.summary,
-        )
+        item = text_item(i.title, i.summary, str(row))
         decided = explicit_categories(item, table, names) or tuple(
             decisive_found(i.title, i.summary, table, names)
         )
