@@ -45,6 +45,15 @@ COUNT_SUFFIX = re.compile(r"[（(]\s*\d+\s*[条篇项個个则]?\s*[）)]\s*$")
 SYMBOL_CATEGORIES = {"So", "Sk", "Cs", "Co", "Mn", "Cf"}  # emoji and their modifiers
 MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".mp4", ".mp3", ".pdf")
 THEMATIC_BREAK = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
+# Issue 12 reserves these for independent evaluation: a manifest naming one is refused, so a
+# source of that family can never enter the corpus by mistake (corpus/README.md, "Reserved").
+RESERVED = re.compile(
+    r"(?:^|/)(?:CloudFlare-AI-Insight-Daily|[^/]*Hextra-AI-Insight-Daily[^/]*"
+    r"|aitechdaily\.github\.io|daily-ai-news-blog|ainews-web_ZH_CN|ai-daily-briefing"
+    r"|ai-news-today|AINews)$"
+    r"|^(?:justlovemaki|AIHeadline[^/]*|smol-ai)/",
+    re.IGNORECASE,
+)
 TRACKING_PARAMS = re.compile(r"^(utm_[a-z]+|ref|source|spm|from)=", re.IGNORECASE)
 
 
@@ -166,6 +175,8 @@ def parse_source(entry: dict[str, Any], manifest: Path) -> Source:
             raise BuildError(f"{where}: missing {key!r}")
     if not re.fullmatch(r"[0-9a-f]{40}", entry["commit"]):
         raise BuildError(f"{where}: commit must be 40 hex digits")
+    if RESERVED.search(entry["repository"]):
+        raise BuildError(f"{where}: {entry['repository']} is reserved for evaluation, never read")
     if entry["format"] not in PARSERS:
         raise BuildError(f"{where}: unknown format {entry['format']!r} (known: {sorted(PARSERS)})")
     return Source(

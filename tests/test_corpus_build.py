@@ -311,6 +311,33 @@ def test_a_label_that_is_not_a_category_is_an_error(tmp_path: Path) -> None:
         build.load_sections(sections, build.load_category_names(CATEGORIES))
 
 
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "justlovemaki/CloudFlare-AI-Insight-Daily",
+        "someone/Hextra-AI-Insight-Daily",
+        "someone/hextra-ai-insight-daily-fork",
+        "aitechdaily/aitechdaily.github.io",
+        "corwen6349/daily-ai-news-blog",
+        "yaoqih/ainews-web_ZH_CN",
+        "smol-ai/ainews-web-2025",
+        "handsometong/ai-news-today",
+    ],
+)
+def test_a_reserved_source_is_refused(tmp_path: Path, repository: str) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(MANIFEST.format(alpha="a" * 40, beta="b" * 40), encoding="utf-8")
+    text = manifest.read_text(encoding="utf-8").replace("someone/alpha-digest", repository)
+    manifest.write_text(text, encoding="utf-8")
+    with pytest.raises(build.BuildError, match="reserved for evaluation"):
+        build.load_manifest(manifest)
+
+
+def test_the_committed_manifest_names_no_reserved_source() -> None:
+    sources = build.load_manifest(build.DEFAULT_MANIFEST)
+    assert len(sources) >= 6 and all(not build.RESERVED.search(s.repository) for s in sources)
+
+
 REWRITTEN_V1 = """## AI Chip Wars
 
 - A chipmaker unveils a faster accelerator for data centres, shipping next year. - [Example](https://example.org/chip)
