@@ -14,6 +14,10 @@ Two settings (the first needs `--corpus` and the `train` extra):
    same model with each digest listing only its writer's categories (those the writer's
    sections map to), as an operator who declares the digest's categories would have it; a
    writer with one category gets it for every item there, so that column is not the goal's.
+   With `--corrections 50,200`, also: each left-out writer's first K items (by date) added to
+   training as an operator's corrections (weighted as `digestbot categories train` weighs
+   them), tested on that writer's later items, beside no corrections on the same items: what
+   correcting a new writer's first items buys.
 2. The hand-labelled set `tests/data/labelled_items.toml`: the model trained on the whole
    corpus (the shipped model without `--corpus`). Its `heldout` split is not for tuning:
    `--errors` leaves its items out unless `--show-heldout` is given.
@@ -42,7 +46,7 @@ if str(ROOT) not in sys.path:
 from bot.categorising.assign import Assignment, assignments, text_item  # noqa: E402
 from bot.categorising.model import model_from_dict  # noqa: E402
 from bot.categorising.table import CategoryTable, check_model, load_table  # noqa: E402
-from bot.categorising.training import LabelledItem, Settings  # noqa: E402
+from bot.categorising.training import CORRECTION_WEIGHT, LabelledItem, Settings  # noqa: E402
 from bot.model import Digest  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "labelled_items.toml"
@@ -304,6 +308,49 @@ def leave_one_source_out(
     return result
 
 
+def with_corrections(
+    corpus: list[LabelledItem],
+    table: CategoryTable,
+    counts: tuple[int, ...],
+    base: list[LabelledItem] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, dict[int, Outcome]]:
+    """Per source: its first K items (by date, for each K in `counts` and for 0) given to
+    training as corrections of weight CORRECTION_WEIGHT, the model then tested on the source's
+    items after the first max(counts), so every K is measured on the same items."""
+    from dataclasses import replace
+
+    from bot.categorising.corrected import SOURCE
+    from bot.categorising.training import train
+
+    names = tuple(c.name for c in table.categories)
+    rules = table.without_model()
+    result: dict[str, dict[int, Outcome]] = {}
+    for source in sorted({row.source for row in corpus}):
+        own = sorted((r for r in corpus if r.source == source), key=lambda r: r.date)
+        rest = [r for r in corpus if r.source != source] + list(base or [])
+        test = own[max(counts) :]
+        result[source] = {}
+        for count in (0, *counts):
+            fixes = [replace(r, weight=CORRECTION_WEIGHT, source=SOURCE) for r in own[:count]]
+            model = train(rest + fixes, names, settings or Settings(), table=rules)
+            got = categorise_alone(test, with_model(table, model))
+            pairs = list(zip([r.labels for r in test], got, strict=True))
+            result[source][count] = outcome(pairs, names)
+            print(f"  {source} with {count} corrections", file=sys.stderr)
+    return result
+
+
+def _print_corrections(found: dict[str, dict[int, Outcome]]) -> None:
+    counts = next(iter(found.values())).keys()
+    print("\na new writer's first items corrected: hit / precision on its later items")
+    print(f"  {'':<14} {'tested':>6}" + "".join(f"   {f'{k} corrections':>19}" for k in counts))
+    for source, row in found.items():
+        first = next(iter(row.values()))
+        cells = "".join(f"   {o.hit:>11.3f} / {o.precision:.3f}" for o in row.values())
+        print(f"  {source[:14]:<14} {first.items:>6}{cells}")
+
+
 def writer_categories(items: list[LabelledItem], names: tuple[str, ...]) -> tuple[str, ...]:
     """The categories a writer's sections map to (those its items are labelled with), in the
     table's order: what an operator publishing that writer's digests would list."""
@@ -451,6 +498,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--speed", action="store_true", help="only the shipped model's timings")
     parser.add_argument(
+        "--corrections",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=(),
+        help="with --corpus: also each writer's first K items as corrections (e.g. 50,200)",
+    )
+    parser.add_argument(
         "--settings",
         type=json.loads,
         default={},
@@ -488,6 +541,14 @@ def main(argv: list[str] | None = None) -> int:
                 loso,
             )
             _print_per_category("leave one source out, all sources: per category", loso["overall"])
+        if args.corrections:
+            corrected = with_corrections(corpus, table, args.corrections, base, settings)
+            figures["corrections"] = {
+                source: {str(k): _outcome_dict(o) for k, o in row.items()}
+                for source, row in corrected.items()
+            }
+            if not args.json:
+                _print_corrections(corrected)
     on_labelled = {
         split: {
             "model": found,

@@ -408,6 +408,30 @@ def test_leave_one_source_out_can_list_only_the_writers_own_categories() -> None
     assert any(n for name, n in six.items() if name not in own)
 
 
+def test_a_new_writers_first_items_as_corrections_teach_its_later_ones() -> None:
+    """`bench/categories.py --corrections`: the writer's first K items (by date) go to training
+    as corrections and are never tested; every K is tested on the same later items."""
+    pytest.importorskip("sklearn")
+    from dataclasses import replace
+
+    from bench.categories import with_corrections
+    from bot.categorising.training import LabelledItem, read_labelled
+
+    items = read_labelled(TRAINING)
+    # a writer with words of its own, who files them all under AI伦理 and repeats itself
+    first = [
+        LabelledItem(
+            "odd", f"Zorblat quixle {n}", "Vemmish plonk.", ("AI伦理",), "en", 1, "2026-01"
+        )
+        for n in range(12)
+    ]
+    later = [replace(i, date="2026-02") for i in first]
+    found = with_corrections(items + later + first, MODEL_TABLE, (len(first),), base=[])["odd"]
+    assert set(found) == {0, len(first)}
+    assert found[0].items == found[len(first)].items == len(later)
+    assert found[len(first)].hit > found[0].hit
+
+
 def test_a_text_item_for_training_keeps_its_text_and_escapes_its_html() -> None:
     from bot.categorising.assign import text_item
 

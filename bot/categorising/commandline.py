@@ -103,7 +103,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             if args.without_corrections
             else list(export_lines(Corrections(open_database(settings.database_url)).all()))
         )
-        items.extend(training.labelled_from_row(json.loads(line), 3.0) for line in corrected)
+        items.extend(
+            training.labelled_from_row(json.loads(line), training.CORRECTION_WEIGHT)
+            for line in corrected
+        )
         names = [c.name for c in table.categories]
         data = training.train(
             items,

@@ -38,6 +38,7 @@ GOAL_HIT, GOAL_PRECISION = 0.85, 0.75  # issue 12's goal for a writer never seen
 GOAL_MIN_ITEMS = 200  # ... on every source with at least this many items
 SECOND_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01)
 MIN_PROBABILITIES = (0.2, 0.3, 0.4, 0.5, 0.6)
+CORRECTION_WEIGHT = 3.0  # an operator's correction counts as much as this many distant labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,8 @@ class LabelledItem:
     summary: str
     labels: tuple[str, ...]
     lang: str = ""
-    weight: float = 1.0  # an operator's correction counts more than one distant label
+    weight: float = 1.0  # an operator's correction counts more (CORRECTION_WEIGHT)
+    date: str = ""  # the digest's date (YYYY-MM-DD) where known: what came first
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ def labelled_from_row(row: dict[str, Any], weight: float = 1.0) -> LabelledItem:
         labels=tuple(str(c) for c in row["labels"]),
         lang=str(row.get("lang", "")),
         weight=float(row.get("weight", weight)),
+        date=str(row.get("date", "")),
     )
 
 
