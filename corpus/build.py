@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import re
 import subprocess
@@ -30,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_MIRRORS = Path("/work/.mirror")
 DEFAULT_MANIFEST = HERE / "manifest.toml"
 DEFAULT_SECTIONS = HERE / "sections.toml"
+DEFAULT_JUDGED = HERE / "judged"  # <source>.jsonl: verdicts on items of [<source>.judged]
+JUDGED_SUFFIX = "/judged"  # the source id of a source's judged items: trained on, never tested
 DEFAULT_CATEGORIES = HERE.parent / "config" / "categories.toml"
 DEFAULT_OUT = HERE / "build"
 SUMMARY_LIMIT = 800
@@ -113,6 +116,8 @@ class SectionTable:
     mapped: dict[str, list[str]]
     skipped: dict[str, str]
     patterns: list[tuple[re.Pattern[str], list[str]]] = field(default_factory=list)
+    # headings whose items mix topics and are labelled one by one: heading → why
+    judged: dict[str, str] = field(default_factory=dict)
 
     def labels_for(self, key: str) -> list[str] | None:
         """Labels of a normalised heading: its own entry first, else every matching pattern."""
@@ -139,6 +144,9 @@ class SourceStats:
     too_short: int = 0
     duplicate_in_source: int = 0
     duplicate_across_sources: int = 0
+    judged: int = 0  # items of judged sections kept with their verdict's categories
+    judged_not_ai: int = 0  # ... judged not about AI at all (an empty verdict): dropped
+    unjudged: int = 0  # ... without a verdict: dropped
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -224,9 +232,11 @@ def load_sections(path: Path, categories: set[str]) -> dict[str, SectionTable]:
             for heading, labels in table.get("map", {}).items()
         }
         skipped = {normalise_heading(h): reason for h, reason in table.get("skip", {}).items()}
-        both = set(mapped) & set(skipped)
-        if both:
-            raise BuildError(f"{path}: [{source_id}] mapped and skipped: {sorted(both)}")
+        judged = {normalise_heading(h): why for h, why in table.get("judged", {}).items()}
+        for first, second in ((mapped, skipped), (mapped, judged), (skipped, judged)):
+            twice = sorted(set(first) & set(second))
+            if twice:
+                raise BuildError(f"{path}: [{source_id}] a heading in two lists: {twice}")
         patterns = [
             (
                 compile_all([pattern], f"{path}: [{source_id}.patterns]")[0],
@@ -234,7 +244,7 @@ def load_sections(path: Path, categories: set[str]) -> dict[str, SectionTable]:
             )
             for pattern, labels in table.get("patterns", {}).items()
         ]
-        tables[source_id] = SectionTable(mapped=mapped, skipped=skipped, patterns=patterns)
+        tables[source_id] = SectionTable(mapped, skipped, patterns, judged)
     return tables
 
 
@@ -617,6 +627,8 @@ def labelled_items(
     for raw in raw_items:
         stats.found += 1
         key = normalise_heading(raw.section)
+        if key in table.judged:
+            continue  # `judged_items` takes these
         if key in table.skipped:
             stats.skipped_sections[key] += 1
             continue
@@ -644,15 +656,81 @@ def labelled_items(
         )
 
 
+def item_key(source_id: str, date: str | None, title: str) -> str:
+    """A verdict's key: the item's source, date and title, hashed (no text in the verdicts)."""
+    text = f"{source_id}\n{date or ''}\n{title}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def load_verdicts(path: Path, categories: set[str]) -> dict[str, list[str]]:
+    """key → categories of a judged-items file ({"key", "categories"} lines; [] = not AI)."""
+    if not path.exists():
+        return {}
+    found: dict[str, list[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            labels = row["categories"]  # [] = judged not about AI
+            found[str(row["key"])] = (
+                checked_labels(labels, categories, f"{path}:{number}") if labels else []
+            )
+    return found
+
+
+def judged_items(
+    source: Source,
+    raw_items: list[RawItem],
+    table: SectionTable,
+    verdicts: dict[str, list[str]],
+    stats: SourceStats,
+) -> Iterator[Item]:
+    """The items of judged sections, labelled with their verdict's categories. A heading with
+    no text right before a heading in Chinese is a title with its translation (tianyaxiang's
+    "### <original>" then "### <译名>"): one item, the original's title, the translation's text."""
+    found = [r for r in raw_items if normalise_heading(r.section) in table.judged]
+    for n, raw in enumerate(found):
+        title = clean_title(raw.title, source)
+        if CJK.search(title):
+            continue  # a translation: its text went to the original before it (or nowhere)
+        body = raw.body
+        after = found[n + 1] if n + 1 < len(found) else None
+        if not summary_of(body, source) and after and after.section == raw.section:
+            body = after.body if CJK.search(after.title) else body
+        verdict = verdicts.get(item_key(source.id, raw.date, title))
+        if verdict is None:
+            stats.unjudged += 1
+            continue
+        if not verdict:
+            stats.judged_not_ai += 1
+            continue
+        summary = summary_of(body, source)
+        yield Item(
+            source=source.id + JUDGED_SUFFIX,
+            date=raw.date,
+            section=normalise_heading(raw.section),
+            title=title,
+            summary=summary,
+            url=raw.url or first_absolute_url(body),
+            lang=language_of(f"{title} {summary}"),
+            labels=list(verdict),
+        )
+
+
+def story_keys(item: Item) -> set[str]:
+    """What makes two items one story: the same normalised title, or the same link."""
+    keys = {"t:" + normalise_title(item.title)}
+    if item.url:
+        keys.add("u:" + normalise_url(item.url))
+    return keys
+
+
 def deduplicated(items: Iterable[Item], stats: SourceStats, seen_elsewhere: set[str]) -> list[Item]:
     """Keeps each story once per source (same link or same title) and drops stories an
     earlier source already gave (an exact duplicate across sources)."""
     kept: list[Item] = []
     seen_here: set[str] = set()
     for item in items:
-        keys = {"t:" + normalise_title(item.title)}
-        if item.url:
-            keys.add("u:" + normalise_url(item.url))
+        keys = story_keys(item)
         if keys & seen_here:
             stats.duplicate_in_source += 1
             continue
@@ -666,7 +744,11 @@ def deduplicated(items: Iterable[Item], stats: SourceStats, seen_elsewhere: set[
 
 
 def build_source(
-    source: Source, mirrors: Path, table: SectionTable, seen: set[str]
+    source: Source,
+    mirrors: Path,
+    table: SectionTable,
+    seen: set[str],
+    verdicts: dict[str, list[str]] | None = None,
 ) -> tuple[list[Item], SourceStats]:
     gitdir = mirror_dir(mirrors, source.repository)
     paths = selected_paths(gitdir, source)
@@ -688,7 +770,13 @@ def build_source(
             raw.append(item)
     items = deduplicated(labelled_items(source, raw, table, stats), stats, seen)
     stats.kept = len(items)
-    return items, stats
+    # after the mapped items, so judging a section never changes which of those are kept
+    # on a copy of `seen`: judged items never take a story from a later source (`build` drops
+    # those that a later source gives)
+    found = judged_items(source, raw, table, verdicts or {}, stats)
+    judged = deduplicated(found, stats, set(seen))
+    stats.judged = len(judged)
+    return items + judged, stats
 
 
 def summarise(items: list[Item], per_source: dict[str, SourceStats]) -> dict[str, Any]:
@@ -725,9 +813,11 @@ def build(
     categories: Path,
     out: Path,
     only: set[str] | None = None,
+    judged: Path = DEFAULT_JUDGED,
 ) -> dict[str, Any]:
     sources = load_manifest(manifest)
-    tables = load_sections(sections, load_category_names(categories))
+    names = load_category_names(categories)
+    tables = load_sections(sections, names)
     items: list[Item] = []
     per_source: dict[str, SourceStats] = {}
     seen: set[str] = set()
@@ -736,9 +826,14 @@ def build(
             continue
         if source.id not in tables:
             raise BuildError(f"{sections}: no table for source {source.id!r}")
-        found, stats = build_source(source, mirrors, tables[source.id], seen)
+        verdicts = load_verdicts(judged / f"{source.id}.jsonl", names)
+        found, stats = build_source(source, mirrors, tables[source.id], seen, verdicts)
         items.extend(found)
         per_source[source.id] = stats
+    plain = {key for i in items if not i.source.endswith(JUDGED_SUFFIX) for key in story_keys(i)}
+    items = [i for i in items if not i.source.endswith(JUDGED_SUFFIX) or not story_keys(i) & plain]
+    for source_id, stats in per_source.items():
+        stats.judged = sum(1 for i in items if i.source == source_id + JUDGED_SUFFIX)
     out.mkdir(parents=True, exist_ok=True)
     with (out / "items.jsonl").open("w", encoding="utf-8") as handle:
         for item in items:
@@ -756,6 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", type=Path, default=DEFAULT_SECTIONS)
     parser.add_argument("--categories", type=Path, default=DEFAULT_CATEGORIES)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--judged", type=Path, default=DEFAULT_JUDGED, help="verdicts folder")
     parser.add_argument("--only", action="append", help="build only this source id (repeatable)")
     parser.add_argument(
         "--explain", action="store_true", help="print every heading found and what it became"
@@ -769,6 +865,7 @@ def main(argv: list[str] | None = None) -> int:
             args.categories,
             args.out,
             set(args.only) if args.only else None,
+            args.judged,
         )
     except BuildError as error:
         print(f"corpus build: {error}", file=sys.stderr)
@@ -782,6 +879,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{count:6d}  {key}  -- skipped")
             for key, count in found["unreviewed_sections"].items():
                 print(f"{count:6d}  {key}  ?? unreviewed")
+            if found["judged"] or found["unjudged"]:
+                print(
+                    f"{found['judged']:6d}  judged items kept ({found['judged_not_ai']} judged"
+                    f" not about AI, {found['unjudged']} without a verdict)"
+                )
     headline = {k: stats[k] for k in ("items", "per_source", "per_label", "per_language")}
     print(json.dumps(headline, ensure_ascii=False))
     return 0

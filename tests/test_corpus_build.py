@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -538,3 +539,87 @@ min_chars = 40
     assert stats["sources"]["weekly"]["too_short"] == 1  # the tool with no summary
     skipped = stats["sources"]["weekly"]["skipped_sections"]
     assert skipped == {"mini briefs": 1, "top news": 2, "advances & business": 1}
+
+
+JUDGED_DAY = """---
+date: 2026-03-05
+---
+
+## Research
+
+### A sparse attention method halves long-context cost again
+Researchers extend the sparse attention scheme to images.
+
+## Tech Wire
+
+### Chipmaker doubles output of AI accelerators for data centres
+### 芯片厂商将数据中心 AI 加速器产量翻倍
+The company said demand from model builders keeps rising through next year.
+
+### A new phone comes in three colours this autumn
+### 新手机今年秋天推出三种颜色
+The phone has a brighter screen and a bigger battery.
+
+### Nobody judged this story about a startup yet, so it is left out
+The text of a story without a verdict.
+
+### Acme AI raises $40M Series B led by Example Ventures
+Told again in a mixed feed, but the other source gives this story.
+"""
+
+
+def test_a_judged_section_takes_each_items_verdict_and_changes_nothing_else(
+    tmp_path: Path,
+) -> None:
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    alpha = make_mirror(mirrors, "someone/alpha-digest", {"daily/2026-03-05.md": JUDGED_DAY})
+    beta = make_mirror(mirrors, "other/beta-daily", {"BACKUP/3_2026-03-03.md": OTHER_SOURCE})
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(MANIFEST.format(alpha=alpha, beta=beta), encoding="utf-8")
+    sections = tmp_path / "sections.toml"
+    sections.write_text(SECTIONS + '\n[alpha.judged]\n"Tech Wire" = "mixes topics"\n', "utf-8")
+    judged = tmp_path / "judged"
+    judged.mkdir()
+    key = partial(build.item_key, "alpha", "2026-03-05")
+    verdicts = [
+        {
+            "key": key("Chipmaker doubles output of AI accelerators for data centres"),
+            "categories": ["硬件设施", "AI产业"],
+        },
+        {"key": key("A new phone comes in three colours this autumn"), "categories": []},
+        {
+            "key": key("Acme AI raises $40M Series B led by Example Ventures"),
+            "categories": ["AI产业"],
+        },
+    ]
+    (judged / "alpha.jsonl").write_text("".join(json.dumps(v) + "\n" for v in verdicts), "utf-8")
+    arguments = ["--mirrors", str(mirrors), "--manifest", str(manifest)]
+    arguments += ["--sections", str(sections), "--categories", str(CATEGORIES)]
+    out = tmp_path / "out"
+    assert build.main([*arguments, "--out", str(out), "--judged", str(judged)]) == 0
+    rows = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
+    found = [r for r in rows if r["source"] == "alpha/judged"]
+    assert [(r["title"], r["labels"]) for r in found] == [
+        ("Chipmaker doubles output of AI accelerators for data centres", ["硬件设施", "AI产业"])
+    ]  # the phone is not about AI; the unjudged story and beta's story are left out
+    assert found[0]["summary"].startswith("The company said demand")  # the translation's text
+    assert found[0]["section"] == "tech wire"
+    stats = json.loads((out / "stats.json").read_text("utf-8"))["sources"]["alpha"]
+    assert (stats["judged"], stats["judged_not_ai"], stats["unjudged"]) == (1, 1, 1)
+    # the same build without verdicts keeps every other item as it was
+    assert (
+        build.main([*arguments, "--out", str(tmp_path / "plain"), "--judged", str(tmp_path)]) == 0
+    )
+    plain = (tmp_path / "plain" / "items.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(line) for line in plain] == [
+        r for r in rows if r["source"] != "alpha/judged"
+    ]
+    assert any(r["source"] == "beta" and r["title"].startswith("Acme") for r in rows)
+
+
+def test_a_verdict_naming_an_unknown_category_stops_the_build(tmp_path: Path) -> None:
+    path = tmp_path / "alpha.jsonl"
+    path.write_text('{"key": "k", "categories": []}\n{"key": "j", "categories": ["AI"]}\n', "utf-8")
+    with pytest.raises(build.BuildError, match=r"alpha\.jsonl:2"):
+        build.load_verdicts(path, build.load_category_names(CATEGORIES))
