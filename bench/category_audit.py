@@ -34,7 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.categories import BASE, TABLE, categorise_alone, with_model  # noqa: E402
+from bench.categories import (  # noqa: E402
+    BASE,
+    TABLE,
+    categorise_alone,
+    tested_sources,
+    with_model,
+    writer,
+)
 from bot.categorising.table import load_table  # noqa: E402
 from bot.categorising.training import LabelledItem, Settings, read_labelled  # noqa: E402
 
@@ -63,7 +70,8 @@ def draw(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     rng = random.Random(SEED)
     by_source: dict[str, list[dict[str, object]]] = defaultdict(list)
     for row in rows:
-        by_source[str(row["source"])].append(row)
+        if "/" not in str(row["source"]):  # items labelled one by one are not audited
+            by_source[str(row["source"])].append(row)
     sample = [r for s in sorted(by_source) for r in rng.sample(by_source[s], PER_SOURCE)]
     rng.shuffle(sample)
     return sample
@@ -104,8 +112,8 @@ def loso_answers(
     names = tuple(c.name for c in table.categories)
     base = read_labelled(BASE)
     answers: dict[str, frozenset[str]] = {}
-    for source in sorted({item.source for item in corpus}):
-        rest = [i for i in corpus if i.source != source] + base
+    for source in tested_sources(corpus):
+        rest = [i for i in corpus if writer(i.source) != source] + base
         tested = [(k, i) for k, i in zip(keys, corpus, strict=True) if i.source == source]
         tested = [(k, i) for k, i in tested if k in wanted]
         model = with_model(table, train(rest, names, settings, table=table.without_model()))

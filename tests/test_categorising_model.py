@@ -408,6 +408,30 @@ def test_leave_one_source_out_can_list_only_the_writers_own_categories() -> None
     assert any(n for name, n in six.items() if name not in own)
 
 
+def test_a_writers_judged_items_are_left_out_with_it_and_never_tested() -> None:
+    """Items of a writer's mixed sections labelled one by one ("<writer>/judged") train the
+    other folds; the writer's own fold is the same with or without them."""
+    pytest.importorskip("sklearn")
+    from dataclasses import replace
+
+    from bench.categories import leave_one_source_out, tested_sources, writer
+    from bot.categorising.training import read_labelled
+
+    items = read_labelled(TRAINING)
+    judged = [
+        replace(i, source="written-c/judged", labels=("AI伦理",))
+        for i in items
+        if i.source == "written-c"
+    ]
+    assert writer("written-c/judged") == "written-c"
+    assert tested_sources(items + judged) == ["written-a", "written-b", "written-c"]
+    alone = leave_one_source_out(items, MODEL_TABLE, base=[])
+    found = leave_one_source_out(items + judged, MODEL_TABLE, base=[])
+    assert "written-c/judged" not in found
+    assert found["written-c"]["model"] == alone["written-c"]["model"]
+    assert found["written-a"]["model"] != alone["written-a"]["model"]  # they trained the others
+
+
 def test_a_new_writers_first_items_as_corrections_teach_its_later_ones() -> None:
     """`bench/categories.py --corrections`: the writer's first K items (by date) go to training
     as corrections and are never tested; every K is tested on the same later items."""
