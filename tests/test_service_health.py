@@ -215,3 +215,54 @@ async def test_a_digest_whose_planning_fails_is_retried_and_blocks_nothing(
     assert len(errors) == 1 and failing_id in errors[0].getMessage()  # logged once
     assert errors[0].exc_info is not None  # with its traceback
     assert json.dumps(failures.report()) == "{}"
+
+
+class SlowFirstScan(Service):
+    """The service, with its first periodic scan held until `release` is set."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.finished = False
+
+    async def _scan(self) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            assert await asyncio.to_thread(self.release.wait, 60), "never released"
+            await super()._scan()
+            self.finished = True
+            return
+        await super()._scan()
+
+
+class ReleaseOnStopping(logging.Handler):
+    """Lets the held scan go on once the service logs that it is stopping: the scheduler's
+    shutdown, which comes next without a pause, then finds the scan still running."""
+
+    def __init__(self, go: threading.Event) -> None:
+        super().__init__()
+        self.go = go  # not `release`: a Handler's lock method
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "stopping":
+            self.go.set()
+
+
+async def test_a_scan_running_at_shutdown_ends_before_the_parts_close_and_is_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = SlowFirstScan(settings_for(tmp_path))
+    handler = ReleaseOnStopping(service.release)
+    logging.getLogger("digestbot").addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO):  # "stopping" is logged at INFO
+            task = asyncio.create_task(service.main())
+            assert await asyncio.to_thread(service.entered.wait, 60), "no periodic scan"
+            second_digest(service.settings.digests_dir)
+            service.stop.set()
+            assert await task == 0
+    finally:
+        logging.getLogger("digestbot").removeHandler(handler)
+    assert service.finished  # the scan ran to its end, the database still open
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

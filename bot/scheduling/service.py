@@ -15,12 +15,12 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -141,6 +141,7 @@ class Service:
         self.parts: Components | None = None
         self.ready = False
         self.jobs: dict[str, asyncio.Task[None]] = {}
+        self.periodic: set[asyncio.Task[None]] = set()  # periodic jobs' runs in progress
         self.problem: str | None = None  # why the service stops on its own
         # PostgreSQL: the one instance that sends (and polls), elected and re-checked; the
         # others stand by. SQLite: this process, always.
@@ -371,53 +372,32 @@ class Service:
         await self._step(self._release_bundles())  # what fell due while the service was down
 
         scheduler = AsyncIOScheduler(timezone=settings.zone)
-        scheduler.add_job(
-            self._scan,
-            "interval",
-            seconds=settings.scan_interval,
-            max_instances=1,
-            coalesce=True,
-            id="scan",
-        )
-        scheduler.add_job(
-            self._release_bundles,
-            "interval",
-            seconds=BUNDLE_CHECK_SECONDS,
-            max_instances=1,
-            coalesce=True,
-            id="bundles",
-        )
-        scheduler.add_job(
-            self._refresh_gauges, "interval", seconds=15, max_instances=1, coalesce=True
-        )
-        scheduler.add_job(  # at start too: a service restarted within the hour still prunes
-            self._prune,
-            "interval",
-            seconds=PRUNE_SECONDS,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(settings.zone),
-        )
-        scheduler.add_job(
-            self._measure_storage,
-            "interval",
-            seconds=STORAGE_SECONDS,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(settings.zone),
-        )
-        if self.sender_role:  # a dropped database connection loses the lock: re-checked
+
+        def every(seconds: float, job: Callable[[], Coroutine[Any, Any, None]], **kw: Any) -> None:
             scheduler.add_job(
-                self._check_role,
+                self._periodic,
                 "interval",
-                seconds=POLLER_CHECK_SECONDS,
+                args=[job],
+                seconds=seconds,
                 max_instances=1,
                 coalesce=True,
+                **kw,
             )
+
+        every(settings.scan_interval, self._scan, id="scan")
+        every(BUNDLE_CHECK_SECONDS, self._release_bundles, id="bundles")
+        every(15, self._refresh_gauges)
+        # at start too: a service restarted within the hour still prunes and measures
+        every(PRUNE_SECONDS, self._prune, next_run_time=datetime.now(settings.zone))
+        every(STORAGE_SECONDS, self._measure_storage, next_run_time=datetime.now(settings.zone))
+        if self.sender_role:  # a dropped database connection loses the lock: re-checked
+            every(POLLER_CHECK_SECONDS, self._check_role)
         dispatching = asyncio.create_task(self._dispatch(parts.dispatcher), name="dispatch")
         stack.push_async_callback(_finish, dispatching)
         scheduler.start()
-        stack.callback(scheduler.shutdown, wait=False)  # first to go: no new jobs while stopping
+        # first to go: no new jobs while stopping; then the runs in progress end
+        stack.push_async_callback(self._periodic_done)
+        stack.callback(scheduler.shutdown, wait=False)
         for task in (watching, dispatching):
             self._watch_task(task)
         mode = "bot @" + parts.username if parts.username else "console mode"
@@ -477,6 +457,21 @@ class Service:
         self._turn_over.set()
         await stop_polling(app)
         await self._turn_ended.wait()
+
+    async def _periodic(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """One run of a periodic job, in a task of its own. The scheduler's shutdown cancels
+        the runs it started; a scan or render half done must instead end before the parts it
+        uses are closed (`_periodic_done`), and a stop is no error to log."""
+        run = asyncio.create_task(job())
+        self.periodic.add(run)
+        run.add_done_callback(self.periodic.discard)
+        with suppress(asyncio.CancelledError):  # the scheduler stopping; `run` goes on
+            await asyncio.shield(run)
+
+    async def _periodic_done(self) -> None:
+        """At shutdown: the periodic jobs' runs in progress finish, within the grace time."""
+        for run in list(self.periodic):
+            await _finish(run)
 
     async def _scan(self) -> None:
         """The periodic job: the state still there, the folder rescanned, failures retried."""
