@@ -22,13 +22,14 @@ per source and overall:
 from __future__ import annotations
 
 import argparse
-import hashlib
+import importlib.util
 import json
 import random
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -54,10 +55,23 @@ SUMMARY_CHARS = 600  # what a judge reads of the summary
 Sets = list[tuple[frozenset[str], frozenset[str]]]  # (acceptable, assigned) pairs
 
 
+def _corpus_build() -> ModuleType:
+    """`corpus/build.py`, a script (its output folder `corpus/build/` shadows it as a package)."""
+    spec = importlib.util.spec_from_file_location("corpus_build", ROOT / "corpus" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("corpus_build", module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+build_item_key = _corpus_build().item_key
+
+
 def item_key(row: dict[str, object]) -> str:
-    """A corpus item's stable key: its source, date and title, hashed (no text in verdicts)."""
-    text = f"{row['source']}\n{row.get('date', '')}\n{row['title']}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """A corpus row's key, as the build keys judged items (no text in verdicts)."""
+    date = row.get("date")
+    return build_item_key(str(row["source"]), str(date) if date else None, str(row["title"]))
 
 
 def read_rows(path: Path) -> list[dict[str, object]]:

@@ -694,7 +694,8 @@ def judged_items(
             continue  # a translation: its text went to the original before it (or nowhere)
         body = raw.body
         after = found[n + 1] if n + 1 < len(found) else None
-        if not summary_of(body, source) and after and after.section == raw.section:
+        same_day = after is not None and (after.section, after.date) == (raw.section, raw.date)
+        if not summary_of(body, source) and after and same_day:
             body = after.body if CJK.search(after.title) else body
         verdict = verdicts.get(item_key(source.id, raw.date, title))
         if verdict is None:

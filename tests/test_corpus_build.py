@@ -565,6 +565,19 @@ The text of a story without a verdict.
 
 ### Acme AI raises $40M Series B led by Example Ventures
 Told again in a mixed feed, but the other source gives this story.
+
+### Regulators question the day's last story, which has no text
+"""
+
+# the next day's feed opens with a translated heading: no translation of yesterday's last story
+JUDGED_NEXT_DAY = """---
+date: 2026-03-06
+---
+
+## Tech Wire
+
+### 另一天的中文标题，与前一天无关
+The text of another day's story, which is not yesterday's.
 """
 
 
@@ -573,7 +586,11 @@ def test_a_judged_section_takes_each_items_verdict_and_changes_nothing_else(
 ) -> None:
     mirrors = tmp_path / "mirrors"
     mirrors.mkdir()
-    alpha = make_mirror(mirrors, "someone/alpha-digest", {"daily/2026-03-05.md": JUDGED_DAY})
+    alpha = make_mirror(
+        mirrors,
+        "someone/alpha-digest",
+        {"daily/2026-03-05.md": JUDGED_DAY, "daily/2026-03-06.md": JUDGED_NEXT_DAY},
+    )
     beta = make_mirror(mirrors, "other/beta-daily", {"BACKUP/3_2026-03-03.md": OTHER_SOURCE})
     manifest = tmp_path / "manifest.toml"
     manifest.write_text(MANIFEST.format(alpha=alpha, beta=beta), encoding="utf-8")
@@ -592,6 +609,10 @@ def test_a_judged_section_takes_each_items_verdict_and_changes_nothing_else(
             "key": key("Acme AI raises $40M Series B led by Example Ventures"),
             "categories": ["AI产业"],
         },
+        {
+            "key": key("Regulators question the day's last story, which has no text"),
+            "categories": ["AI伦理"],
+        },
     ]
     (judged / "alpha.jsonl").write_text("".join(json.dumps(v) + "\n" for v in verdicts), "utf-8")
     arguments = ["--mirrors", str(mirrors), "--manifest", str(manifest)]
@@ -601,12 +622,14 @@ def test_a_judged_section_takes_each_items_verdict_and_changes_nothing_else(
     rows = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
     found = [r for r in rows if r["source"] == "alpha/judged"]
     assert [(r["title"], r["labels"]) for r in found] == [
-        ("Chipmaker doubles output of AI accelerators for data centres", ["硬件设施", "AI产业"])
+        ("Chipmaker doubles output of AI accelerators for data centres", ["硬件设施", "AI产业"]),
+        ("Regulators question the day's last story, which has no text", ["AI伦理"]),
     ]  # the phone is not about AI; the unjudged story and beta's story are left out
+    assert found[1]["summary"] == ""  # not the text under the next day's first heading
     assert found[0]["summary"].startswith("The company said demand")  # the translation's text
     assert found[0]["section"] == "tech wire"
     stats = json.loads((out / "stats.json").read_text("utf-8"))["sources"]["alpha"]
-    assert (stats["judged"], stats["judged_not_ai"], stats["unjudged"]) == (1, 1, 1)
+    assert (stats["judged"], stats["judged_not_ai"], stats["unjudged"]) == (2, 1, 1)
     # the same build without verdicts keeps every other item as it was
     assert (
         build.main([*arguments, "--out", str(tmp_path / "plain"), "--judged", str(tmp_path)]) == 0

@@ -469,9 +469,8 @@ class Service:
             await asyncio.shield(run)
 
     async def _periodic_done(self) -> None:
-        """At shutdown: the periodic jobs' runs in progress finish, within the grace time."""
-        for run in list(self.periodic):
-            await _finish(run)
+        """At shutdown: the periodic jobs' runs in progress finish, within one grace time."""
+        await asyncio.gather(*(_finish(run) for run in list(self.periodic)))
 
     async def _scan(self) -> None:
         """The periodic job: the state still there, the folder rescanned, failures retried."""
