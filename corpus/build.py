@@ -96,6 +96,9 @@ class Item:
     url: str | None
     lang: str
     labels: list[str] = field(default_factory=list)
+    # what training learns where the section table says less than `labels` (a subset);
+    # empty: the labels themselves. The bench scores against `labels`.
+    learn: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -118,6 +121,9 @@ class SectionTable:
     patterns: list[tuple[re.Pattern[str], list[str]]] = field(default_factory=list)
     # headings whose items mix topics and are labelled one by one: heading → why
     judged: dict[str, str] = field(default_factory=dict)
+    # headings whose items are trained on fewer of their labels than a reader accepts:
+    # heading → the labels learned (a subset of its mapped labels)
+    learn: dict[str, list[str]] = field(default_factory=dict)
 
     def labels_for(self, key: str) -> list[str] | None:
         """Labels of a normalised heading: its own entry first, else every matching pattern."""
@@ -244,7 +250,19 @@ def load_sections(path: Path, categories: set[str]) -> dict[str, SectionTable]:
             )
             for pattern, labels in table.get("patterns", {}).items()
         ]
-        tables[source_id] = SectionTable(mapped, skipped, patterns, judged)
+        learn = {
+            normalise_heading(heading): checked_labels(
+                labels, categories, f"{path}: [{source_id}.learn] {heading!r}"
+            )
+            for heading, labels in table.get("learn", {}).items()
+        }
+        for key, labels in learn.items():
+            if not set(labels) < set(mapped.get(key, ())):
+                raise BuildError(
+                    f"{path}: [{source_id}.learn] {key!r} must name fewer of the labels that "
+                    f"[{source_id}.map] gives it ({mapped.get(key, [])})"
+                )
+        tables[source_id] = SectionTable(mapped, skipped, patterns, judged, learn)
     return tables
 
 
@@ -653,6 +671,7 @@ def labelled_items(
             url=url,
             lang=language_of(f"{title} {summary}"),
             labels=list(labels),
+            learn=list(table.learn.get(key, [])),
         )
 
 
@@ -838,7 +857,8 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     with (out / "items.jsonl").open("w", encoding="utf-8") as handle:
         for item in items:
-            handle.write(json.dumps(asdict(item), ensure_ascii=False) + "\n")
+            row = {k: v for k, v in asdict(item).items() if k != "learn" or v}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     stats_out = summarise(items, per_source)
     summary = json.dumps(stats_out, ensure_ascii=False, indent=2) + "\n"
     (out / "stats.json").write_text(summary, "utf-8")

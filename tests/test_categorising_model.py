@@ -432,6 +432,39 @@ def test_a_writers_judged_items_are_left_out_with_it_and_never_tested() -> None:
     assert found["written-a"]["model"] != alone["written-a"]["model"]  # they trained the others
 
 
+def test_an_item_learns_only_its_learn_categories_and_keeps_its_labels() -> None:
+    """A launch a reader accepts under AI应用 too, but whose section teaches AI工具 alone
+    (corpus/sections.toml's [<source>.learn]), does not train AI应用."""
+    pytest.importorskip("sklearn")
+    from bot.categorising.model import model_from_dict
+    from bot.categorising.training import LabelledItem, labelled_from_row, read_labelled, train
+
+    items = read_labelled(TRAINING)
+    row = {"title": "Zorblat quixle 1", "labels": ["AI工具", "AI应用"], "learn": ["AI工具"]}
+    assert labelled_from_row(row).targets == ("AI工具",)
+    assert labelled_from_row({**row, "learn": []}).targets == ("AI工具", "AI应用")
+    launches = [
+        LabelledItem("odd", f"Zorblat quixle {n}", "Vemmish plonk.", ("AI工具", "AI应用"), "en")
+        for n in range(12)
+    ]
+    learned = [LabelledItem(**{**_fields(i), "learn": ("AI工具",)}) for i in launches]
+    both = train(items + launches, SIX)
+    tools = train(items + learned, SIX)
+    assert tools["metadata"]["labels"]["AI应用"] == both["metadata"]["labels"]["AI应用"] - 12
+    assert tools["metadata"]["data_sha256"] != both["metadata"]["data_sha256"]
+
+    def application(data: dict[str, object]) -> float:
+        return model_from_dict(data).probabilities("Zorblat quixle 99", "Vemmish plonk.")["AI应用"]
+
+    assert application(tools) < application(both) / 2
+
+
+def _fields(item: object) -> dict[str, object]:
+    from dataclasses import fields
+
+    return {f.name: getattr(item, f.name) for f in fields(item)}  # type: ignore[arg-type]
+
+
 def test_a_new_writers_first_items_as_corrections_teach_its_later_ones() -> None:
     """`bench/categories.py --corrections`: the writer's first K items (by date) go to training
     as corrections and are never tested; every K is tested on the same later items."""

@@ -32,8 +32,12 @@ RECORDED = {"full": 0.856, "heldout": 0.851}
 # 0.863 -> 0.857 (recall), while leave-one-source-out precision rose on all six sources by
 # 0.03-0.07, the goal's binding figure: docs/BENCHMARKS.md, round 4; round 6 adds 1,164 English
 # items of tianyaxiang's mixed feeds labelled one by one: full 0.808 / 0.913 / 0.863 -> 0.8477 /
-# 0.939 / 0.889, held-out 0.857 / 0.941 / 0.878 -> 0.881 / 0.971 / 0.902)
-RECORDED_MODEL = {"full": (0.847, 0.939, 0.889), "heldout": (0.881, 0.971, 0.902)}
+# 0.939 / 0.889, held-out 0.857 / 0.941 / 0.878 -> 0.881 / 0.971 / 0.902; round 7 trains the
+# launches of juya's 产品应用 and tianyaxiang's Product Hunt as AI工具 alone (a reader accepts
+# AI应用 too): leave-one-source-out rises on four sources of six, the worst among them, while
+# here AI应用's recall falls: full 0.848 / 0.939 / 0.889 -> 0.8267 / 0.939 / 0.873, held-out
+# 0.881 / 0.971 / 0.902 -> 0.8706 / 0.971 / 0.881, one more wrong category of 42 held-out)
+RECORDED_MODEL = {"full": (0.826, 0.939, 0.873), "heldout": (0.870, 0.971, 0.881)}
 GOAL = 0.8
 SIX = {"AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具"}
 TABLE = load_table(ROOT / "config" / "categories.toml")
@@ -57,7 +61,8 @@ def test_the_pipeline_with_the_model_holds_its_recorded_figures() -> None:
 
 def test_the_sample_items_get_the_categories_a_reader_would_agree_with() -> None:
     """Ten of the eleven items get their labels (the eleventh, a demo project built on Llama,
-    labelled AI发展, gets AI工具); every category given is among the item's labels but two."""
+    labelled AI发展, gets AI伦理: the keyword table's 监管 and 下架 outweigh the model's AI工具);
+    every category given is among the item's labels but two."""
     sample = [e for e in load_labelled() if e.split == "sample"]
     got = predict(sample, TABLE)
     assert all(got[e.id].rule == "model" for e in sample)

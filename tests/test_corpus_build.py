@@ -195,6 +195,13 @@ def make_mirror(mirrors: Path, repository: str, files: dict[str, str]) -> str:
 
 @pytest.fixture
 def built(tmp_path: Path) -> tuple[list[dict[str, object]], dict[str, object]]:
+    return build_with(tmp_path, SECTIONS)
+
+
+def build_with(
+    tmp_path: Path, section_table: str
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """The two test sources built with `section_table`: the items and stats.json."""
     mirrors = tmp_path / "mirrors"
     mirrors.mkdir()
     alpha = make_mirror(
@@ -211,7 +218,7 @@ def built(tmp_path: Path) -> tuple[list[dict[str, object]], dict[str, object]]:
     manifest = tmp_path / "manifest.toml"
     manifest.write_text(MANIFEST.format(alpha=alpha, beta=beta), encoding="utf-8")
     sections = tmp_path / "sections.toml"
-    sections.write_text(SECTIONS, encoding="utf-8")
+    sections.write_text(section_table, encoding="utf-8")
     out = tmp_path / "out"
     assert (
         build.main(
@@ -290,6 +297,25 @@ def test_duplicates_by_title_or_link_in_a_source_and_across_sources(built) -> No
     assert stats["sources"]["beta"]["duplicate_across_sources"] == 1
     assert stats["per_source"] == {"alpha": 3, "beta": 1}
     assert stats["per_label"] == {"AI发展": 1, "AI产业": 1, "AI伦理": 1, "AI工具": 1}
+
+
+def test_a_learn_entry_names_fewer_labels_to_train_on_and_keeps_the_labels(
+    tmp_path: Path,
+) -> None:
+    sections = SECTIONS.replace('"Funding" = ["AI产业"]', '"Funding" = ["AI产业", "AI应用"]')
+    sections += '\n[alpha.learn]\n"Funding" = ["AI产业"]\n'
+    items, _ = build_with(tmp_path, sections)
+    funding = next(i for i in items if i["section"] == "funding")
+    assert (funding["labels"], funding["learn"]) == (["AI产业", "AI应用"], ["AI产业"])
+    assert all("learn" not in i for i in items if i["section"] != "funding")
+
+
+@pytest.mark.parametrize("learned", ['["AI应用"]', '["AI产业"]'])
+def test_a_learn_entry_must_name_fewer_of_its_headings_labels(tmp_path: Path, learned: str) -> None:
+    sections = tmp_path / "sections.toml"
+    sections.write_text(SECTIONS + f'\n[alpha.learn]\n"Funding" = {learned}\n', "utf-8")
+    with pytest.raises(build.BuildError, match="fewer of the labels"):
+        build.load_sections(sections, build.load_category_names(CATEGORIES))
 
 
 def test_a_missing_mirror_says_how_to_get_it(tmp_path: Path, capsys) -> None:

@@ -52,6 +52,14 @@ class LabelledItem:
     lang: str = ""
     weight: float = 1.0  # an operator's correction counts more (CORRECTION_WEIGHT)
     date: str = ""  # the digest's date (YYYY-MM-DD) where known: what came first
+    # the categories to learn where they are fewer than those a reader accepts (`labels`):
+    # a section whose launches a reader accepts under AI应用 too teaches AI工具 alone
+    learn: tuple[str, ...] = ()
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What training fits: `learn` where given, else the labels."""
+        return self.learn or self.labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +116,7 @@ def labelled_from_row(row: dict[str, Any], weight: float = 1.0) -> LabelledItem:
         lang=str(row.get("lang", "")),
         weight=float(row.get("weight", weight)),
         date=str(row.get("date", "")),
+        learn=tuple(str(c) for c in row.get("learn", ())),
     )
 
 
@@ -130,10 +139,13 @@ def train(
         settings = replace(settings, second_nudged=False)  # as recorded in the metadata
     if settings.scheme not in SCHEMES:
         raise TrainingError(f"unknown feature scheme {settings.scheme!r} (known: {SCHEMES})")
-    items = [i for i in items if set(i.labels) & set(categories)]
+    items = [i for i in items if set(i.targets) & set(categories)]
     k = len(categories)
-    y = np.array([[name in i.labels for name in categories] for i in items], dtype=int)
+    y = np.array([[name in i.targets for name in categories] for i in items], dtype=int)
     y = y.reshape(len(items), k)
+    # what a reader accepts: the second-category rule is chosen on these, as the goal is scored
+    accepted = np.array([[name in i.labels for name in categories] for i in items], dtype=int)
+    accepted = np.maximum(accepted.reshape(len(items), k), y)
     if len(items) < 2 * settings.folds or any(y[:, j].sum() < 2 for j in range(k)):
         raise TrainingError(
             f"too few labelled items: {len(items)} items, per category "
@@ -156,7 +168,7 @@ def train(
         logits = logits + offsets
     probabilities = np.vectorize(sigmoid)(logits)
     second_ratio, min_probability = _second_rule(
-        probabilities, y, settings.second_objective, sources, forced
+        probabilities, accepted, settings.second_objective, sources, forced
     )
     weights = np.column_stack([m.coef_[0][: len(terms)] for m in models])  # terms × categories
     return {
@@ -191,9 +203,8 @@ def data_hash(items: Iterable[LabelledItem]) -> str:
     """A SHA-256 over the training items (text and labels): which data made a model."""
     digest = hashlib.sha256()
     for i in items:
-        digest.update(
-            json.dumps([i.source, i.title, i.summary, i.labels], ensure_ascii=False).encode()
-        )
+        row = [i.source, i.title, i.summary, i.labels] + ([i.learn] if i.learn else [])
+        digest.update(json.dumps(row, ensure_ascii=False).encode())
     return digest.hexdigest()
 
 
@@ -399,7 +410,7 @@ def _metadata(
         "items": len(items),
         "sources": dict(sorted(Counter(i.source for i in items).items())),
         "languages": dict(sorted(Counter(i.lang or "?" for i in items).items())),
-        "labels": {name: sum(name in i.labels for i in items) for name in categories},
+        "labels": {name: sum(name in i.targets for i in items) for name in categories},
         "corrections": sum(1 for i in items if i.source == "corrections"),
         "settings": {
             "features": settings.features,
