@@ -207,6 +207,19 @@ def test_latin_keywords_match_whole_words_plurals_and_prefixes(tmp_path: Path) -
     assert hits("国产AI芯片出货") == ("芯片",)
 
 
+def test_a_product_named_cyber_something_is_not_a_security_story() -> None:
+    scores = [
+        score_item(title, "", TABLE, SIX)[0]["AI伦理"]
+        for title in (
+            "Meet Xiaomi's new humanoid robot, CyberOne",
+            "Tesla shows the Cybercab",
+            "A cyberattack hits a hospital's AI triage system",
+            "Cybersecurity firms race to add AI agents",
+        )
+    ]
+    assert scores[:2] == [0.0, 0.0] and min(scores[2:]) > 0
+
+
 def test_where_keywords_overlap_the_longest_wins(tmp_path: Path) -> None:
     table = small_table(
         tmp_path,
