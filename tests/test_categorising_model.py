@@ -443,6 +443,9 @@ def test_an_item_learns_only_its_learn_categories_and_keeps_its_labels() -> None
     row = {"title": "Zorblat quixle 1", "labels": ["AI工具", "AI应用"], "learn": ["AI工具"]}
     assert labelled_from_row(row).targets == ("AI工具",)
     assert labelled_from_row({**row, "learn": []}).targets == ("AI工具", "AI应用")
+    for bad in ({**row, "learn": ["AI伦理"]}, {**row, "learn": "AI工具"}, {**row, "labels": "AI"}):
+        with pytest.raises((TypeError, ValueError)):
+            labelled_from_row(bad)
     launches = [
         LabelledItem("odd", f"Zorblat quixle {n}", "Vemmish plonk.", ("AI工具", "AI应用"), "en")
         for n in range(12)

@@ -108,16 +108,27 @@ def read_labelled(path: Path, weight: float = 1.0) -> list[LabelledItem]:
 
 def labelled_from_row(row: dict[str, Any], weight: float = 1.0) -> LabelledItem:
     """A `LabelledItem` from one parsed JSON line (KeyError, TypeError, ValueError if bad)."""
+    labels = _names(row["labels"], "labels")
+    learn = _names(row.get("learn", []), "learn")
+    if not set(learn) <= set(labels):
+        raise ValueError(f"learn {list(learn)} names categories that are not among its labels")
     return LabelledItem(
         source=str(row.get("source", "")),
         title=str(row["title"]),
         summary=str(row.get("summary", "")),
-        labels=tuple(str(c) for c in row["labels"]),
+        labels=labels,
         lang=str(row.get("lang", "")),
         weight=float(row.get("weight", weight)),
         date=str(row.get("date", "")),
-        learn=tuple(str(c) for c in row.get("learn", ())),
+        learn=learn,
     )
+
+
+def _names(value: object, field: str) -> tuple[str, ...]:
+    """A list of category names from JSON (a bare string would be split into characters)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{field} must be a list of category names, not {value!r}")
+    return tuple(value)
 
 
 def train(
