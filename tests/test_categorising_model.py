@@ -436,6 +436,8 @@ def test_an_item_learns_only_its_learn_categories_and_keeps_its_labels() -> None
     """A launch a reader accepts under AI应用 too, but whose section teaches AI工具 alone
     (corpus/sections.toml's [<source>.learn]), does not train AI应用."""
     pytest.importorskip("sklearn")
+    from dataclasses import replace
+
     from bot.categorising.model import model_from_dict
     from bot.categorising.training import LabelledItem, labelled_from_row, read_labelled, train
 
@@ -450,7 +452,7 @@ def test_an_item_learns_only_its_learn_categories_and_keeps_its_labels() -> None
         LabelledItem("odd", f"Zorblat quixle {n}", "Vemmish plonk.", ("AI工具", "AI应用"), "en")
         for n in range(12)
     ]
-    learned = [LabelledItem(**{**_fields(i), "learn": ("AI工具",)}) for i in launches]
+    learned = [replace(i, learn=("AI工具",)) for i in launches]
     both = train(items + launches, SIX)
     tools = train(items + learned, SIX)
     assert tools["metadata"]["labels"]["AI应用"] == both["metadata"]["labels"]["AI应用"] - 12
@@ -462,10 +464,33 @@ def test_an_item_learns_only_its_learn_categories_and_keeps_its_labels() -> None
     assert application(tools) < application(both) / 2
 
 
-def _fields(item: object) -> dict[str, object]:
-    from dataclasses import fields
+def test_the_second_rule_is_chosen_on_what_a_reader_accepts_not_on_what_is_learned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The goal scores a launch's AI应用 as right, so the rule for a second category counts it
+    right too, though training learns AI工具 alone."""
+    pytest.importorskip("sklearn")
+    from dataclasses import replace
 
-    return {f.name: getattr(item, f.name) for f in fields(item)}  # type: ignore[arg-type]
+    from bot.categorising import training
+
+    items = training.read_labelled(TRAINING)
+    launches = [
+        training.LabelledItem("odd", f"Zorblat quixle {n}", "Vemmish.", ("AI工具", "AI应用"), "en")
+        for n in range(12)
+    ]
+    seen: list[object] = []
+    chosen = training._second_rule
+
+    def spy(probabilities, y, *rest):  # type: ignore[no-untyped-def]
+        seen.append(y)
+        return chosen(probabilities, y, *rest)
+
+    monkeypatch.setattr(training, "_second_rule", spy)
+    data = training.train(items + [replace(i, learn=("AI工具",)) for i in launches], SIX)
+    application = list(SIX).index("AI应用")
+    assert data["metadata"]["labels"]["AI应用"] == sum("AI应用" in i.labels for i in items)
+    assert seen[0][-12:, application].tolist() == [1] * 12  # type: ignore[index]
 
 
 def test_a_new_writers_first_items_as_corrections_teach_its_later_ones() -> None:
