@@ -1,0 +1,189 @@
+"""A blind review of the section table: which categories do readers accept for a heading's items?
+
+    .venv/bin/python bench/heading_review.py sample      # corpus/build/headings/items.jsonl
+    .venv/bin/python bench/heading_review.py score corpus/headings/verdicts-*.jsonl
+
+`corpus/sections.toml` maps each heading to the categories a reader accepts for its items, and
+the goal of issue 12 is scored against those labels. The table was written from a reading of
+the headings and a few items each. This review checks it with a sample of every heading:
+`sample` draws PER_HEADING items of each mapped heading of MIN_ITEMS or more (seeded, the same
+every time, none of the audit's items) into the ignored `corpus/build/headings/items.jsonl`,
+shuffled together and shown with title and summary only, as in the audit
+(`bench/category_audit.py`). Judges give each item every category a subscriber would want; their
+verdicts ({"key", "categories"}, no text) are committed in `corpus/headings/`. `score` prints,
+per heading of the judged items, the share of its items each judge gives each category, and
+the categories that the judges give to at least ACCEPTED of its items on average. A category
+the table lacks there is one readers accept for most of the heading's items, so the table
+should map the heading to it too; a category of the table's that falls short is "weak".
+
+A source whose headings are written afresh every day (AInewsbot's cluster names, mapped by topic
+patterns) has no heading of MIN_ITEMS items; its items are grouped by their labels instead. The
+sample is drawn on the table as it stands, so once the table follows a review, `sample` draws
+such a source's items anew; `score` keeps reading the judged items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.categories import SIX_NAMES  # noqa: E402
+from bench.category_audit import (  # noqa: E402
+    CORPUS,
+    SUMMARY_CHARS,
+    draw,
+    item_key,
+    read_rows,
+    read_verdicts,
+)
+
+SAMPLE = ROOT / "corpus" / "build" / "headings" / "items.jsonl"
+PER_HEADING = 30
+MIN_ITEMS = 50  # smaller headings carry too few items to move any source's figure
+ACCEPTED = 0.5  # a category given to at least this share of a heading's items, on average
+SEED = "headings-12"
+BY_LABELS = frozenset({"ainewsbot"})  # headings new every day: grouped by their labels
+
+Row = dict[str, object]
+
+
+def heading(row: Row) -> str:
+    """The group a row is reviewed in: "source: heading", or "source: labels" for BY_LABELS."""
+    source = str(row["source"])
+    if source in BY_LABELS:
+        return f"{source}: " + " + ".join(str(c) for c in row["labels"])  # type: ignore[attr-defined]
+    return f"{source}: {row['section']}"
+
+
+def groups(rows: list[Row]) -> dict[str, list[Row]]:
+    """The reviewed headings of the tested sources (not items labelled one by one), each with
+    its rows, the audit's items left out so the audit stays a check of its own."""
+    audited = {item_key(r) for r in draw(rows)}
+    found: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if "/" not in str(row["source"]) and item_key(row) not in audited:
+            found[heading(row)].append(row)
+    return {name: found[name] for name in sorted(found) if len(found[name]) >= MIN_ITEMS}
+
+
+def draw_headings(rows: list[Row]) -> list[Row]:
+    """PER_HEADING rows of each reviewed heading, drawn with SEED, in one shuffled order."""
+    rng = random.Random(SEED)
+    sample = [r for rows_of in groups(rows).values() for r in rng.sample(rows_of, PER_HEADING)]
+    rng.shuffle(sample)
+    return sample
+
+
+def cmd_sample(corpus: Path, out: Path) -> int:
+    sample = draw_headings(read_rows(corpus))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as file:
+        for n, row in enumerate(sample, 1):
+            shown = {"n": n, "key": item_key(row), "title": row["title"]}
+            shown["summary"] = str(row.get("summary", ""))[:SUMMARY_CHARS]
+            file.write(json.dumps(shown, ensure_ascii=False) + "\n")
+    print(f"{len(sample)} items written to {out}")
+    return 0
+
+
+def shares(
+    keys: list[str], judges: dict[str, dict[str, frozenset[str]]]
+) -> dict[str, dict[str, float]]:
+    """Per category: the share of `keys` each judge gives it, and their mean ("mean")."""
+    found: dict[str, dict[str, float]] = {}
+    for name in SIX_NAMES:
+        row = {
+            judge: sum(name in verdict[k] for k in keys) / (len(keys) or 1)
+            for judge, verdict in sorted(judges.items())
+        }
+        row["mean"] = sum(row.values()) / (len(row) or 1)
+        found[name] = row
+    return found
+
+
+def review(
+    rows: list[Row], judges: dict[str, dict[str, frozenset[str]]]
+) -> dict[str, dict[str, object]]:
+    """Per heading of the judged items (as the table groups them now): its labels, the judges'
+    shares, the categories they accept for most of its items, and of those the ones the table
+    lacks ("add") and the table's they do not ("weak")."""
+    judged = set.intersection(*(set(verdict) for verdict in judges.values()))
+    by_heading: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if item_key(row) in judged:
+            by_heading[heading(row)].append(row)
+    result: dict[str, dict[str, object]] = {}
+    for name, sampled in sorted(by_heading.items()):
+        labels = sorted({str(c) for r in sampled for c in r["labels"]})  # type: ignore[attr-defined]
+        found = shares([item_key(r) for r in sampled], judges)
+        accepted = [c for c in SIX_NAMES if found[c]["mean"] >= ACCEPTED]
+        result[name] = {
+            "items": len(sampled),
+            "labels": labels,
+            "shares": {c: row for c, row in found.items() if row["mean"] > 0},
+            "accepted": accepted,
+            "add": [c for c in accepted if c not in labels],
+            "weak": [c for c in labels if c not in accepted],
+        }
+    return result
+
+
+def cmd_score(corpus: Path, verdict_paths: list[Path], as_json: bool) -> int:
+    rows = read_rows(corpus)
+    judges = {
+        path.stem.removeprefix("verdicts-"): read_verdicts(path, SIX_NAMES)
+        for path in verdict_paths
+    }
+    # The verdicts' items, not a fresh draw: once the table follows the review, a source grouped
+    # by its labels (BY_LABELS) is grouped anew, and the judged items are what was reviewed.
+    known = {item_key(r) for r in rows}
+    first = set(next(iter(judges.values())))
+    for judge, verdict in judges.items():
+        if set(verdict) != first or not first <= known:
+            print(
+                f"judge {judge}: {len(set(verdict) & known)} of {len(verdict)} verdicts name "
+                f"corpus items, {len(set(verdict) ^ first)} differ from the first judge's "
+                "(rebuild the corpus at the manifest's commits?)",
+                file=sys.stderr,
+            )
+            return 1
+    found = review(rows, judges)
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return 0
+    for name, row in found.items():
+        shown = ", ".join(
+            f"{c} {s['mean']:.2f}"
+            for c, s in sorted(row["shares"].items(), key=lambda cs: -cs[1]["mean"])  # type: ignore[attr-defined]
+        )
+        print(f"{name} ({row['items']}; table: {' + '.join(row['labels'])}): {shown}")  # type: ignore[arg-type]
+        if row["add"] or row["weak"]:
+            print(f"    add {row['add']}, weak {row['weak']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sample = sub.add_parser("sample", help="write the items for the judges")
+    sample.add_argument("--out", type=Path, default=SAMPLE)
+    score = sub.add_parser("score", help="the judges' shares per heading")
+    score.add_argument("verdicts", type=Path, nargs="+")
+    score.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "sample":
+        return cmd_sample(args.corpus, args.out)
+    return cmd_score(args.corpus, args.verdicts, args.json)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
