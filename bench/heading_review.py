@@ -7,7 +7,9 @@
 the goal of issue 12 is scored against those labels. The table was written from a reading of
 the headings and a few items each. This review checks it with a sample of every heading:
 `sample` draws PER_HEADING items of each mapped heading of MIN_ITEMS or more (seeded, the same
-every time, none of the audit's items) into the ignored `corpus/build/headings/items.jsonl`,
+every time, none of the audit's items) into the ignored `corpus/build/headings/items.jsonl`
+(`sample --more VERDICTS… --out …`: PER_HEADING more of each heading with a share within BORDER
+of ACCEPTED, so that a close call rests on twice the items),
 shuffled together and shown with title and summary only, as in the audit
 (`bench/category_audit.py`). Judges give each item every category a subscriber would want; their
 verdicts ({"key", "categories"}, no text) are committed in `corpus/headings/`. `score` prints,
@@ -49,6 +51,7 @@ SAMPLE = ROOT / "corpus" / "build" / "headings" / "items.jsonl"
 PER_HEADING = 30
 MIN_ITEMS = 50  # smaller headings carry too few items to move any source's figure
 ACCEPTED = 0.5  # a category given to at least this share of a heading's items, on average
+BORDER = 0.15  # a share this close to ACCEPTED is confirmed on PER_HEADING more items
 SEED = "headings-12"
 BY_LABELS = frozenset({"ainewsbot"})  # headings new every day: grouped by their labels
 
@@ -82,8 +85,32 @@ def draw_headings(rows: list[Row]) -> list[Row]:
     return sample
 
 
-def cmd_sample(corpus: Path, out: Path) -> int:
-    sample = draw_headings(read_rows(corpus))
+def borderline(found: dict[str, dict[str, object]]) -> list[str]:
+    """The reviewed headings with a category whose share is within BORDER of ACCEPTED."""
+    return [
+        name
+        for name, row in found.items()
+        if any(abs(s["mean"] - ACCEPTED) <= BORDER for s in row["shares"].values())  # type: ignore[attr-defined]
+    ]
+
+
+def draw_more(rows: list[Row], judges: dict[str, dict[str, frozenset[str]]]) -> list[Row]:
+    """PER_HEADING further rows of each borderline heading, none judged yet nor audited,
+    drawn with SEED, shuffled: the second look that settles a close call."""
+    judged = set.union(*(set(verdict) for verdict in judges.values()))
+    rng = random.Random(f"{SEED}-more")
+    pools = groups(rows)
+    sample = []
+    for name in borderline(review(rows, judges)):
+        fresh = [r for r in pools.get(name, []) if item_key(r) not in judged]
+        sample += rng.sample(fresh, min(PER_HEADING, len(fresh)))
+    rng.shuffle(sample)
+    return sample
+
+
+def cmd_sample(corpus: Path, out: Path, verdict_paths: list[Path]) -> int:
+    rows = read_rows(corpus)
+    sample = draw_more(rows, read_judges(verdict_paths)) if verdict_paths else draw_headings(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as file:
         for n, row in enumerate(sample, 1):
@@ -136,12 +163,17 @@ def review(
     return result
 
 
-def cmd_score(corpus: Path, verdict_paths: list[Path], as_json: bool) -> int:
-    rows = read_rows(corpus)
-    judges = {
+def read_judges(verdict_paths: list[Path]) -> dict[str, dict[str, frozenset[str]]]:
+    """judge ("a" of verdicts-a.jsonl) → key → categories."""
+    return {
         path.stem.removeprefix("verdicts-"): read_verdicts(path, SIX_NAMES)
         for path in verdict_paths
     }
+
+
+def cmd_score(corpus: Path, verdict_paths: list[Path], as_json: bool) -> int:
+    rows = read_rows(corpus)
+    judges = read_judges(verdict_paths)
     # The verdicts' items, not a fresh draw: once the table follows the review, a source grouped
     # by its labels (BY_LABELS) is grouped anew, and the judged items are what was reviewed.
     known = {item_key(r) for r in rows}
@@ -176,12 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sample = sub.add_parser("sample", help="write the items for the judges")
     sample.add_argument("--out", type=Path, default=SAMPLE)
+    sample.add_argument(
+        "--more",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="VERDICTS",
+        help="given the verdicts so far: more items of the borderline headings",
+    )
     score = sub.add_parser("score", help="the judges' shares per heading")
     score.add_argument("verdicts", type=Path, nargs="+")
     score.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "sample":
-        return cmd_sample(args.corpus, args.out)
+        return cmd_sample(args.corpus, args.out, args.more)
     return cmd_score(args.corpus, args.verdicts, args.json)
 
 

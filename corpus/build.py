@@ -124,8 +124,6 @@ class SectionTable:
     # headings whose items are trained on fewer of their labels than a reader accepts:
     # heading → the labels learned (a subset of its mapped labels)
     learn: dict[str, list[str]] = field(default_factory=dict)
-    # the same for a pattern: its text → the labels its headings' items learn from it
-    pattern_learn: dict[str, list[str]] = field(default_factory=dict)
 
     def labels_for(self, key: str) -> list[str] | None:
         """Labels of a normalised heading: its own entry first, else every matching pattern."""
@@ -136,18 +134,6 @@ class SectionTable:
             if pattern.search(key):
                 found += [label for label in labels if label not in found]
         return found or None
-
-    def learn_for(self, key: str) -> list[str]:
-        """What a normalised heading's items are trained on where that is fewer than its labels
-        ([] = the labels): its own entry first, else what each matching pattern teaches."""
-        if key in self.mapped:
-            return list(self.learn.get(key, []))
-        labels, learned = self.labels_for(key) or [], []
-        for pattern, given in self.patterns:
-            if pattern.search(key):
-                taught = self.pattern_learn.get(pattern.pattern, given)
-                learned += [label for label in taught if label not in learned]
-        return learned if set(learned) < set(labels) else []
 
 
 @dataclass
@@ -264,25 +250,19 @@ def load_sections(path: Path, categories: set[str]) -> dict[str, SectionTable]:
             )
             for pattern, labels in table.get("patterns", {}).items()
         ]
-        # a [learn] key is a heading, or one of the [patterns] written the same way
-        by_pattern = {pattern.pattern: labels for pattern, labels in patterns}
-        learn, pattern_learn = {}, {}
-        for heading, labels in table.get("learn", {}).items():
-            where = f"{path}: [{source_id}.learn] {heading!r}"
-            learned = checked_labels(labels, categories, where)
-            if heading in by_pattern:
-                given, pattern_learn[heading] = by_pattern[heading], learned
-                lister = "patterns"
-            else:
-                key = normalise_heading(heading)
-                given, learn[key] = mapped.get(key, []), learned
-                lister = "map"
-            if not set(learned) < set(given):
+        learn = {
+            normalise_heading(heading): checked_labels(
+                labels, categories, f"{path}: [{source_id}.learn] {heading!r}"
+            )
+            for heading, labels in table.get("learn", {}).items()
+        }
+        for key, labels in learn.items():
+            if not set(labels) < set(mapped.get(key, ())):
                 raise BuildError(
-                    f"{where} must name fewer of the labels that [{source_id}.{lister}] gives "
-                    f"it ({given})"
+                    f"{path}: [{source_id}.learn] {key!r} must name fewer of the labels that "
+                    f"[{source_id}.map] gives it ({mapped.get(key, [])})"
                 )
-        tables[source_id] = SectionTable(mapped, skipped, patterns, judged, learn, pattern_learn)
+        tables[source_id] = SectionTable(mapped, skipped, patterns, judged, learn)
     return tables
 
 
@@ -691,7 +671,7 @@ def labelled_items(
             url=url,
             lang=language_of(f"{title} {summary}"),
             labels=list(labels),
-            learn=table.learn_for(key),
+            learn=list(table.learn.get(key, [])),
         )
 
 

@@ -318,42 +318,6 @@ def test_a_learn_entry_must_name_fewer_of_its_headings_labels(tmp_path: Path, le
         build.load_sections(sections, build.load_category_names(CATEGORIES))
 
 
-PATTERNED = """
-[gamma.patterns]
-'\\bmodels?\\b' = ["AI发展", "AI工具"]
-'chip' = ["硬件设施"]
-
-[gamma.map]
-"Model Law" = ["AI发展", "AI伦理"]
-
-[gamma.learn]
-'\\bmodels?\\b' = ["AI发展"]
-"Model Law" = ["AI伦理"]
-"""
-
-
-def test_a_learn_entry_may_name_a_pattern_whose_headings_learn_fewer_labels(
-    tmp_path: Path,
-) -> None:
-    sections = tmp_path / "sections.toml"
-    sections.write_text(PATTERNED, "utf-8")
-    table = build.load_sections(sections, build.load_category_names(CATEGORIES))["gamma"]
-    assert table.labels_for("new models") == ["AI发展", "AI工具"]
-    assert table.learn_for("new models") == ["AI发展"]
-    # every matching pattern teaches: the chip pattern its labels, the model pattern its learn
-    assert table.labels_for("models and chips") == ["AI发展", "AI工具", "硬件设施"]
-    assert table.learn_for("models and chips") == ["AI发展", "硬件设施"]
-    assert table.learn_for("chips") == []  # all its labels: nothing to say
-    assert table.learn_for("model law") == ["AI伦理"]  # a heading's own entry wins
-
-
-def test_a_patterns_learn_entry_must_name_fewer_of_its_labels(tmp_path: Path) -> None:
-    sections = tmp_path / "sections.toml"
-    sections.write_text(PATTERNED + "'chip' = [\"硬件设施\"]\n", "utf-8")  # all, not fewer
-    with pytest.raises(build.BuildError, match=r"\[gamma.patterns\] gives"):
-        build.load_sections(sections, build.load_category_names(CATEGORIES))
-
-
 def test_a_missing_mirror_says_how_to_get_it(tmp_path: Path, capsys) -> None:
     manifest = tmp_path / "manifest.toml"
     manifest.write_text(MANIFEST.format(alpha="a" * 40, beta="b" * 40), encoding="utf-8")

@@ -11,8 +11,10 @@ from bench.category_audit import draw, item_key
 from bench.heading_review import (
     MIN_ITEMS,
     PER_HEADING,
+    borderline,
     cmd_sample,
     draw_headings,
+    draw_more,
     groups,
     heading,
     review,
@@ -62,7 +64,7 @@ def test_large_headings_are_sampled_the_same_way_without_the_audits_items(
     corpus = tmp_path / "items.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "headings" / "items.jsonl"
-    assert cmd_sample(corpus, out) == 0
+    assert cmd_sample(corpus, out, []) == 0
     shown = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert all(set(s) == {"n", "key", "title", "summary"} for s in shown)  # no source, section
     assert all(len(s["summary"]) == 600 for s in shown)
@@ -97,3 +99,22 @@ def test_the_review_adds_what_judges_accept_for_most_items_and_marks_weak_labels
     assert row["weak"] == []
     chips = found["ainewsbot: 硬件设施"]
     assert chips["add"] == ["AI产业"] and chips["weak"] == ["硬件设施"]
+
+
+def test_a_close_call_gets_a_second_look_at_items_not_judged_yet() -> None:
+    rows = _corpus()
+    sampled = draw_headings(rows)
+    close = {item_key(r) for r in sampled if heading(r) == "juya: 模型发布"}
+    tools = set(sorted(close)[: PER_HEADING // 2])  # AI工具 on half: within the border
+    judge = {
+        item_key(r): frozenset({"AI工具"} if item_key(r) in tools else set(r["labels"]))  # type: ignore[call-overload]
+        for r in sampled
+    }
+    judges = {"a": judge, "b": judge}
+    assert borderline(review(rows, judges)) == ["juya: 模型发布"]
+    more = draw_more(rows, judges)
+    assert len(more) == PER_HEADING
+    assert {heading(r) for r in more} == {"juya: 模型发布"}
+    keys = {item_key(r) for r in more}
+    assert not keys & set(judge) and not keys & {item_key(r) for r in draw(rows)}
+    assert [item_key(r) for r in draw_more(list(rows), judges)] == [item_key(r) for r in more]
