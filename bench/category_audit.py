@@ -91,8 +91,8 @@ def draw(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return sample
 
 
-def cmd_sample(corpus: Path, out: Path) -> int:
-    sample = draw(read_rows(corpus))
+def write_shown(sample: list[dict[str, object]], out: Path) -> None:
+    """What a judge sees of each sampled row: its number, key, title and summary, nothing more."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as file:
         for n, row in enumerate(sample, 1):
@@ -100,6 +100,10 @@ def cmd_sample(corpus: Path, out: Path) -> int:
             shown["summary"] = str(row.get("summary", ""))[:SUMMARY_CHARS]
             file.write(json.dumps(shown, ensure_ascii=False) + "\n")
     print(f"{len(sample)} items written to {out}")
+
+
+def cmd_sample(corpus: Path, out: Path) -> int:
+    write_shown(draw(read_rows(corpus)), out)
     return 0
 
 

@@ -40,11 +40,11 @@ if str(ROOT) not in sys.path:
 from bench.categories import SIX_NAMES  # noqa: E402
 from bench.category_audit import (  # noqa: E402
     CORPUS,
-    SUMMARY_CHARS,
     draw,
     item_key,
     read_rows,
     read_verdicts,
+    write_shown,
 )
 
 SAMPLE = ROOT / "corpus" / "build" / "headings" / "items.jsonl"
@@ -111,13 +111,7 @@ def draw_more(rows: list[Row], judges: dict[str, dict[str, frozenset[str]]]) -> 
 def cmd_sample(corpus: Path, out: Path, verdict_paths: list[Path]) -> int:
     rows = read_rows(corpus)
     sample = draw_more(rows, read_judges(verdict_paths)) if verdict_paths else draw_headings(rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as file:
-        for n, row in enumerate(sample, 1):
-            shown = {"n": n, "key": item_key(row), "title": row["title"]}
-            shown["summary"] = str(row.get("summary", ""))[:SUMMARY_CHARS]
-            file.write(json.dumps(shown, ensure_ascii=False) + "\n")
-    print(f"{len(sample)} items written to {out}")
+    write_shown(sample, out)
     return 0
 
 
