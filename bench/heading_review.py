@@ -7,16 +7,16 @@
 the goal of issue 12 is scored against those labels. The table was written from a reading of
 the headings and a few items each. This review checks it with a sample of every heading:
 `sample` draws PER_HEADING items of each mapped heading of MIN_ITEMS or more (seeded, the same
-every time, none of the audit's items) into the ignored `corpus/build/headings/items.jsonl`
-(`sample --more VERDICTS… --out …`: PER_HEADING more of each heading with a share within BORDER
-of ACCEPTED, so that a close call rests on twice the items),
+every time, none of the audit's items) into the ignored `corpus/build/headings/items.jsonl`,
 shuffled together and shown with title and summary only, as in the audit
-(`bench/category_audit.py`). Judges give each item every category a subscriber would want; their
-verdicts ({"key", "categories"}, no text) are committed in `corpus/headings/`. `score` prints,
-per heading of the judged items, the share of its items each judge gives each category, and
-the categories that the judges give to at least ACCEPTED of its items on average. A category
-the table lacks there is one readers accept for most of the heading's items, so the table
-should map the heading to it too; a category of the table's that falls short is "weak".
+(`bench/category_audit.py`); `sample --more VERDICTS… --out FILE` draws PER_HEADING more of each
+heading with a share within BORDER of ACCEPTED, so that a close call rests on twice the items.
+Judges give each item every category a subscriber would want; their verdicts ({"key",
+"categories"}, no text) are committed in `corpus/headings/`. `score` prints, per heading of the
+judged items, the share of its items each judge gives each category, and the categories that
+the judges give to at least ACCEPTED of its items on average. A category the table lacks there
+is one readers accept for most of the heading's items, so the table should map the heading to
+it too; a category of the table's that falls short is "weak".
 
 A source whose headings are written afresh every day (AInewsbot's cluster names, mapped by topic
 patterns) has no heading of MIN_ITEMS items; its items are grouped by their labels instead. The
@@ -31,6 +31,7 @@ import json
 import random
 import sys
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,19 @@ SEED = "headings-12"
 BY_LABELS = frozenset({"ainewsbot"})  # headings new every day: grouped by their labels
 
 Row = dict[str, object]
+Judges = dict[str, dict[str, frozenset[str]]]  # judge → item key → categories
+
+
+@dataclass(frozen=True)
+class HeadingReview:
+    """What the judges say of one heading's items, beside the table's labels for it."""
+
+    items: int
+    labels: list[str]  # the table's
+    shares: dict[str, dict[str, float]]  # category → judge (and "mean") → share of the items
+    accepted: list[str]  # categories given to at least ACCEPTED of the items, on average
+    add: list[str]  # accepted, not in the table
+    weak: list[str]  # in the table, not accepted
 
 
 def heading(row: Row) -> str:
@@ -85,16 +99,16 @@ def draw_headings(rows: list[Row]) -> list[Row]:
     return sample
 
 
-def borderline(found: dict[str, dict[str, object]]) -> list[str]:
+def borderline(found: dict[str, HeadingReview]) -> list[str]:
     """The reviewed headings with a category whose share is within BORDER of ACCEPTED."""
     return [
         name
         for name, row in found.items()
-        if any(abs(s["mean"] - ACCEPTED) <= BORDER for s in row["shares"].values())  # type: ignore[attr-defined]
+        if any(abs(s["mean"] - ACCEPTED) <= BORDER for s in row.shares.values())
     ]
 
 
-def draw_more(rows: list[Row], judges: dict[str, dict[str, frozenset[str]]]) -> list[Row]:
+def draw_more(rows: list[Row], judges: Judges) -> list[Row]:
     """PER_HEADING further rows of each borderline heading, none judged yet nor audited,
     drawn with SEED, shuffled: the second look that settles a close call."""
     judged = set.union(*(set(verdict) for verdict in judges.values()))
@@ -110,14 +124,17 @@ def draw_more(rows: list[Row], judges: dict[str, dict[str, frozenset[str]]]) -> 
 
 def cmd_sample(corpus: Path, out: Path, verdict_paths: list[Path]) -> int:
     rows = read_rows(corpus)
-    sample = draw_more(rows, read_judges(verdict_paths)) if verdict_paths else draw_headings(rows)
-    write_shown(sample, out)
+    if not verdict_paths:
+        write_shown(draw_headings(rows), out)
+        return 0
+    judges = checked_judges(rows, verdict_paths)
+    if judges is None:
+        return 1
+    write_shown(draw_more(rows, judges), out)
     return 0
 
 
-def shares(
-    keys: list[str], judges: dict[str, dict[str, frozenset[str]]]
-) -> dict[str, dict[str, float]]:
+def shares(keys: list[str], judges: Judges) -> dict[str, dict[str, float]]:
     """Per category: the share of `keys` each judge gives it, and their mean ("mean")."""
     found: dict[str, dict[str, float]] = {}
     for name in SIX_NAMES:
@@ -130,9 +147,7 @@ def shares(
     return found
 
 
-def review(
-    rows: list[Row], judges: dict[str, dict[str, frozenset[str]]]
-) -> dict[str, dict[str, object]]:
+def review(rows: list[Row], judges: Judges) -> dict[str, HeadingReview]:
     """Per heading of the judged items (as the table groups them now): its labels, the judges'
     shares, the categories they accept for most of its items, and of those the ones the table
     lacks ("add") and the table's they do not ("weak")."""
@@ -141,35 +156,34 @@ def review(
     for row in rows:
         if item_key(row) in judged:
             by_heading[heading(row)].append(row)
-    result: dict[str, dict[str, object]] = {}
+    result: dict[str, HeadingReview] = {}
     for name, sampled in sorted(by_heading.items()):
         labels = sorted({str(c) for r in sampled for c in r["labels"]})  # type: ignore[attr-defined]
         found = shares([item_key(r) for r in sampled], judges)
         accepted = [c for c in SIX_NAMES if found[c]["mean"] >= ACCEPTED]
-        result[name] = {
-            "items": len(sampled),
-            "labels": labels,
-            "shares": {c: row for c, row in found.items() if row["mean"] > 0},
-            "accepted": accepted,
-            "add": [c for c in accepted if c not in labels],
-            "weak": [c for c in labels if c not in accepted],
-        }
+        result[name] = HeadingReview(
+            items=len(sampled),
+            labels=labels,
+            shares={c: row for c, row in found.items() if row["mean"] > 0},
+            accepted=accepted,
+            add=[c for c in accepted if c not in labels],
+            weak=[c for c in labels if c not in accepted],
+        )
     return result
 
 
-def read_judges(verdict_paths: list[Path]) -> dict[str, dict[str, frozenset[str]]]:
-    """judge ("a" of verdicts-a.jsonl) → key → categories."""
-    return {
-        path.stem.removeprefix("verdicts-"): read_verdicts(path, SIX_NAMES)
-        for path in verdict_paths
-    }
-
-
-def cmd_score(corpus: Path, verdict_paths: list[Path], as_json: bool) -> int:
-    rows = read_rows(corpus)
-    judges = read_judges(verdict_paths)
-    # The verdicts' items, not a fresh draw: once the table follows the review, a source grouped
-    # by its labels (BY_LABELS) is grouped anew, and the judged items are what was reviewed.
+def checked_judges(rows: list[Row], verdict_paths: list[Path]) -> Judges | None:
+    """judge ("a" of verdicts-a.jsonl) → key → categories, or None (with the reason on stderr)
+    when a file cannot be read or the judges did not judge the same corpus items. The verdicts'
+    items are what was reviewed, not a fresh draw: once the table follows the review, a source
+    grouped by its labels (BY_LABELS) is grouped anew."""
+    judges: Judges = {}
+    for path in verdict_paths:
+        try:
+            judges[path.stem.removeprefix("verdicts-")] = read_verdicts(path, SIX_NAMES)
+        except (OSError, ValueError, KeyError, TypeError) as error:  # JSON errors are ValueErrors
+            print(f"{path}: {type(error).__name__}: {error}", file=sys.stderr)
+            return None
     known = {item_key(r) for r in rows}
     first = set(next(iter(judges.values())))
     for judge, verdict in judges.items():
@@ -180,19 +194,26 @@ def cmd_score(corpus: Path, verdict_paths: list[Path], as_json: bool) -> int:
                 "(rebuild the corpus at the manifest's commits?)",
                 file=sys.stderr,
             )
-            return 1
+            return None
+    return judges
+
+
+def cmd_score(corpus: Path, verdict_paths: list[Path], as_json: bool) -> int:
+    rows = read_rows(corpus)
+    judges = checked_judges(rows, verdict_paths)
+    if judges is None:
+        return 1
     found = review(rows, judges)
     if as_json:
-        print(json.dumps(found, ensure_ascii=False, indent=2))
+        as_dicts = {name: asdict(row) for name, row in found.items()}
+        print(json.dumps(as_dicts, ensure_ascii=False, indent=2))
         return 0
     for name, row in found.items():
-        shown = ", ".join(
-            f"{c} {s['mean']:.2f}"
-            for c, s in sorted(row["shares"].items(), key=lambda cs: -cs[1]["mean"])  # type: ignore[attr-defined]
-        )
-        print(f"{name} ({row['items']}; table: {' + '.join(row['labels'])}): {shown}")  # type: ignore[arg-type]
-        if row["add"] or row["weak"]:
-            print(f"    add {row['add']}, weak {row['weak']}")
+        by_share = sorted(row.shares.items(), key=lambda pair: -pair[1]["mean"])
+        shown = ", ".join(f"{c} {s['mean']:.2f}" for c, s in by_share)
+        print(f"{name} ({row.items}; table: {' + '.join(row.labels)}): {shown}")
+        if row.add or row.weak:
+            print(f"    add {row.add}, weak {row.weak}")
     return 0
 
 

@@ -13,6 +13,7 @@ from bench.heading_review import (
     PER_HEADING,
     borderline,
     cmd_sample,
+    cmd_score,
     draw_headings,
     draw_more,
     groups,
@@ -89,16 +90,14 @@ def test_the_review_adds_what_judges_accept_for_most_items_and_marks_weak_labels
     others = {item_key(r): frozenset({"AI产业"}) for r in draw_headings(rows)}
     found = review(rows, {"a": {**others, **judge_a}, "b": {**others, **judge_b}})
     row = found["juya: 模型发布"]
-    assert row["items"] == PER_HEADING
-    shares = row["shares"]
-    assert isinstance(shares, dict)
-    assert shares["AI发展"] == {"a": 1.0, "b": 0.0, "mean": 0.5}
-    assert shares["AI工具"]["a"] == len(tools) / PER_HEADING
-    assert row["accepted"] == ["AI发展", "AI工具"]  # 0.5 is enough, as for AI发展
-    assert row["add"] == ["AI工具"]
-    assert row["weak"] == []
+    assert row.items == PER_HEADING
+    assert row.shares["AI发展"] == {"a": 1.0, "b": 0.0, "mean": 0.5}
+    assert row.shares["AI工具"]["a"] == len(tools) / PER_HEADING
+    assert row.accepted == ["AI发展", "AI工具"]  # 0.5 is enough, as for AI发展
+    assert row.add == ["AI工具"]
+    assert row.weak == []
     chips = found["ainewsbot: 硬件设施"]
-    assert chips["add"] == ["AI产业"] and chips["weak"] == ["硬件设施"]
+    assert chips.add == ["AI产业"] and chips.weak == ["硬件设施"]
 
 
 def test_a_close_call_gets_a_second_look_at_items_not_judged_yet() -> None:
@@ -118,3 +117,50 @@ def test_a_close_call_gets_a_second_look_at_items_not_judged_yet() -> None:
     keys = {item_key(r) for r in more}
     assert not keys & set(judge) and not keys & {item_key(r) for r in draw(rows)}
     assert [item_key(r) for r in draw_more(list(rows), judges)] == [item_key(r) for r in more]
+
+
+def _written(
+    tmp_path: Path, rows: list[Row], judges: dict[str, list[str]]
+) -> tuple[Path, list[Path]]:
+    """`rows` as a corpus file, and one verdict file per judge giving every key `categories`."""
+    corpus = tmp_path / "items.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    keys = [item_key(r) for r in draw_headings(rows)]
+    paths = []
+    for judge, categories in judges.items():
+        path = tmp_path / f"verdicts-{judge}.jsonl"
+        lines = [json.dumps({"key": k, "categories": categories}) + "\n" for k in keys]
+        path.write_text("".join(lines), encoding="utf-8")
+        paths.append(path)
+    return corpus, paths
+
+
+def test_score_prints_each_heading_and_what_the_table_lacks(tmp_path: Path, capsys) -> None:
+    corpus, paths = _written(tmp_path, _corpus(), {"a": ["AI产业"], "b": ["AI产业"]})
+    assert cmd_score(corpus, paths, as_json=False) == 0
+    out = capsys.readouterr().out
+    assert "juya: 模型发布 (30; table: AI发展): AI产业 1.00" in out
+    assert "    add ['AI产业'], weak ['AI发展']" in out
+    assert cmd_score(corpus, paths, as_json=True) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["ainewsbot: AI产业"]["add"] == [] and found["ainewsbot: AI产业"]["items"] == 30
+
+
+def test_verdicts_that_do_not_match_or_cannot_be_read_are_a_clear_error(
+    tmp_path: Path, capsys
+) -> None:
+    rows = _corpus()
+    corpus, (a, b) = _written(tmp_path, rows, {"a": ["AI产业"], "b": ["AI产业"]})
+    b.write_text("".join(b.read_text(encoding="utf-8").splitlines(True)[1:]), encoding="utf-8")
+    assert cmd_score(corpus, [a, b], as_json=False) == 1
+    assert "judge b: 89 of 89 verdicts name corpus items, 1 differ" in capsys.readouterr().err
+    b.write_text('{"key": "x", "categories": ["AI产业"]}\n{"key": "y"', encoding="utf-8")
+    out = tmp_path / "more.jsonl"
+    assert cmd_sample(corpus, out, [a, b]) == 1 and not out.exists()
+    assert f"{b}: JSONDecodeError" in capsys.readouterr().err
+    b.write_text('{"key": "x", "categories": ["AI未来"]}\n', encoding="utf-8")
+    assert cmd_score(corpus, [a, b], as_json=False) == 1
+    assert f"{b}: ValueError" in capsys.readouterr().err
+    b.write_text('{"categories": ["AI产业"]}\n', encoding="utf-8")
+    assert cmd_score(corpus, [a, b], as_json=False) == 1
+    assert f"{b}: KeyError: 'key'" in capsys.readouterr().err
