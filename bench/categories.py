@@ -17,7 +17,8 @@ Two settings (the first needs `--corpus` and the `train` extra):
    With `--corrections 50,200`, also: each left-out writer's first K items (by date) added to
    training as an operator's corrections (weighted as `digestbot categories train` weighs
    them), tested on that writer's later items, beside no corrections on the same items: what
-   correcting a new writer's first items buys.
+   correcting a new writer's first items buys. With `--breakdown`, also each left-out
+   source's figures by section and by year (where its shortfall lies).
 2. The hand-labelled set `tests/data/labelled_items.toml`: the model trained on the whole
    corpus (the shipped model without `--corpus`). Its `heldout` split is not for tuning:
    `--errors` leaves its items out unless `--show-heldout` is given.
@@ -56,6 +57,7 @@ SIX_NAMES = ("AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI
 BASE = ROOT / "tests" / "data" / "training_items.jsonl"  # written for the purpose: all six
 MIN_SOURCE_ITEMS = 200  # the goal holds for every source with at least this many items
 GOAL_HIT, GOAL_PRECISION = 0.85, 0.75
+Answer = tuple[LabelledItem, tuple[str, ...]]  # a left-out item and the model's categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +289,14 @@ def leave_one_source_out(
     table: CategoryTable,
     base: list[LabelledItem] | None = None,
     settings: Settings | None = None,
+    answers: dict[str, list[Answer]] | None = None,
 ) -> dict[str, dict[str, Outcome]]:
     """Per source (and "overall"): the model trained without it (plus the `base` items, which
     are never tested), and the keyword rules, each item a digest listing all six categories;
     and ("own") the same model where each digest lists only the categories its writer's sections
-    map to (`writer_categories`), as an operator who declares the digest's categories would."""
+    map to (`writer_categories`), as an operator who declares the digest's categories would.
+    With `answers`, each left-out item and the model's categories for it are put there by
+    source, for `breakdown`."""
     from bot.categorising.training import train
 
     names = tuple(c.name for c in table.categories)
@@ -306,7 +311,10 @@ def leave_one_source_out(
         print(f"  left out {source}: {len(test)} items", file=sys.stderr)
         labels = [row.labels for row in test]
         own = writer_categories(test, names)
-        pairs["model"][source] = list(zip(labels, categorise_alone(test, trained), strict=True))
+        got = categorise_alone(test, trained)
+        pairs["model"][source] = list(zip(labels, got, strict=True))
+        if answers is not None:
+            answers[source] = list(zip(test, got, strict=True))
         pairs["keywords"][source] = list(zip(labels, categorise_alone(test, rules), strict=True))
         pairs["own"][source] = list(zip(labels, categorise_alone(test, trained, own), strict=True))
     result: dict[str, dict[str, Outcome]] = {}
@@ -318,6 +326,45 @@ def leave_one_source_out(
             )
             result[source][method] = outcome(chosen, names)
     return result
+
+
+def breakdown(
+    answers: dict[str, list[Answer]], categories: tuple[str, ...], min_items: int = 20
+) -> dict[str, dict[str, dict[str, Outcome]]]:
+    """Per source, its left-out items' figures by the section they stood under and by the
+    year of their digest: where a writer's shortfall lies. Sections of fewer than `min_items`
+    items (AInewsbot names new ones every day) are pooled under one key."""
+    found: dict[str, dict[str, dict[str, Outcome]]] = {}
+    for source, rows in answers.items():
+        groups: dict[str, dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]] = {
+            "section": {},
+            "year": {},
+        }
+        for item, got in rows:
+            pair = (item.labels, got)
+            groups["section"].setdefault(item.section or "?", []).append(pair)
+            groups["year"].setdefault(item.date[:4] or "?", []).append(pair)
+        small = [key for key, pairs in groups["section"].items() if len(pairs) < min_items]
+        if len(small) > 1:
+            pooled = f"({len(small)} headings of < {min_items})"
+            groups["section"][pooled] = [p for key in small for p in groups["section"].pop(key)]
+        found[source] = {
+            by: {key: outcome(pairs, categories) for key, pairs in sorted(keyed.items())}
+            for by, keyed in groups.items()
+        }
+    return found
+
+
+def _print_breakdown(found: dict[str, dict[str, dict[str, Outcome]]]) -> None:
+    print("\nleave one source out, by section and by year: items, hit, precision, per item")
+    for source, groups in found.items():
+        for by, rows in groups.items():
+            print(f"  {source}, by {by}:")
+            for key, o in rows.items():
+                print(
+                    f"    {_pad(key[:24], 24)} {o.items:6d} {o.hit:7.3f} {o.precision:7.3f}"
+                    f" {o.per_item:6.2f}"
+                )
 
 
 def with_corrections(
@@ -508,6 +555,11 @@ def main(argv: list[str] | None = None) -> int:
         help="labelled items added to every training run, never tested (default: "
         "tests/data/training_items.jsonl; --base '' for none)",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="with --corpus: also each left-out source's figures by section and by year",
+    )
     parser.add_argument("--speed", action="store_true", help="only the shipped model's timings")
     parser.add_argument(
         "--corrections",
@@ -539,7 +591,8 @@ def main(argv: list[str] | None = None) -> int:
             for item in read_labelled(path)
         ]
         settings = Settings(**args.settings)
-        loso = leave_one_source_out(corpus, table, base, settings)
+        answers: dict[str, list[Answer]] = {}
+        loso = leave_one_source_out(corpus, table, base, settings, answers)
         names = tuple(c.name for c in table.categories)
         table = with_model(table, train(corpus + base, names, settings, table=table))
         figures["leave_one_source_out"] = {
@@ -553,6 +606,17 @@ def main(argv: list[str] | None = None) -> int:
                 loso,
             )
             _print_per_category("leave one source out, all sources: per category", loso["overall"])
+        if args.breakdown:
+            parts = breakdown(answers, names)
+            figures["breakdown"] = {
+                source: {
+                    by: {key: _outcome_dict(o) for key, o in rows.items()}
+                    for by, rows in groups.items()
+                }
+                for source, groups in parts.items()
+            }
+            if not args.json:
+                _print_breakdown(parts)
         if args.corrections:
             corrected = with_corrections(corpus, table, args.corrections, base, settings)
             figures["corrections"] = {

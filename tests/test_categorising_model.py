@@ -524,3 +524,47 @@ def test_a_text_item_for_training_keeps_its_text_and_escapes_its_html() -> None:
     assert (found.id, found.position, found.url, found.author) == ("7", 3, None, None)
     assert found.summary_text == found.summary_md == "a < b, #AI工具"  # what the rules read
     assert found.summary_html == "a &lt; b, #AI工具"
+
+
+def test_the_breakdown_splits_a_left_out_writers_figures_by_section_and_year(
+    tmp_path: Path,
+) -> None:
+    """`bench/categories.py --breakdown`: each left-out source's items by the heading they stood
+    under (read from the corpus row) and by year; the parts add up to the source's figures."""
+    pytest.importorskip("sklearn")
+    from dataclasses import replace
+
+    from bench.categories import Answer, breakdown, leave_one_source_out
+    from bot.categorising.training import read_labelled
+
+    rows = [json.loads(line) for line in TRAINING.read_text(encoding="utf-8").splitlines()]
+    for n, row in enumerate(rows):
+        row |= {"section": f"heading {n % 2}", "date": f"{2020 + n % 3}-05-01"}
+    corpus = tmp_path / "items.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    items = read_labelled(corpus)
+    assert {i.section for i in items} == {"heading 0", "heading 1"}
+    answers: dict[str, list[Answer]] = {}
+    found = leave_one_source_out(items, MODEL_TABLE, base=[], answers=answers)
+    parts = breakdown(answers, SIX, min_items=1)
+    for source, groups in parts.items():
+        whole = found[source]["model"]
+        assert sorted(groups) == ["section", "year"]
+        mine = [i for i in items if i.source == source]
+        assert list(groups["section"]) == sorted({i.section for i in mine})
+        assert list(groups["year"]) == sorted({i.date[:4] for i in mine})
+        for rows_by in groups.values():
+            assert sum(o.items for o in rows_by.values()) == whole.items
+            hits = sum(o.hit * o.items for o in rows_by.values())
+            assert hits == pytest.approx(whole.hit * whole.items)
+    # an item without section or date is counted under "?", not dropped
+    bare: dict[str, list[Answer]] = {
+        "written-a": [(replace(items[0], section="", date=""), items[0].labels[:1])]
+    }
+    assert breakdown(bare, SIX)["written-a"]["section"]["?"].hit == 1.0
+    # small headings are pooled under one key, and still counted
+    pooled = breakdown(answers, SIX, min_items=10**6)
+    for source, groups in pooled.items():
+        (key,) = groups["section"]
+        assert key == f"(2 headings of < {10**6})"
+        assert groups["section"][key] == found[source]["model"]

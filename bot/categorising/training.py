@@ -55,6 +55,7 @@ class LabelledItem:
     # the categories to learn where they are fewer than those a reader accepts (`labels`):
     # a section whose launches a reader accepts under AI应用 too teaches AI工具 alone
     learn: tuple[str, ...] = ()
+    section: str = ""  # the heading it stood under, where known: for breakdowns, never trained on
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -121,6 +122,7 @@ def labelled_from_row(row: dict[str, Any], weight: float = 1.0) -> LabelledItem:
         weight=float(row.get("weight", weight)),
         date=str(row.get("date", "")),
         learn=learn,
+        section=str(row.get("section", "")),
     )
 
 
