@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=None, help="JSON-lines labelled corpus")
     parser.add_argument(
         "--base",
-        type=Path,
+        type=str,  # not Path: Path("") is ".", and '' must mean no base items
         action="append",
         default=None,
         help="labelled items added to every training run, never tested (default: "
@@ -574,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         help="training settings to try, as JSON (e.g. '{\"source_features\": false}')",
     )
     args = parser.parse_args(argv)
+    if not args.corpus and (args.breakdown or args.corrections):
+        parser.error("--breakdown and --corrections need --corpus")
     labelled = load_labelled(args.labelled)
     if args.speed:
         print(json.dumps(speed(labelled)))
@@ -586,9 +588,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus = read_labelled(args.corpus)
         base = [
             item
-            for path in (args.base if args.base is not None else [BASE])
-            if str(path)
-            for item in read_labelled(path)
+            for path in (args.base if args.base is not None else [str(BASE)])
+            if path
+            for item in read_labelled(Path(path))
         ]
         settings = Settings(**args.settings)
         answers: dict[str, list[Answer]] = {}

@@ -568,3 +568,31 @@ def test_the_breakdown_splits_a_left_out_writers_figures_by_section_and_year(
         (key,) = groups["section"]
         assert key == f"(2 headings of < {10**6})"
         assert groups["section"][key] == found[source]["model"]
+
+
+def test_the_bench_prints_the_breakdown_and_refuses_it_without_a_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bench/categories.py --corpus F --breakdown --json` carries the breakdown; without
+    `--corpus` there is nothing to break down, which is a usage error, not a silent no-op."""
+    pytest.importorskip("sklearn")
+    from bench.categories import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--breakdown"])
+    assert exit.value.code == 2
+    assert "--breakdown and --corrections need --corpus" in capsys.readouterr().err
+    rows = [json.loads(line) for line in TRAINING.read_text(encoding="utf-8").splitlines()]
+    corpus = tmp_path / "items.jsonl"
+    corpus.write_text(
+        "".join(json.dumps(r | {"section": "one"}, ensure_ascii=False) + "\n" for r in rows),
+        "utf-8",
+    )
+    assert main(["--corpus", str(corpus), "--base", "", "--breakdown", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    sources = sorted({r["source"] for r in rows})
+    assert sorted(figures["breakdown"]) == sources
+    for source in sources:
+        whole = figures["leave_one_source_out"][source]["model"]
+        assert figures["breakdown"][source]["section"]["one"] == whole
+        assert list(figures["breakdown"][source]["year"]) == ["?"]
