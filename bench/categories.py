@@ -18,7 +18,10 @@ Two settings (the first needs `--corpus` and the `train` extra):
    training as an operator's corrections (weighted as `digestbot categories train` weighs
    them), tested on that writer's later items, beside no corrections on the same items: what
    correcting a new writer's first items buys. With `--breakdown`, also each left-out
-   source's figures by section and by year (where its shortfall lies).
+   source's figures by section and by year (where its shortfall lies). With
+   `--within-writer`, also each writer's items split in half by digest: the other half
+   tested by the other writers' model, by a model of its first half alone, and by both (how
+   far a writer's own labels let any training reach the goal on it).
 2. The hand-labelled set `tests/data/labelled_items.toml`: the model trained on the whole
    corpus (the shipped model without `--corpus`). Its `heldout` split is not for tuning:
    `--errors` leaves its items out unless `--show-heldout` is given.
@@ -400,6 +403,83 @@ def with_corrections(
     return result
 
 
+WITHIN_SEED = 7  # which half of a writer's digests trains: the same every run
+WITHIN_COLUMNS = ("never seen", "its other half alone", "other writers + its other half")
+
+
+def within_writer(
+    corpus: list[LabelledItem],
+    table: CategoryTable,
+    base: list[LabelledItem] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, dict[str, Outcome]]:
+    """Per source: what its own labels let a model learn. Its digests (dates; items where it
+    has under 10 dates) are split in half, seeded, and the other half is tested three ways:
+    by the model of the other writers (the goal's setting, on these items), by a model trained
+    on its first half alone (its own categories; a writer with one is left out), and by one
+    trained on both; a writer whose half lacks items of a category is left out (said on
+    stderr). Where even its own half falls short of the goal, the goal on that source
+    asks more than its sections' labels teach."""
+    import random
+
+    from bot.categorising.training import TrainingError, train
+
+    names = tuple(c.name for c in table.categories)
+    rules = table.without_model()
+    result: dict[str, dict[str, Outcome]] = {}
+    for source in tested_sources(corpus):
+        own = [r for r in corpus if r.source == source]
+        categories = writer_categories(own, names)
+        if len(categories) < 2:
+            continue
+        units = sorted({r.date for r in own})
+        keyed = len(units) >= 10
+        if not keyed:
+            units = [str(n) for n in range(len(own))]
+        random.Random(WITHIN_SEED).shuffle(units)
+        first = set(units[: len(units) // 2])
+        unit = [r.date if keyed else str(n) for n, r in enumerate(own)]
+        half = [r for r, u in zip(own, unit, strict=True) if u in first]
+        test = [r for r, u in zip(own, unit, strict=True) if u not in first]
+        rest = [r for r in corpus if writer(r.source) != source] + list(base or [])
+        chosen = settings or Settings()
+        models = (
+            (rest, names, names),
+            (half, categories, categories),
+            (rest + half, names, names),
+        )
+        row: dict[str, Outcome] = {}
+        for column, (items, learned, among) in zip(WITHIN_COLUMNS, models, strict=True):
+            try:
+                trained = with_model(table, train(items, learned, chosen, table=rules))
+            except TrainingError as error:  # half a small writer may lack a category
+                print(f"  {source}: left out, {column}: {error}", file=sys.stderr)
+                break
+            got = categorise_alone(test, trained, among)
+            row[column] = outcome(list(zip([r.labels for r in test], got, strict=True)), names)
+            print(f"  {source}: {column}", file=sys.stderr)
+        else:
+            result[source] = row
+    return result
+
+
+def _print_within(found: dict[str, dict[str, Outcome]]) -> None:
+    print("\nwhat a writer's own labels teach: hit / precision (goal ratio) on half its digests")
+    print(f"  {'':<14} {'tested':>6}" + "".join(f"   {c:>30}" for c in WITHIN_COLUMNS))
+    for source, row in found.items():
+        first = next(iter(row.values()))
+        cells = "".join(
+            f"   {f'{o.hit:.3f} / {o.precision:.3f} ({goal_ratio(o):.3f})':>30}"
+            for o in row.values()
+        )
+        print(f"  {source[:14]:<14} {first.items:>6}{cells}")
+
+
+def goal_ratio(found: Outcome) -> float:
+    """min(hit / GOAL_HIT, precision / GOAL_PRECISION): 1 or more meets the goal."""
+    return min(found.hit / GOAL_HIT, found.precision / GOAL_PRECISION)
+
+
 def _print_corrections(found: dict[str, dict[int, Outcome]]) -> None:
     counts = next(iter(found.values())).keys()
     print("\na new writer's first items corrected: hit / precision on its later items")
@@ -560,6 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --corpus: also each left-out source's figures by section and by year",
     )
+    parser.add_argument(
+        "--within-writer",
+        action="store_true",
+        help="with --corpus: also each writer tested on half its digests, trained on the other",
+    )
     parser.add_argument("--speed", action="store_true", help="only the shipped model's timings")
     parser.add_argument(
         "--corrections",
@@ -574,8 +659,8 @@ def main(argv: list[str] | None = None) -> int:
         help="training settings to try, as JSON (e.g. '{\"source_features\": false}')",
     )
     args = parser.parse_args(argv)
-    if not args.corpus and (args.breakdown or args.corrections):
-        parser.error("--breakdown and --corrections need --corpus")
+    if not args.corpus and (args.breakdown or args.corrections or args.within_writer):
+        parser.error("--breakdown, --corrections and --within-writer need --corpus")
     labelled = load_labelled(args.labelled)
     if args.speed:
         print(json.dumps(speed(labelled)))
@@ -627,6 +712,14 @@ def main(argv: list[str] | None = None) -> int:
             }
             if not args.json:
                 _print_corrections(corrected)
+        if args.within_writer:
+            within = within_writer(corpus, table, base, settings)
+            figures["within_writer"] = {
+                source: {column: _outcome_dict(o) for column, o in row.items()}
+                for source, row in within.items()
+            }
+            if not args.json:
+                _print_within(within)
     on_labelled = {
         split: {
             "model": found,

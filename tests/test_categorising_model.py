@@ -517,6 +517,54 @@ def test_a_new_writers_first_items_as_corrections_teach_its_later_ones() -> None
     assert found[len(first)].hit > found[0].hit
 
 
+def test_within_writer_tests_half_a_writers_digests_three_ways(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bench/categories.py --within-writer`: half a writer's digests (seeded) are tested by
+    the other writers' model, by a model of its other half alone and by both. A writer whose
+    made-up words no other writer uses is learned only from its own half; a writer with one
+    category is left out (nothing to learn)."""
+    pytest.importorskip("sklearn")
+    from bench.categories import WITHIN_COLUMNS, main, within_writer
+    from bot.categorising.training import LabelledItem, read_labelled
+
+    items = read_labelled(TRAINING)
+    words = {"AI伦理": "Zorblat quixle", "AI工具": "Vemmish plonk"}  # against the names' sense
+    odd = [
+        LabelledItem("odd", f"{words[label]} {n}", f"{words[label]}.", (label,), "en", 1, f"d{n}")
+        for n in range(24)
+        for label in words
+    ]
+    lonely = [LabelledItem("lonely", f"Story {n}", "", ("AI产业",), "en", 1, "d") for n in range(3)]
+    found = within_writer(items + odd + lonely, MODEL_TABLE, base=[])
+    assert "lonely" not in found
+    row = found["odd"]
+    assert list(row) == list(WITHIN_COLUMNS)
+    assert {o.items for o in row.values()} == {24}  # 12 of its 24 digests, two items each
+    never, alone, both = row.values()
+    assert alone.hit == 1.0 and alone.precision == 1.0
+    assert never.hit < 0.75
+    assert both.hit > never.hit
+    # the bench's command line carries the same figures
+    corpus = tmp_path / "items.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps(
+                {"source": i.source, "lang": i.lang, "title": i.title, "summary": i.summary}
+                | {"labels": list(i.labels), "date": i.date},
+                ensure_ascii=False,
+            )
+            + "\n"
+            for i in items + odd + lonely
+        ),
+        "utf-8",
+    )
+    assert main(["--corpus", str(corpus), "--base", "", "--within-writer", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["within_writer"]
+    assert sorted(figures) == ["odd"]
+    assert figures["odd"][WITHIN_COLUMNS[1]]["hit"] == 1.0
+
+
 def test_a_text_item_for_training_keeps_its_text_and_escapes_its_html() -> None:
     from bot.categorising.assign import text_item
 
@@ -581,7 +629,7 @@ def test_the_bench_prints_the_breakdown_and_refuses_it_without_a_corpus(
     with pytest.raises(SystemExit) as exit:
         main(["--breakdown"])
     assert exit.value.code == 2
-    assert "--breakdown and --corrections need --corpus" in capsys.readouterr().err
+    assert "--breakdown, --corrections and --within-writer need --corpus" in capsys.readouterr().err
     rows = [json.loads(line) for line in TRAINING.read_text(encoding="utf-8").splitlines()]
     corpus = tmp_path / "items.jsonl"
     corpus.write_text(
