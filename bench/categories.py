@@ -64,6 +64,9 @@ TABLE = ROOT / "config" / "categories.toml"
 SPLITS = ("sample", "tune", "heldout")
 SIX_NAMES = ("AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具")
 BASE = ROOT / "tests" / "data" / "training_items.jsonl"  # written for the purpose: all six
+WRITTEN = (
+    ROOT / "corpus" / "written"
+)  # stories written for training (corpus/README.md), never tested
 MIN_SOURCE_ITEMS = 200  # the goal holds for every source with at least this many items
 Answer = tuple[LabelledItem, tuple[str, ...]]  # a left-out item and the model's categories
 
@@ -278,6 +281,13 @@ def categorise_alone(
         digest = _digest(str(n), [entry])
         got.append(assignments(digest, table)[0].categories)
     return got
+
+
+def default_base() -> list[str]:
+    """The items every training run gets and no test measures: the written set of `tests/data`
+    and the stories of `corpus/written/`, as `digestbot categories train` is given them for the
+    shipped model."""
+    return [str(BASE), *(str(path) for path in sorted(WRITTEN.glob("*.jsonl")))]
 
 
 def writer(source: str) -> str:
@@ -637,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=None,
         help="labelled items added to every training run, never tested (default: "
-        "tests/data/training_items.jsonl; --base '' for none)",
+        "tests/data/training_items.jsonl and corpus/written/*.jsonl; --base '' for none)",
     )
     parser.add_argument(
         "--breakdown",
@@ -677,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus = read_labelled(args.corpus)
         base = [
             item
-            for path in (args.base if args.base is not None else [str(BASE)])
+            for path in (args.base if args.base is not None else default_base())
             if path
             for item in read_labelled(Path(path))
         ]
