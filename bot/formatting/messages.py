@@ -32,12 +32,12 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from html.parser import HTMLParser
 
 from bot.categorising.table import CategoryTable
 from bot.feeds.common import item_anchor
 from bot.formatting.telegram_html import (
     Run,
+    TolerantParser,
     clean_text,
     join_runs,
     parse_inline,
@@ -534,7 +534,7 @@ def _slice(runs: list[Run], start: int, end: int) -> list[Run]:
 # Plain-text fallback -------------------------------------------------------------------------
 
 
-class _TextParser(HTMLParser):
+class _TextParser(TolerantParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.bare: list[str] = []

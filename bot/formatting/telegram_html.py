@@ -115,7 +115,19 @@ def plain_of(runs: Iterable[Run]) -> str:
     return "".join(run.text for run in runs)
 
 
-class _InlineParser(HTMLParser):
+class TolerantParser(HTMLParser):
+    """An HTMLParser that reads any text: on Python 3.11 a malformed marked section (`<![0`)
+    raises AssertionError inside html.parser; such a `<!` is text, as a browser shows it."""
+
+    def parse_html_declaration(self, i: int) -> int:
+        try:
+            return super().parse_html_declaration(i)
+        except AssertionError:
+            self.handle_data(self.rawdata[i : i + 2])
+            return i + 2
+
+
+class _InlineParser(TolerantParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.runs: list[Run] = []
