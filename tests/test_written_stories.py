@@ -1,5 +1,5 @@
-"""corpus/written/: the English stories written for training (issue 12, round 13) are well formed,
-each file one source, every label one of the six, no story twice; and the bench
+"""corpus/written/: the stories written for training (issue 12, round 13) are well formed, each
+file one source of its language, every label one of the six, no story twice; and the bench
 trains on them by default, as the shipped model was."""
 
 from __future__ import annotations
@@ -22,11 +22,21 @@ def files() -> list[Path]:
     return sorted(WRITTEN.glob("*.jsonl"))
 
 
-def test_there_are_written_english_stories() -> None:
-    # English only: Chinese stories written the same way lowered two Chinese writers' figures
-    # (docs/BENCHMARKS.md, round 13), so none are kept
+def test_there_are_written_stories_in_both_languages() -> None:
     found = Counter(path.name.split("-", 1)[0] for path in files())
-    assert found["en"] >= 20 and sum(found.values()) == found["en"], found
+    assert found["en"] >= 20 and found["zh"] >= 10 and set(found) == {"en", "zh"}, found
+
+
+def test_chinese_stories_teach_every_category_but_ai_applications() -> None:
+    # the Chinese writers' sections file far fewer stories under AI应用 than the labelling
+    # guide does; taught so, the written Chinese stories lowered two of them (docs/BENCHMARKS.md,
+    # round 13): a Chinese story keeps its labels and learns the others
+    for path in files():
+        for item in read_labelled(path):
+            if path.name.startswith("zh-"):
+                assert "AI应用" not in item.targets and item.targets, path
+            else:
+                assert item.targets == item.labels, path
 
 
 def test_every_line_is_a_story_of_its_files_source_and_language() -> None:
@@ -37,7 +47,7 @@ def test_every_line_is_a_story_of_its_files_source_and_language() -> None:
         for number, line in enumerate(lines, 1):
             row = json.loads(line)
             where = f"{path.name}:{number}"
-            assert set(row) == KEYS, where
+            assert KEYS <= set(row) <= KEYS | {"learn"}, where
             assert row["source"] == f"written-{path.stem}", where
             assert row["lang"] == lang, where
             assert row["title"].strip() == row["title"] and row["title"], where
