@@ -64,9 +64,8 @@ TABLE = ROOT / "config" / "categories.toml"
 SPLITS = ("sample", "tune", "heldout")
 SIX_NAMES = ("AI产业", "AI发展", "AI应用", "AI伦理", "硬件设施", "AI工具")
 BASE = ROOT / "tests" / "data" / "training_items.jsonl"  # written for the purpose: all six
-WRITTEN = (
-    ROOT / "corpus" / "written"
-)  # stories written for training (corpus/README.md), never tested
+# stories written for training, never tested (corpus/written/README.md)
+WRITTEN = ROOT / "corpus" / "written"
 MIN_SOURCE_ITEMS = 200  # the goal holds for every source with at least this many items
 Answer = tuple[LabelledItem, tuple[str, ...]]  # a left-out item and the model's categories
 

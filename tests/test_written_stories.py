@@ -97,11 +97,7 @@ def test_the_overlap_check_tells_a_remembered_headline_from_the_same_event_retol
         "Amazon Pauses Police Use of Its Facial Recognition Software",
         "Chipmaker posts record quarter on data-centre demand",
     ]
-    titles = [overlap.grams(t) for t in corpus]
-    index: dict[str, list[int]] = {}
-    for k, found in enumerate(titles):
-        for gram in found:
-            index.setdefault(gram, []).append(k)
+    titles, index = overlap.indexed(corpus)
     copied = overlap.nearest(
         "amazon pauses police use of its facial recognition software!", titles, index
     )
